@@ -1,0 +1,209 @@
+// Package sqltest gives each test a database of its own, cloned from a
+// migrated template, on the server of TEST_DATABASE_URL.
+//
+// The template is made once per schema version (its name carries a hash of
+// the migrations) from the TEST_DATABASE_URL database, which the setup
+// script created with the vector extension. Cloning it takes a few tens of
+// milliseconds, so tests can run in parallel without seeing each other.
+package sqltest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"screend/sql"
+)
+
+// templateLock serialises template creation between test binaries.
+const templateLock = 0x5c4ee7d1
+
+var (
+	templateOnce sync.Once
+	templateName string
+	templateErr  error
+)
+
+// BaseURL returns TEST_DATABASE_URL, failing the test when it is unset.
+func BaseURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("TEST_DATABASE_URL")
+	if u == "" {
+		t.Fatal("TEST_DATABASE_URL is not set: run the tests with `make test`, which sets up PostgreSQL and sets it")
+	}
+	return u
+}
+
+// URL creates a fresh, migrated database for the test, drops it when the
+// test ends, and returns its connection string.
+func URL(t testing.TB) string {
+	t.Helper()
+	base := BaseURL(t)
+	templateOnce.Do(func() { templateName, templateErr = ensureTemplate(base) })
+	if templateErr != nil {
+		t.Fatalf("prepare template database: %v", templateErr)
+	}
+	return clone(t, base, templateName)
+}
+
+// EmptyURL is URL without the migrations: the database has the vector
+// extension and nothing else, for tests of migrating itself.
+func EmptyURL(t testing.TB) string {
+	t.Helper()
+	base := BaseURL(t)
+	source, err := databaseName(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return clone(t, base, pgx.Identifier{source}.Sanitize())
+}
+
+// clone creates a database from template, drops it when the test ends, and
+// returns its connection string.
+func clone(t testing.TB, base, template string) string {
+	t.Helper()
+	name := "screend_t_" + randomHex(8)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, withDatabase(base, "postgres"))
+	if err != nil {
+		t.Fatalf("connect to test server: %v", err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, template)); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		admin, err := pgx.Connect(ctx, withDatabase(base, "postgres"))
+		if err != nil {
+			t.Errorf("connect to drop test database: %v", err)
+			return
+		}
+		defer admin.Close(ctx)
+		if _, err := admin.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, name)); err != nil {
+			t.Errorf("drop test database: %v", err)
+		}
+	})
+	return withDatabase(base, name)
+}
+
+// New returns an open DB on a fresh, migrated database for the test. The
+// pool is closed and the database dropped when the test ends.
+func New(t testing.TB) *sql.DB {
+	t.Helper()
+	u := URL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := sql.Open(ctx, u)
+	if err != nil {
+		t.Fatalf("open test database: %v", err)
+	}
+	t.Cleanup(db.Close)
+	return db
+}
+
+// ensureTemplate creates the migrated template database for the current
+// migrations unless it exists, and drops templates of older migrations.
+func ensureTemplate(base string) (string, error) {
+	ms, err := sql.Migrations()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, m := range ms {
+		fmt.Fprintf(h, "%d\x00%s\x00%s\x00", m.Version, m.Name, m.SQL)
+	}
+	name := "screend_tmpl_" + hex.EncodeToString(h.Sum(nil))[:12]
+	source, err := databaseName(base)
+	if err != nil {
+		return "", err
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, withDatabase(base, "postgres"))
+	if err != nil {
+		return "", fmt.Errorf("connect to test server: %w", err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(templateLock)); err != nil {
+		return "", fmt.Errorf("lock template: %w", err)
+	}
+	var exists bool
+	if err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return "", fmt.Errorf("look up template: %w", err)
+	}
+	if exists {
+		return name, nil
+	}
+	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'screend\_tmpl\_%' AND datname <> $1`, name)
+	if err != nil {
+		return "", fmt.Errorf("list old templates: %w", err)
+	}
+	old, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", fmt.Errorf("list old templates: %w", err)
+	}
+	for _, o := range old {
+		if _, err := admin.Exec(ctx, fmt.Sprintf(`DROP DATABASE %s WITH (FORCE)`, pgx.Identifier{o}.Sanitize())); err != nil {
+			return "", fmt.Errorf("drop old template %s: %w", o, err)
+		}
+	}
+	building := name + "_new"
+	if _, err := admin.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, building)); err != nil {
+		return "", fmt.Errorf("drop unfinished template: %w", err)
+	}
+	if _, err := admin.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, building, pgx.Identifier{source}.Sanitize())); err != nil {
+		return "", fmt.Errorf("create template from %s: %w", source, err)
+	}
+	db, err := sql.Open(ctx, withDatabase(base, building))
+	if err != nil {
+		return "", err
+	}
+	_, err = db.Migrate(ctx)
+	db.Close()
+	if err != nil {
+		return "", err
+	}
+	// Renamed only once complete, so a crash never leaves a half-made template.
+	if _, err := admin.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %s RENAME TO %s`, building, name)); err != nil {
+		return "", fmt.Errorf("rename template: %w", err)
+	}
+	return name, nil
+}
+
+func databaseName(rawURL string) (string, error) {
+	cfg, err := pgx.ParseConfig(rawURL)
+	if err != nil {
+		return "", fmt.Errorf("parse TEST_DATABASE_URL: %w", err)
+	}
+	return cfg.Database, nil
+}
+
+// withDatabase returns rawURL with its database name replaced. It handles
+// both URL forms the setup writes (postgres://host/db and postgres:///db?host=).
+func withDatabase(rawURL, name string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return rawURL
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
