@@ -21,6 +21,16 @@ CREATE TABLE screend.instances (
     started_at  timestamptz NOT NULL DEFAULT now()
 );
 
+-- instance_alive tells whether the instance still holds its lock, that is
+-- whether its claims are still good.
+CREATE FUNCTION screend.instance_alive(id integer) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (
+        SELECT 1 FROM pg_locks
+        WHERE locktype = 'advisory' AND classid = 1935897189 AND objid = id
+          AND objsubid = 2 AND granted)
+$$;
+
 -- projects are the first-level folders of a watched root.
 CREATE TABLE screend.projects (
     project_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -36,8 +46,8 @@ CREATE TABLE screend.projects (
 CREATE TABLE screend.images (
     image_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     project_id   bigint      NOT NULL REFERENCES screend.projects,
-    -- path is where the file is now (absolute); rel_path is where it was
-    -- found, relative to the project folder, and never changes.
+    -- path is where the file is now (absolute, unique); rel_path is where it
+    -- was found, relative to the project folder, and never changes.
     path         text        NOT NULL,
     rel_path     text        NOT NULL,
     file_name    text        NOT NULL,
@@ -54,9 +64,10 @@ CREATE TABLE screend.images (
     reason       text,
     claimed_by   integer     REFERENCES screend.instances ON DELETE SET NULL,
     attempts     integer     NOT NULL DEFAULT 0,
+    -- retry_after delays the next claim of a file that was still changing.
+    retry_after  timestamptz,
     discovered_at timestamptz NOT NULL DEFAULT now(),
     processed_at timestamptz,
-    UNIQUE (project_id, rel_path),
     CHECK ((state = 'duplicate') = (duplicate_of IS NOT NULL)),
     CHECK (state <> 'quarantined' OR reason IS NOT NULL)
 );

@@ -1,0 +1,313 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/robfig/cron/v3"
+)
+
+// Config is screend's whole configuration, parsed once at start.
+type Config struct {
+	// DatabaseURL is the PostgreSQL connection string. Default: the local
+	// database scripts/setup.sh creates.
+	DatabaseURL string
+	// Inbox lists the watched roots; each first-level folder of a root is a
+	// project. Default: ./var/inbox.
+	Inbox []string
+	// Embedder is "builtin" or the path of an ONNX image encoder with its
+	// preprocessor_config.json beside it. Default: builtin.
+	Embedder string
+	// ONNXRuntimeLib is the path of the ONNX Runtime shared library.
+	// Default: /usr/local/lib/screend/libonnxruntime.so.
+	ONNXRuntimeLib string
+	// Settle is how long a project must be quiet before its open groups are
+	// closed. Default: 2m.
+	Settle time.Duration
+	// Listen is the address of /metrics and /healthz; empty disables them.
+	// Default: 127.0.0.1:9464.
+	Listen string
+	// RetrainSchedule is a standard cron expression for retraining; empty
+	// disables it. Default: "0 3 * * *".
+	RetrainSchedule string
+	// DryRun makes decisions and records them but moves no file. Default: false.
+	DryRun bool
+	// ScanInterval is how often every root is rescanned, so files that
+	// fsnotify missed (network file systems, dropped events) are found.
+	// Default: 1m.
+	ScanInterval time.Duration
+	// StableFor is how long a file's size and mtime must stay unchanged
+	// before it is taken. Default: 2s.
+	StableFor time.Duration
+	// MaxPixels is the largest width*height an image header may declare;
+	// larger files are quarantined without being decoded. Default: 100000000.
+	MaxPixels int64
+	// DecodeWorkers is the number of goroutines decoding and preprocessing
+	// images. Default: the number of CPUs.
+	DecodeWorkers int
+	// IntraOpThreads is ONNX Runtime's thread count for one inference.
+	// Default: the number of CPUs.
+	IntraOpThreads int
+	// BatchSize is the number of images per inference and per database
+	// write. Default: 16.
+	BatchSize int
+	// LogFormat is "text" (tint, colour on a terminal), "plain" (no
+	// timestamps, for journald) or "json". Default: text.
+	LogFormat string
+	// LogLevel is debug, info, warn or error. Default: info.
+	LogLevel string
+}
+
+// setting is one configuration value: its TOML key, its environment
+// variable, its default, and how it is read and printed.
+type setting struct {
+	key    string
+	env    string
+	def    string
+	secret bool
+	set    func(c *Config, v string) error
+	get    func(c *Config) string
+}
+
+// DefaultDatabaseURL is the database scripts/setup.sh creates as root.
+const DefaultDatabaseURL = "postgres://screend:screend@127.0.0.1:5432/screend"
+
+// DefaultONNXRuntimeLib is where scripts/setup.sh installs ONNX Runtime as root.
+const DefaultONNXRuntimeLib = "/usr/local/lib/screend/libonnxruntime.so"
+
+// DefaultConfigFile is read when --config is not given and the file exists.
+const DefaultConfigFile = "/etc/screend/screend.toml"
+
+var settings = []setting{
+	{key: "database_url", env: "SCREEND_DATABASE_URL", def: DefaultDatabaseURL, secret: true,
+		set: func(c *Config, v string) error { c.DatabaseURL = v; return nil },
+		get: func(c *Config) string { return c.DatabaseURL }},
+	{key: "inbox", env: "SCREEND_INBOX", def: "./var/inbox",
+		set: func(c *Config, v string) error { c.Inbox = splitList(v); return nil },
+		get: func(c *Config) string { return strings.Join(c.Inbox, ",") }},
+	{key: "embedder", env: "SCREEND_EMBEDDER", def: "builtin",
+		set: func(c *Config, v string) error { c.Embedder = v; return nil },
+		get: func(c *Config) string { return c.Embedder }},
+	{key: "onnxruntime_lib", env: "SCREEND_ONNXRUNTIME_LIB", def: DefaultONNXRuntimeLib,
+		set: func(c *Config, v string) error { c.ONNXRuntimeLib = v; return nil },
+		get: func(c *Config) string { return c.ONNXRuntimeLib }},
+	{key: "settle", env: "SCREEND_SETTLE", def: "2m",
+		set: func(c *Config, v string) error { return parseDuration(&c.Settle, v) },
+		get: func(c *Config) string { return c.Settle.String() }},
+	{key: "listen", env: "SCREEND_LISTEN", def: "127.0.0.1:9464",
+		set: func(c *Config, v string) error { c.Listen = v; return nil },
+		get: func(c *Config) string { return c.Listen }},
+	{key: "retrain_schedule", env: "SCREEND_RETRAIN_SCHEDULE", def: "0 3 * * *",
+		set: func(c *Config, v string) error { c.RetrainSchedule = v; return nil },
+		get: func(c *Config) string { return c.RetrainSchedule }},
+	{key: "dry_run", env: "SCREEND_DRY_RUN", def: "false",
+		set: func(c *Config, v string) (err error) { c.DryRun, err = strconv.ParseBool(v); return err },
+		get: func(c *Config) string { return strconv.FormatBool(c.DryRun) }},
+	{key: "scan_interval", env: "SCREEND_SCAN_INTERVAL", def: "1m",
+		set: func(c *Config, v string) error { return parseDuration(&c.ScanInterval, v) },
+		get: func(c *Config) string { return c.ScanInterval.String() }},
+	{key: "stable_for", env: "SCREEND_STABLE_FOR", def: "2s",
+		set: func(c *Config, v string) error { return parseDuration(&c.StableFor, v) },
+		get: func(c *Config) string { return c.StableFor.String() }},
+	{key: "max_pixels", env: "SCREEND_MAX_PIXELS", def: "100000000",
+		set: func(c *Config, v string) (err error) { c.MaxPixels, err = strconv.ParseInt(v, 10, 64); return err },
+		get: func(c *Config) string { return strconv.FormatInt(c.MaxPixels, 10) }},
+	{key: "decode_workers", env: "SCREEND_DECODE_WORKERS", def: strconv.Itoa(runtime.NumCPU()),
+		set: func(c *Config, v string) (err error) { c.DecodeWorkers, err = strconv.Atoi(v); return err },
+		get: func(c *Config) string { return strconv.Itoa(c.DecodeWorkers) }},
+	{key: "intra_op_threads", env: "SCREEND_INTRA_OP_THREADS", def: strconv.Itoa(runtime.NumCPU()),
+		set: func(c *Config, v string) (err error) { c.IntraOpThreads, err = strconv.Atoi(v); return err },
+		get: func(c *Config) string { return strconv.Itoa(c.IntraOpThreads) }},
+	{key: "batch_size", env: "SCREEND_BATCH_SIZE", def: "16",
+		set: func(c *Config, v string) (err error) { c.BatchSize, err = strconv.Atoi(v); return err },
+		get: func(c *Config) string { return strconv.Itoa(c.BatchSize) }},
+	{key: "log_format", env: "SCREEND_LOG_FORMAT", def: "text",
+		set: func(c *Config, v string) error { c.LogFormat = v; return nil },
+		get: func(c *Config) string { return c.LogFormat }},
+	{key: "log_level", env: "SCREEND_LOG_LEVEL", def: "info",
+		set: func(c *Config, v string) error { c.LogLevel = v; return nil },
+		get: func(c *Config) string { return c.LogLevel }},
+}
+
+// ConfigError is a bad configuration value; the program exits with code 2.
+type ConfigError struct {
+	Setting string
+	Err     error
+}
+
+func (e *ConfigError) Error() string { return fmt.Sprintf("setting %s: %v", e.Setting, e.Err) }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// LoadConfig builds the configuration from the defaults, then the TOML file
+// at path (the default file when path is empty and it exists), then the
+// environment as given by lookup, which wins. It validates the result.
+func LoadConfig(path string, lookup func(string) (string, bool)) (Config, error) {
+	var c Config
+	values := map[string]string{}
+	for _, s := range settings {
+		values[s.key] = s.def
+	}
+	if path == "" {
+		if _, err := os.Stat(DefaultConfigFile); err == nil {
+			path = DefaultConfigFile
+		}
+	}
+	if path != "" {
+		if err := readTOML(path, values); err != nil {
+			return c, err
+		}
+	}
+	for _, s := range settings {
+		if v, ok := lookup(s.env); ok {
+			values[s.key] = v
+		} else if s.key == "database_url" {
+			if v, ok := lookup("DATABASE_URL"); ok {
+				values[s.key] = v
+			}
+		}
+	}
+	for _, s := range settings {
+		if err := s.set(&c, strings.TrimSpace(values[s.key])); err != nil {
+			return c, &ConfigError{Setting: s.env, Err: err}
+		}
+	}
+	return c, c.Validate()
+}
+
+// readTOML overlays the values of the TOML file at path; unknown keys are
+// errors so a misspelt setting is not silently ignored.
+func readTOML(path string, values map[string]string) error {
+	var raw map[string]any
+	if _, err := toml.DecodeFile(path, &raw); err != nil {
+		return &ConfigError{Setting: path, Err: err}
+	}
+	for k, v := range raw {
+		if _, ok := values[k]; !ok {
+			return &ConfigError{Setting: k, Err: fmt.Errorf("unknown setting in %s", path)}
+		}
+		switch v := v.(type) {
+		case []any:
+			parts := make([]string, len(v))
+			for i, p := range v {
+				parts[i] = fmt.Sprint(p)
+			}
+			values[k] = strings.Join(parts, ",")
+		default:
+			values[k] = fmt.Sprint(v)
+		}
+	}
+	return nil
+}
+
+// Validate checks every value and names the setting that is wrong.
+func (c Config) Validate() error {
+	bad := func(env string, format string, args ...any) error {
+		return &ConfigError{Setting: env, Err: fmt.Errorf(format, args...)}
+	}
+	if _, err := url.Parse(c.DatabaseURL); err != nil || c.DatabaseURL == "" {
+		return bad("SCREEND_DATABASE_URL", "not a connection URL")
+	}
+	if len(c.Inbox) == 0 {
+		return bad("SCREEND_INBOX", "at least one folder is needed")
+	}
+	if c.Embedder == "" {
+		return bad("SCREEND_EMBEDDER", "must be builtin or the path of an ONNX model")
+	}
+	if c.Settle <= 0 {
+		return bad("SCREEND_SETTLE", "must be positive, got %s", c.Settle)
+	}
+	if c.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+			return bad("SCREEND_LISTEN", "%v", err)
+		}
+	}
+	if c.RetrainSchedule != "" {
+		if _, err := cron.ParseStandard(c.RetrainSchedule); err != nil {
+			return bad("SCREEND_RETRAIN_SCHEDULE", "%v", err)
+		}
+	}
+	if c.ScanInterval <= 0 {
+		return bad("SCREEND_SCAN_INTERVAL", "must be positive, got %s", c.ScanInterval)
+	}
+	if c.StableFor < 0 {
+		return bad("SCREEND_STABLE_FOR", "must not be negative, got %s", c.StableFor)
+	}
+	if c.MaxPixels <= 0 {
+		return bad("SCREEND_MAX_PIXELS", "must be positive, got %d", c.MaxPixels)
+	}
+	if c.DecodeWorkers < 1 || c.DecodeWorkers > 256 {
+		return bad("SCREEND_DECODE_WORKERS", "must be between 1 and 256, got %d", c.DecodeWorkers)
+	}
+	if c.IntraOpThreads < 1 || c.IntraOpThreads > 256 {
+		return bad("SCREEND_INTRA_OP_THREADS", "must be between 1 and 256, got %d", c.IntraOpThreads)
+	}
+	if c.BatchSize < 1 || c.BatchSize > 1024 {
+		return bad("SCREEND_BATCH_SIZE", "must be between 1 and 1024, got %d", c.BatchSize)
+	}
+	if !slices.Contains([]string{"text", "plain", "json"}, c.LogFormat) {
+		return bad("SCREEND_LOG_FORMAT", "must be text, plain or json, got %q", c.LogFormat)
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
+		return bad("SCREEND_LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	return nil
+}
+
+// Settings returns every setting as (environment variable, value) pairs in
+// a fixed order, with secrets redacted, for `screend config`.
+func (c Config) Settings() [][2]string {
+	out := make([][2]string, 0, len(settings))
+	for _, s := range settings {
+		v := s.get(&c)
+		if s.secret {
+			v = redactURL(v)
+		}
+		out = append(out, [2]string{s.env, v})
+	}
+	return out
+}
+
+// redactURL hides the password of a connection URL.
+func redactURL(v string) string {
+	u, err := url.Parse(v)
+	if err != nil {
+		return "(unparsable, hidden)"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+func parseDuration(d *time.Duration, v string) error {
+	p, err := time.ParseDuration(v)
+	if err != nil {
+		return errors.New("not a duration such as 90s or 2m")
+	}
+	*d = p
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

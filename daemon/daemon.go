@@ -1,0 +1,127 @@
+// Package daemon runs screend: it owns the lifecycle of every background
+// part and wires them together.
+//
+// Data flows one way: the watcher records complete files (screend.images,
+// state 'discovered'); the pipeline claims them, decodes, embeds and stores
+// vectors; the grouper forms groups by the nearest-up rule and closes them;
+// the decider scores closed groups and flags or decides them; decided
+// groups have their files moved through a journal (screend.file_moves) that
+// is written before any file is touched. All state lives in PostgreSQL, so
+// several instances can share one database and inbox, and a killed
+// instance's work is finished by the next start or by another instance.
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"screend/scoring/embed"
+	"screend/sql"
+)
+
+// Daemon is one running instance of screend.
+type Daemon struct {
+	cfg      Config
+	db       *sql.DB
+	embedder embed.Embedder
+	log      *slog.Logger
+	metrics  *Metrics
+	instance atomic.Pointer[sql.Instance]
+}
+
+// New builds a daemon from its parts; Run starts it.
+func New(cfg Config, db *sql.DB, embedder embed.Embedder, log *slog.Logger, metrics *Metrics) *Daemon {
+	return &Daemon{cfg: cfg, db: db, embedder: embedder, log: log, metrics: metrics}
+}
+
+// instanceCheck is how often the instance checks that it still holds its
+// database lock.
+const instanceCheck = 2 * time.Second
+
+// Run runs the daemon until ctx ends. On return every claim of the
+// instance is released and in-flight work is finished or left for the next
+// start.
+func (d *Daemon) Run(ctx context.Context) error {
+	if _, err := d.db.Migrate(ctx); err != nil {
+		return err
+	}
+	inst, err := sql.RegisterInstance(ctx, d.cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	d.instance.Store(inst)
+	defer func() { d.instance.Load().Close(context.WithoutCancel(ctx)) }()
+
+	embedderID, err := d.db.EnsureEmbedder(ctx, d.embedder.ID(), d.embedder.Dim())
+	if err != nil {
+		return err
+	}
+	moves := &mover{db: d.db, log: d.log.With("component", "mover")}
+	if err := moves.Recover(ctx); err != nil {
+		return fmt.Errorf("recover file moves: %w", err)
+	}
+
+	dec := &decider{
+		cfg: d.cfg, db: d.db, log: d.log.With("component", "decider"), metrics: d.metrics,
+		embedderID: embedderID, wake: make(chan struct{}, 1), decided: func() {},
+	}
+	grp := &grouper{
+		cfg: d.cfg, db: d.db, log: d.log.With("component", "grouper"), metrics: d.metrics,
+		closed: dec.Wake, dirty: make(chan int64, 1024),
+	}
+	pipe := &pipeline{
+		cfg: d.cfg, db: d.db, log: d.log.With("component", "pipeline"), metrics: d.metrics,
+		embedder: d.embedder, embedderID: embedderID, moves: moves,
+		instance:  func() int32 { return d.instance.Load().ID },
+		processed: grp.Touch, wake: make(chan struct{}, 1),
+	}
+	watch := newWatcher(d.cfg, d.db, d.log.With("component", "watcher"), d.metrics, func(projects []int64) {
+		pipe.Wake()
+		grp.Touch(projects)
+	})
+	d.log.Info("started", "instance", inst.ID, "embedder", d.embedder.ID(), "dry_run", d.cfg.DryRun)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return d.keepInstance(gctx) })
+	g.Go(func() error { return watch.Run(gctx) })
+	g.Go(func() error { return pipe.Run(gctx) })
+	g.Go(func() error { return grp.Run(gctx) })
+	g.Go(func() error { return dec.Run(gctx) })
+	err = g.Wait()
+	d.log.Info("stopped", "instance", d.instance.Load().ID)
+	return err
+}
+
+// keepInstance re-registers the instance when its lock connection is lost
+// (for example when PostgreSQL restarted): claims of the old instance are
+// then free, and work continues under the new id.
+func (d *Daemon) keepInstance(ctx context.Context) error {
+	tick := time.NewTicker(instanceCheck)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		old := d.instance.Load()
+		if err := old.Alive(ctx); err == nil || ctx.Err() != nil {
+			continue
+		} else {
+			d.log.Warn("instance lock lost; registering again", "instance", old.ID, "err", err)
+		}
+		inst, err := sql.RegisterInstance(ctx, d.cfg.DatabaseURL)
+		if err != nil {
+			d.log.Error("register instance", "err", err)
+			continue
+		}
+		d.instance.Store(inst)
+		old.Close(ctx)
+		d.log.Info("registered again", "instance", inst.ID)
+	}
+}

@@ -1,0 +1,135 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"screend/scoring/onnxrt"
+	"screend/sql"
+)
+
+// Check is the result of one `screend doctor` check.
+type Check struct {
+	Name string `json:"name"`
+	OK   bool   `json:"ok"`
+	// Detail says what was found; Fix, for a failed check, what to do.
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+// Doctor checks the set-up: database, pgvector, schema, ONNX Runtime,
+// embedder model, inbox folders and inotify limits. It changes nothing.
+func Doctor(ctx context.Context, cfg Config) []Check {
+	var checks []Check
+	add := func(name string, err error, detail, fix string) {
+		c := Check{Name: name, OK: err == nil, Detail: detail}
+		if err != nil {
+			c.Detail, c.Fix = err.Error(), fix
+		}
+		checks = append(checks, c)
+	}
+
+	dbCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	db, err := sql.Open(dbCtx, cfg.DatabaseURL)
+	add("database", err, "reachable at "+redactURL(cfg.DatabaseURL),
+		"start PostgreSQL and check SCREEND_DATABASE_URL (scripts/setup.sh sets up a local one)")
+	if err == nil {
+		defer db.Close()
+		var available, installed bool
+		err = db.Pool.QueryRow(dbCtx, `
+			SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector'),
+			       EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')`).Scan(&available, &installed)
+		switch {
+		case err != nil:
+		case !available:
+			err = fmt.Errorf("the pgvector extension is not installed on the server")
+		case !installed:
+			err = fmt.Errorf("pgvector is available but not created in this database")
+		}
+		add("pgvector", err, "extension vector is installed",
+			"run scripts/setup.sh, or as a superuser: CREATE EXTENSION vector")
+		pending, err := db.Pending(dbCtx)
+		if err == nil && len(pending) > 0 {
+			err = fmt.Errorf("%d migrations pending (from %03d_%s)", len(pending), pending[0].Version, pending[0].Name)
+		}
+		add("schema", err, "all migrations applied", "run `screend migrate` (screend run also applies them)")
+	}
+
+	version, err := onnxrt.Init(cfg.ONNXRuntimeLib)
+	add("onnxruntime", err, fmt.Sprintf("%s loaded, version %s", cfg.ONNXRuntimeLib, version),
+		"run scripts/setup.sh or set SCREEND_ONNXRUNTIME_LIB to libonnxruntime.so 1.24.x")
+	if err == nil && !strings.HasPrefix(version, "1.24.") {
+		add("onnxruntime version", fmt.Errorf("version %s; onnxruntime_go v1.27.0 needs 1.24.x", version), "",
+			"install ONNX Runtime 1.24.x (scripts/setup.sh does)")
+	}
+
+	if cfg.Embedder != "builtin" {
+		_, err := os.Stat(cfg.Embedder)
+		if err == nil {
+			_, err = os.Stat(filepath.Join(filepath.Dir(cfg.Embedder), "preprocessor_config.json"))
+		}
+		add("embedder model", err, cfg.Embedder+" and its preprocessor_config.json exist",
+			"set SCREEND_EMBEDDER to builtin or to an ONNX image encoder with preprocessor_config.json beside it")
+	}
+
+	folders := 0
+	for _, root := range cfg.Inbox {
+		err := checkWritable(root)
+		add("inbox "+root, err, "exists and is writable",
+			"create the folder and give the screend user write access (files are moved inside it)")
+		if err == nil {
+			folders += countFolders(root)
+		}
+	}
+	limit, err := readInt("/proc/sys/fs/inotify/max_user_watches")
+	if err == nil && folders > limit*9/10 {
+		err = fmt.Errorf("%d folders to watch, limit %d", folders, limit)
+	}
+	add("inotify watches", err, fmt.Sprintf("%d folders to watch, limit %d", folders, limit),
+		"raise fs.inotify.max_user_watches (sysctl); the periodic scan still finds files meanwhile")
+	return checks
+}
+
+func checkWritable(dir string) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s is not a folder", dir)
+	}
+	f, err := os.CreateTemp(dir, tmpPrefix+"doctor-*")
+	if err != nil {
+		return fmt.Errorf("not writable: %w", err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+func countFolders(root string) int {
+	n := 0
+	filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			if path != root && Ignored(d.Name()) {
+				return filepath.SkipDir
+			}
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+func readInt(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}

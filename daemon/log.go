@@ -1,0 +1,40 @@
+package daemon
+
+import (
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/lmittmann/tint"
+	"golang.org/x/term"
+)
+
+// NewLogger builds the logger for format ("text": tint, coloured when w is
+// a terminal; "plain": text without timestamps, for journald, which adds
+// its own; "json") and level.
+func NewLogger(format, level string, w io.Writer) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level)) // validated with the configuration
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv}))
+	case "plain":
+		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
+			Level: lv,
+			ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+				if a.Key == slog.TimeKey && len(groups) == 0 {
+					return slog.Attr{}
+				}
+				return a
+			},
+		}))
+	default:
+		return slog.New(tint.NewHandler(w, &tint.Options{Level: lv, NoColor: !IsTerminal(w)}))
+	}
+}
+
+// IsTerminal tells whether w is a terminal.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

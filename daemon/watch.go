@@ -1,0 +1,309 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"screend/scoring/group"
+	"screend/sql"
+)
+
+// watcher finds complete image files under the roots and records them.
+//
+// fsnotify is only a hint that something changed: every root is scanned at
+// start, again when the kernel's event queue overflowed, and every
+// ScanInterval, so files are found even on file systems without inotify
+// and after the daemon was down. A file is taken once its size and mtime
+// have stayed unchanged for StableFor (a file renamed into place with an
+// older mtime is taken at once).
+type watcher struct {
+	cfg     Config
+	db      *sql.DB
+	log     *slog.Logger
+	metrics *Metrics
+	// recorded is called with the projects that got new files.
+	recorded func(projects []int64)
+
+	known    map[string]sql.FileStat // recorded files by path
+	pending  map[string]*candidate   // files seen but not yet stable
+	projects map[string]int64        // project folder path -> id
+	fsw      *fsnotify.Watcher
+}
+
+// candidate is a file waiting to be stable.
+type candidate struct {
+	root, project string
+	size          int64
+	mtime         time.Time
+	since         time.Time // when size and mtime were last seen changing
+}
+
+// pollInterval is how often files waiting to be stable are looked at.
+const pollInterval = 250 * time.Millisecond
+
+func newWatcher(cfg Config, db *sql.DB, log *slog.Logger, m *Metrics, recorded func([]int64)) *watcher {
+	return &watcher{
+		cfg: cfg, db: db, log: log, metrics: m, recorded: recorded,
+		known:    map[string]sql.FileStat{},
+		pending:  map[string]*candidate{},
+		projects: map[string]int64{},
+	}
+}
+
+// Run watches until ctx ends.
+func (w *watcher) Run(ctx context.Context) error {
+	fsw, err := fsnotify.NewBufferedWatcher(4096)
+	if err != nil {
+		return err
+	}
+	defer fsw.Close()
+	w.fsw = fsw
+	for _, root := range w.cfg.Inbox {
+		if err := os.MkdirAll(root, 0o755); err != nil {
+			return err
+		}
+		known, err := w.db.KnownFiles(ctx, root)
+		if err != nil {
+			return err
+		}
+		for p, f := range known {
+			w.known[p] = f
+		}
+	}
+	w.scanAll(ctx)
+	w.log.Info("watching", "inbox", strings.Join(w.cfg.Inbox, ","), "known_files", len(w.known))
+
+	scan := time.NewTimer(w.cfg.ScanInterval)
+	defer scan.Stop()
+	poll := time.NewTicker(pollInterval)
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev := <-fsw.Events:
+			w.handle(ctx, ev)
+		case err := <-fsw.Errors:
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				w.log.Warn("file events overflowed; rescanning")
+				w.scanAll(ctx)
+			} else {
+				w.log.Warn("watch error", "err", err)
+			}
+		case <-poll.C:
+			w.takeStable(ctx)
+		case <-scan.C:
+			w.scanAll(ctx)
+			scan.Reset(w.cfg.ScanInterval)
+		}
+	}
+}
+
+// handle looks at the path of one event: a new folder is watched and
+// scanned, a file becomes a candidate.
+func (w *watcher) handle(ctx context.Context, ev fsnotify.Event) {
+	if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+		delete(w.pending, ev.Name)
+		return
+	}
+	root, project, ok := w.locate(ev.Name)
+	if !ok {
+		return
+	}
+	info, err := os.Lstat(ev.Name)
+	if err != nil {
+		return
+	}
+	if info.IsDir() {
+		w.scanDir(ctx, root, ev.Name)
+		return
+	}
+	w.consider(root, project, ev.Name, info)
+}
+
+// locate splits path into its root and project folder name, and tells
+// whether the path is one screend looks at.
+func (w *watcher) locate(path string) (root, project string, ok bool) {
+	for _, r := range w.cfg.Inbox {
+		rel, err := filepath.Rel(r, path)
+		if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+			continue
+		}
+		parts := strings.Split(rel, string(filepath.Separator))
+		for _, p := range parts {
+			if Ignored(p) {
+				return "", "", false
+			}
+		}
+		return r, parts[0], true
+	}
+	return "", "", false
+}
+
+// Ignored tells whether a file or folder name is left alone: output folders
+// (__*), dot-files, and temporary names of writers (*.part, *.tmp, *~,
+// editors' .*.swp, rsync's .name.XXXXXX).
+func Ignored(name string) bool {
+	return strings.HasPrefix(name, "__") || strings.HasPrefix(name, ".") ||
+		strings.HasSuffix(name, ".part") || strings.HasSuffix(name, ".tmp") ||
+		strings.HasSuffix(name, ".crdownload") || strings.HasSuffix(name, "~")
+}
+
+// scanAll scans every root.
+func (w *watcher) scanAll(ctx context.Context) {
+	start := time.Now()
+	for _, root := range w.cfg.Inbox {
+		w.scanDir(ctx, root, root)
+	}
+	w.takeStable(ctx)
+	w.log.Debug("scan done", "duration", time.Since(start), "known_files", len(w.known), "waiting", len(w.pending))
+}
+
+// scanDir walks dir (a root or a folder inside one), watching every folder
+// it enters and considering every file.
+func (w *watcher) scanDir(ctx context.Context, root, dir string) {
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			w.log.Warn("scan", "path", path, "err", err)
+			return nil
+		}
+		if path != root && Ignored(d.Name()) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			if err := w.fsw.Add(path); err != nil {
+				w.log.Warn("cannot watch folder; the periodic scan still covers it", "path", path, "err", err)
+			}
+			return nil
+		}
+		_, project, ok := w.locate(path)
+		if !ok || project == d.Name() { // files directly in a root belong to no project
+			return nil
+		}
+		if !group.IsImage(d.Name()) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		w.consider(root, project, path, info)
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		w.log.Warn("scan", "dir", dir, "err", err)
+	}
+}
+
+// consider makes a regular image file a candidate unless it is recorded
+// with the same size and mtime.
+func (w *watcher) consider(root, project, path string, info fs.FileInfo) {
+	if !info.Mode().IsRegular() || !group.IsImage(info.Name()) || filepath.Dir(path) == root {
+		return
+	}
+	if k, ok := w.known[path]; ok && k.Size == info.Size() && k.MTime.Equal(mtime(info)) {
+		return
+	}
+	if c, ok := w.pending[path]; ok {
+		if c.size != info.Size() || !c.mtime.Equal(mtime(info)) {
+			c.size, c.mtime, c.since = info.Size(), mtime(info), time.Now()
+		}
+		return
+	}
+	w.pending[path] = &candidate{root: root, project: project, size: info.Size(), mtime: mtime(info), since: time.Now()}
+}
+
+// takeStable records the candidates whose size and mtime have not changed
+// for StableFor.
+func (w *watcher) takeStable(ctx context.Context) {
+	now := time.Now()
+	var files []sql.NewFile
+	for path, c := range w.pending {
+		info, err := os.Lstat(path)
+		if err != nil {
+			delete(w.pending, path)
+			continue
+		}
+		if info.Size() != c.size || !mtime(info).Equal(c.mtime) {
+			c.size, c.mtime, c.since = info.Size(), mtime(info), now
+			continue
+		}
+		if now.Sub(c.since) < w.cfg.StableFor && now.Sub(c.mtime) < w.cfg.StableFor {
+			continue
+		}
+		projectID, err := w.project(ctx, c.root, c.project)
+		if err != nil {
+			w.log.Error("record project", "project", c.project, "err", err)
+			return
+		}
+		rel, _ := filepath.Rel(filepath.Join(c.root, c.project), path)
+		files = append(files, sql.NewFile{
+			ProjectID: projectID, Path: path, RelPath: rel, FileName: filepath.Base(path),
+			Size: c.size, MTime: c.mtime, Stage: group.Parse(filepath.Base(path)).Stage,
+		})
+	}
+	if len(files) == 0 {
+		return
+	}
+	// Recorded in the rule's sort order, so that files found together count
+	// as arriving in order (see formGroups).
+	slices.SortFunc(files, func(a, b sql.NewFile) int {
+		return group.Parse(a.FileName).Compare(group.Parse(b.FileName))
+	})
+	const chunk = 1000
+	for start := 0; start < len(files); start += chunk {
+		part := files[start:min(start+chunk, len(files))]
+		ids, err := w.db.RecordFiles(ctx, part)
+		if err != nil {
+			w.log.Error("record files", "err", err)
+			return // still pending: tried again on the next poll
+		}
+		projects := map[int64]bool{}
+		for _, f := range part {
+			delete(w.pending, f.Path)
+			w.known[f.Path] = sql.FileStat{Path: f.Path, Size: f.Size, MTime: f.MTime}
+			projects[f.ProjectID] = true
+		}
+		w.metrics.FilesDiscovered.Add(float64(len(ids)))
+		touched := make([]int64, 0, len(projects))
+		for id := range projects {
+			touched = append(touched, id)
+		}
+		w.recorded(touched)
+	}
+}
+
+// project returns the id of a project folder, creating its row once.
+func (w *watcher) project(ctx context.Context, root, name string) (int64, error) {
+	key := filepath.Join(root, name)
+	if id, ok := w.projects[key]; ok {
+		return id, nil
+	}
+	id, err := w.db.EnsureProject(ctx, root, name)
+	if err != nil {
+		return 0, err
+	}
+	w.projects[key] = id
+	return id, nil
+}
+
+// mtime is a file's modification time at the precision PostgreSQL keeps
+// (microseconds), so recorded and current times compare equal.
+func mtime(info fs.FileInfo) time.Time {
+	return info.ModTime().Truncate(time.Microsecond)
+}

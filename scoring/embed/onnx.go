@@ -1,0 +1,305 @@
+package embed
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"screend/scoring/onnxrt"
+)
+
+// ONNXOptions configure NewONNX.
+type ONNXOptions struct {
+	// IntraOpThreads is the number of threads one Embed call uses inside
+	// ONNX Runtime; default 1.
+	IntraOpThreads int
+	// MaxBatch is the largest number of images one model run takes; Embed
+	// splits larger batches. Default 32. A model with a fixed batch size
+	// runs batches of exactly that size instead (the last one padded).
+	MaxBatch int
+	// PreprocessorConfig is the path of the Hugging Face preprocessing
+	// config; default preprocessor_config.json beside the model.
+	PreprocessorConfig string
+	// Output names the model output holding the embeddings; default the
+	// one named image_embeds, embeddings, image_embeddings or embedding,
+	// else the only [N,D] output.
+	Output string
+}
+
+// preferredOutputs are the output names NewONNX picks, best first.
+var preferredOutputs = []string{"image_embeds", "embeddings", "image_embeddings", "embedding"}
+
+// ONNX is an Embedder that runs an ONNX image encoder (such as the visual
+// tower of CLIP ViT-B/32) with ONNX Runtime. The model takes one float32
+// input [N,3,H,W] and gives one float32 output [N,D]; Preprocess prepares
+// images as the model's preprocessor_config.json says (see ImageProcessor).
+//
+// Preprocess is safe for concurrent use, also while Embed runs. Embed is
+// meant to be called from one goroutine at a time (it runs one batch at a
+// time on one session with IntraOpThreads threads); concurrent calls are
+// safe but wait for each other.
+type ONNX struct {
+	id       string
+	dim      int
+	proc     *ImageProcessor
+	h, w     int
+	fixed    int // the model's fixed batch size, 0 when dynamic
+	maxBatch int
+
+	mu   sync.Mutex
+	sess *onnxrt.Session // nil once closed
+	buf  []float32       // input tensor, reused across runs
+}
+
+var _ Embedder = (*ONNX)(nil)
+
+// NewONNX opens the image encoder at modelPath. ONNX Runtime must be
+// initialised first (onnxrt.Init). The preprocessing config must exist.
+func NewONNX(modelPath string, opts ONNXOptions) (*ONNX, error) {
+	if opts.IntraOpThreads == 0 {
+		opts.IntraOpThreads = 1
+	}
+	if opts.MaxBatch == 0 {
+		opts.MaxBatch = 32
+	}
+	if opts.MaxBatch < 0 || opts.IntraOpThreads < 0 {
+		return nil, fmt.Errorf("embed: onnx model %s: negative MaxBatch or IntraOpThreads", modelPath)
+	}
+	cfgPath := opts.PreprocessorConfig
+	if cfgPath == "" {
+		cfgPath = filepath.Join(filepath.Dir(modelPath), PreprocessorConfigName)
+	}
+	if _, err := os.Stat(cfgPath); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("embed: onnx model %s: preprocessing config %s does not exist: "+
+			"an image encoder needs the Hugging Face %s it was exported with, beside the model "+
+			"(or set its path)", modelPath, cfgPath, PreprocessorConfigName)
+	}
+	proc, err := LoadImageProcessor(cfgPath)
+	if err != nil {
+		return nil, fmt.Errorf("embed: onnx model %s: %w", modelPath, err)
+	}
+	modelHash, err := fileSHA256(modelPath)
+	if err != nil {
+		return nil, fmt.Errorf("embed: onnx model: %w", err)
+	}
+
+	ph, pw, _ := proc.Config().OutputSize()
+	var in, out onnxrt.TensorInfo
+	sess, err := onnxrt.NewSession(modelPath, onnxrt.SessionOptions{
+		IntraOpThreads: opts.IntraOpThreads,
+		Select: func(inputs, outputs []onnxrt.TensorInfo) ([]string, []string, error) {
+			var err error
+			if in, err = onnxPickInput(inputs, ph, pw); err != nil {
+				return nil, nil, err
+			}
+			if out, err = onnxPickOutput(outputs, opts.Output); err != nil {
+				return nil, nil, err
+			}
+			return []string{in.Name}, []string{out.Name}, nil
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embed: onnx model %s: %w", modelPath, err)
+	}
+	e := &ONNX{
+		id:       "onnx:" + modelHash[:16] + "-" + onnxSetupHash(proc.Config(), out.Name),
+		dim:      int(out.Shape[1]),
+		proc:     proc,
+		h:        ph,
+		w:        pw,
+		maxBatch: opts.MaxBatch,
+		sess:     sess,
+	}
+	if b := in.Shape[0]; b > 0 {
+		e.fixed, e.maxBatch = int(b), int(b)
+	}
+	return e, nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// onnxSetupHash names what besides the weights decides the vectors: the
+// preprocessing settings and the output used (8 hex digits).
+func onnxSetupHash(cfg ImageConfig, output string) string {
+	data, _ := json.Marshal(cfg) // plain fields: cannot fail
+	sum := sha256.Sum256(append(append(data, 0), output...))
+	return hex.EncodeToString(sum[:4])
+}
+
+// onnxPickInput finds the image input: the one float32 [N,3,H,W] input,
+// whose H and W, when fixed, must be those of the preprocessing.
+func onnxPickInput(inputs []onnxrt.TensorInfo, h, w int) (onnxrt.TensorInfo, error) {
+	var images []onnxrt.TensorInfo
+	for _, t := range inputs {
+		if t.Type == "float32" && len(t.Shape) == 4 && (t.Shape[1] == 3 || t.Shape[1] < 0) {
+			images = append(images, t)
+		}
+	}
+	if len(images) != 1 || len(inputs) != 1 {
+		return onnxrt.TensorInfo{}, fmt.Errorf("want one input, a float32 image batch [N,3,H,W]; the model has %s",
+			onnxInfoList(inputs))
+	}
+	in := images[0]
+	if (in.Shape[2] > 0 && in.Shape[2] != int64(h)) || (in.Shape[3] > 0 && in.Shape[3] != int64(w)) {
+		return in, fmt.Errorf("input %s does not take the %dx%d images the preprocessing config makes", in, w, h)
+	}
+	return in, nil
+}
+
+// onnxPickOutput finds the embedding output: the one named want, else one
+// of preferredOutputs, else the only output. It must be [N,D].
+func onnxPickOutput(outputs []onnxrt.TensorInfo, want string) (onnxrt.TensorInfo, error) {
+	var out *onnxrt.TensorInfo
+	find := func(name string) *onnxrt.TensorInfo {
+		for i := range outputs {
+			if outputs[i].Name == name {
+				return &outputs[i]
+			}
+		}
+		return nil
+	}
+	switch {
+	case want != "":
+		if out = find(want); out == nil {
+			return onnxrt.TensorInfo{}, fmt.Errorf("no output %q; the model has %s", want, onnxInfoList(outputs))
+		}
+	case len(outputs) == 1:
+		out = &outputs[0]
+	default:
+		for _, name := range preferredOutputs {
+			if out = find(name); out != nil {
+				break
+			}
+		}
+		if out == nil {
+			return onnxrt.TensorInfo{}, fmt.Errorf("cannot tell which output holds the embeddings among %s: "+
+				"name it in the options", onnxInfoList(outputs))
+		}
+	}
+	switch {
+	case out.Type != "float32":
+		return *out, fmt.Errorf("output %s: want float32 embeddings", out)
+	case len(out.Shape) == 3:
+		return *out, fmt.Errorf("output %s is a sequence of token vectors [N,T,D], not one embedding per image: "+
+			"not supported; export the pooled (projected) image embedding [N,D]", out)
+	case len(out.Shape) != 2 || out.Shape[1] <= 0:
+		return *out, fmt.Errorf("output %s: want [N,D] with a fixed D", out)
+	}
+	return *out, nil
+}
+
+func onnxInfoList(ts []onnxrt.TensorInfo) string {
+	if len(ts) == 0 {
+		return "none"
+	}
+	s := make([]string, len(ts))
+	for i, t := range ts {
+		s[i] = t.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+// ID is "onnx:", 16 hex digits of the SHA-256 of the model file, "-", and 8
+// hex digits that hash the preprocessing settings and the output's name.
+func (e *ONNX) ID() string { return e.id }
+
+// Dim is D of the model's [N,D] output.
+func (e *ONNX) Dim() int { return e.dim }
+
+// InputSize returns the height and width of the images the model takes.
+func (e *ONNX) InputSize() (h, w int) { return e.h, e.w }
+
+// Preprocess resizes, crops and normalises img into the model's CHW input.
+// It is safe for concurrent use.
+func (e *ONNX) Preprocess(img image.Image) ([]float32, error) {
+	v, err := e.proc.Process(img)
+	if err != nil {
+		return nil, fmt.Errorf("embed: %w", err)
+	}
+	return v, nil
+}
+
+// Embed runs the model on batch, MaxBatch images per run, and returns one
+// D-long vector per input. Calls are serialised.
+func (e *ONNX) Embed(ctx context.Context, batch [][]float32) ([][]float32, error) {
+	size := 3 * e.h * e.w
+	for i, x := range batch {
+		if len(x) != size {
+			return nil, fmt.Errorf("embed: onnx: input %d has %d values, want %d (3x%dx%d): not from Preprocess?",
+				i, len(x), size, e.h, e.w)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sess == nil {
+		return nil, errors.New("embed: onnx: embedder is closed")
+	}
+	res := make([][]float32, 0, len(batch))
+	for start := 0; start < len(batch); start += e.maxBatch {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		chunk := batch[start:min(start+e.maxBatch, len(batch))]
+		n := len(chunk)
+		if e.fixed > 0 {
+			n = e.fixed
+		}
+		if cap(e.buf) < n*size {
+			e.buf = make([]float32, n*size)
+		}
+		buf := e.buf[:n*size]
+		for i, x := range chunk {
+			copy(buf[i*size:], x)
+		}
+		clear(buf[len(chunk)*size:]) // padding of a fixed-size batch
+		out, err := e.sess.Run(ctx, onnxrt.Tensor{Shape: []int64{int64(n), 3, int64(e.h), int64(e.w)}, Data: buf})
+		if err != nil {
+			return nil, fmt.Errorf("embed: onnx: %w", err)
+		}
+		o := out[0]
+		if len(o.Shape) != 2 || o.Shape[0] != int64(n) || o.Shape[1] != int64(e.dim) {
+			return nil, fmt.Errorf("embed: onnx: output shape %v for a batch of %d, want [%d %d]", o.Shape, n, n, e.dim)
+		}
+		for i := range chunk {
+			res = append(res, o.Data[i*e.dim:(i+1)*e.dim:(i+1)*e.dim])
+		}
+	}
+	return res, nil
+}
+
+// Close destroys the ONNX Runtime session, after a running Embed returns.
+// Closing twice does nothing.
+func (e *ONNX) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sess == nil {
+		return nil
+	}
+	err := e.sess.Close()
+	e.sess, e.buf = nil, nil
+	if err != nil {
+		return fmt.Errorf("embed: onnx: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,156 @@
+package model
+
+import (
+	"fmt"
+	"math"
+)
+
+// Kind is the kind of a group's outcome.
+type Kind string
+
+// The outcome kinds.
+const (
+	KindSelect Kind = "select" // keep one image as it is
+	KindCrop   Kind = "crop"   // keep one image, cropped
+	KindReject Kind = "reject" // discard the whole group
+)
+
+// Flag reasons Decide raises.
+const (
+	ReasonLowMargin       = "low_margin"       // the ranker is not sure which image is best
+	ReasonCropUncertain   = "crop_uncertain"   // not sure whether to crop
+	ReasonRejectUncertain = "reject_uncertain" // not sure whether to keep the group
+	ReasonSingleImage     = "single_image"     // a group of one image is never decided automatically
+)
+
+// Raw holds the three models' outputs for one group, one entry per image.
+type Raw struct {
+	Scores       []float32    // ranker score
+	CropLogits   []float32    // crop model crop_logit
+	Boxes        [][3]float32 // crop model box (cx, cy, scale)
+	RejectLogits []float32    // reject model reject_logit
+}
+
+// Outcome is the decision for one group.
+type Outcome struct {
+	// Kind is select, crop or reject.
+	Kind Kind `json:"kind"`
+	// Chosen is the index of the best-ranked image; for a reject it is the
+	// image that would have been kept.
+	Chosen int `json:"chosen"`
+	// Box is the crop of the chosen image, normalised [x1, y1, x2, y2], inside
+	// the image and with its aspect ratio; set for every outcome (a
+	// suggestion for a reviewer) but applied only for KindCrop.
+	Box [4]float64 `json:"box"`
+	// Confidence is the calibrated probability that the outcome is right (see
+	// the package documentation).
+	Confidence float64 `json:"confidence"`
+	// Threshold is the confidence the outcome's kind needs to be automatic.
+	Threshold float64 `json:"threshold"`
+	// Auto reports whether the group may be decided without a human.
+	Auto bool `json:"auto"`
+	// Reasons lists why the group is flagged; empty when Auto.
+	Reasons []string `json:"reasons,omitempty"`
+	// Scores are the ranker's raw scores, one per image.
+	Scores []float64 `json:"scores"`
+	// Probs are the calibrated probabilities that each image is the best.
+	Probs []float64 `json:"probs"`
+	// PChoice, PCrop and PReject are the calibrated factors of Confidence.
+	PChoice float64 `json:"p_choice"`
+	PCrop   float64 `json:"p_crop"`
+	PReject float64 `json:"p_reject"`
+}
+
+// Decide turns the models' raw outputs for a group into its outcome.
+func (p Params) Decide(group []Image, raw Raw) (Outcome, error) {
+	n := len(group)
+	if n == 0 {
+		return Outcome{}, fmt.Errorf("decide: empty group")
+	}
+	if len(raw.Scores) != n || len(raw.CropLogits) != n || len(raw.Boxes) != n || len(raw.RejectLogits) != n {
+		return Outcome{}, fmt.Errorf("decide: %d images but %d scores, %d crop logits, %d boxes, %d reject logits",
+			n, len(raw.Scores), len(raw.CropLogits), len(raw.Boxes), len(raw.RejectLogits))
+	}
+	t := p.Temperature
+	if !(t > 0) {
+		t = 1
+	}
+	o := Outcome{Scores: make([]float64, n), Probs: make([]float64, n)}
+	best, mx := 0, math.Inf(-1)
+	for i, s := range raw.Scores {
+		o.Scores[i] = float64(s)
+		if v := float64(s) / t; v > mx {
+			best, mx = i, v
+		}
+	}
+	var sum float64
+	for i := range o.Probs {
+		o.Probs[i] = math.Exp(o.Scores[i]/t - mx)
+		sum += o.Probs[i]
+	}
+	for i := range o.Probs {
+		o.Probs[i] /= sum
+	}
+	var zr float64
+	for _, z := range raw.RejectLogits {
+		zr += float64(z)
+	}
+	zr /= float64(n)
+	o.Chosen = best
+	o.PChoice = o.Probs[best]
+	o.PCrop = p.CropPlatt.Apply(float64(raw.CropLogits[best]))
+	o.PReject = p.RejectPlatt.Apply(zr)
+	b := raw.Boxes[best]
+	o.Box = BoxFromCenter(float64(b[0]), float64(b[1]), float64(b[2]))
+
+	keep := 1 - o.PReject
+	cropF := o.PCrop
+	switch {
+	case o.PReject >= 0.5:
+		o.Kind, o.Confidence = KindReject, o.PReject
+	case o.PCrop >= 0.5:
+		o.Kind, o.Confidence = KindCrop, keep*o.PChoice*o.PCrop
+	default:
+		o.Kind, o.Confidence = KindSelect, keep*o.PChoice*(1-o.PCrop)
+		cropF = 1 - o.PCrop
+	}
+	o.Threshold = p.Thresholds.For(o.Kind)
+	if n == 1 {
+		o.Reasons = append(o.Reasons, ReasonSingleImage)
+	}
+	if o.Confidence < o.Threshold {
+		o.Reasons = append(o.Reasons, lowFactors(o, keep, cropF)...)
+	}
+	o.Auto = len(o.Reasons) == 0
+	return o, nil
+}
+
+// lowFactors names the factors of a confidence that fell short of its
+// threshold: every factor that alone is below the threshold, or else the
+// smallest one.
+func lowFactors(o Outcome, keep, cropF float64) []string {
+	type factor struct {
+		p      float64
+		reason string
+	}
+	var fs []factor
+	if o.Kind == KindReject {
+		fs = []factor{{o.PReject, ReasonRejectUncertain}}
+	} else {
+		fs = []factor{{keep, ReasonRejectUncertain}, {o.PChoice, ReasonLowMargin}, {cropF, ReasonCropUncertain}}
+	}
+	var out []string
+	low := fs[0]
+	for _, f := range fs {
+		if f.p < o.Threshold {
+			out = append(out, f.reason)
+		}
+		if f.p < low.p {
+			low = f
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, low.reason)
+	}
+	return out
+}

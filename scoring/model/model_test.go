@@ -1,0 +1,292 @@
+package model
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+
+	"screend/scoring/onnxmodel"
+	"screend/scoring/onnxrt/onnxrttest"
+)
+
+func img(stage float64, w, h int, emb ...float32) Image {
+	return Image{Embedding: emb, Stage: stage, Width: w, Height: h}
+}
+
+func TestMetaFeatures(t *testing.T) {
+	t.Parallel()
+	group := []Image{img(1, 1024, 1024), img(1.5, 1024, 1024), img(2, 2048, 2048)}
+	m := MetaFeatures(group)
+	want := [][]float32{
+		{1.0 / 3, 0, 0, 0, 20.0 / 24, 0, 0.25, 0.75, 0, 1.0 / 3},
+		{0.5, 0, 0.5, 0, 20.0 / 24, 0, 0.25, 0.75, 0, 0.5 / 3},
+		{2.0 / 3, 1, 1, 0, 22.0 / 24, 0, 1, 0.75, 0, 0},
+	}
+	for i := range want {
+		for j := range want[i] {
+			if math.Abs(float64(m[i][j]-want[i][j])) > 1e-6 {
+				t.Errorf("image %d feature %s = %v, want %v", i, MetaNames[j], m[i][j], want[i][j])
+			}
+		}
+	}
+	// stage-less and single images
+	m = MetaFeatures([]Image{img(0, 832, 1216)})
+	if m[0][3] != 1 || m[0][1] != 1 || m[0][2] != 1 || m[0][8] != 1 || m[0][5] >= 0 {
+		t.Errorf("single stage-less portrait image: %v", m[0])
+	}
+	// a zero size does not produce NaN or Inf
+	for _, v := range MetaFeatures([]Image{img(1, 0, 0), img(2, 10, 10)})[0] {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			t.Fatalf("non-finite feature for a 0x0 image")
+		}
+	}
+	if got := HighestStage([]Image{img(2, 1, 1), img(3, 1, 1), img(3, 1, 1), img(1, 1, 1)}); got != 1 {
+		t.Errorf("HighestStage = %d, want 1", got)
+	}
+}
+
+func TestBoxFromCenter(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		cx, cy, s float64
+		want      [4]float64
+	}{
+		{0.5, 0.5, 0.5, [4]float64{0.25, 0.25, 0.75, 0.75}},
+		{0.5, 0.1, 0.6, [4]float64{0.2, 0, 0.8, 0.6}},         // shifted down to the top edge
+		{0.95, 0.95, 0.4, [4]float64{0.6, 0.6, 1, 1}},         // shifted back from the corner
+		{0.3, 0.7, 1.5, [4]float64{0, 0, 1, 1}},               // scale clamped to 1
+		{0.5, 0.5, 0, [4]float64{0.475, 0.475, 0.525, 0.525}}, // MinScale
+		{math.NaN(), 0, math.NaN(), [4]float64{0, 0, 1, 1}},
+	} {
+		got := BoxFromCenter(c.cx, c.cy, c.s)
+		for k := range got {
+			if math.Abs(got[k]-c.want[k]) > 1e-9 {
+				t.Errorf("BoxFromCenter(%v, %v, %v) = %v, want %v", c.cx, c.cy, c.s, got, c.want)
+				break
+			}
+		}
+		// aspect kept (normalised width == height), inside the image
+		if math.Abs((got[2]-got[0])-(got[3]-got[1])) > 1e-12 || got[0] < 0 || got[1] < 0 || got[2] > 1 || got[3] > 1 {
+			t.Errorf("box %v leaves the image or changes the aspect", got)
+		}
+	}
+	if cx, cy, s := CenterFromBox([4]float64{0.2, 0, 0.8, 0.6}); math.Abs(cx-0.5) > 1e-12 || math.Abs(cy-0.3) > 1e-12 || math.Abs(s-0.6) > 1e-12 {
+		t.Errorf("CenterFromBox = %v %v %v", cx, cy, s)
+	}
+	if !IsFullFrame([4]float64{0, 0.005, 1, 1}) || IsFullFrame([4]float64{0, 0, 1, 0.9}) {
+		t.Error("IsFullFrame")
+	}
+	if v := IoU([4]float64{0, 0, 0.5, 0.5}, [4]float64{0.25, 0.25, 0.75, 0.75}); math.Abs(v-1.0/7) > 1e-12 {
+		t.Errorf("IoU = %v, want 1/7", v)
+	}
+}
+
+func ExampleBoxFromCenter() {
+	// A crop centred horizontally near the top, 60% of the image's width
+	// and height: shifted down so that it starts at the top edge.
+	fmt.Printf("%.2f\n", BoxFromCenter(0.5, 0.2, 0.6))
+	// Output: [0.20 0.00 0.80 0.60]
+}
+
+func testParams() Params {
+	p := DefaultParams("test", 2)
+	p.Thresholds = Thresholds{Select: 0.8, Crop: 0.7, Reject: 0.9}
+	return p
+}
+
+func TestDecide(t *testing.T) {
+	t.Parallel()
+	group := []Image{img(1, 1024, 1024), img(2, 2048, 2048)}
+	box := [][3]float32{{0.5, 0.5, 1}, {0.5, 0.3, 0.6}}
+	sig := func(z float64) float64 { return 1 / (1 + math.Exp(-z)) }
+	for _, c := range []struct {
+		name     string
+		raw      Raw
+		kind     Kind
+		chosen   int
+		conf     float64
+		reasons  []string
+		auto     bool
+		applyBox bool
+	}{
+		{"confident select", Raw{[]float32{0, 8}, []float32{0, -6}, box, []float32{-6, -6}}, KindSelect, 1,
+			(1 - sig(-6)) * (1 / (1 + math.Exp(-8))) * (1 - sig(-6)), nil, true, false},
+		{"confident crop", Raw{[]float32{8, 0}, []float32{6, 6}, box, []float32{-6, -6}}, KindCrop, 0,
+			(1 - sig(-6)) * (1 / (1 + math.Exp(-8))) * sig(6), nil, true, true},
+		{"low margin", Raw{[]float32{0, 0.5}, []float32{0, -6}, box, []float32{-6, -6}}, KindSelect, 1,
+			(1 - sig(-6)) * sig(0.5) * (1 - sig(-6)), []string{ReasonLowMargin}, false, false},
+		{"crop uncertain", Raw{[]float32{0, 8}, []float32{0, 0.2}, box, []float32{-6, -6}}, KindCrop, 1,
+			(1 - sig(-6)) * sig(8) * sig(0.2), []string{ReasonCropUncertain}, false, true},
+		{"confident reject (pooled mean)", Raw{[]float32{0, 8}, []float32{0, 0}, box, []float32{2, 6}}, KindReject, 1,
+			sig(4), nil, true, false},
+		{"reject uncertain", Raw{[]float32{0, 8}, []float32{0, 0}, box, []float32{0.5, 0.5}}, KindReject, 1,
+			sig(0.5), []string{ReasonRejectUncertain}, false, false},
+		{"keep uncertain", Raw{[]float32{0, 8}, []float32{-6, -6}, box, []float32{-0.5, -0.5}}, KindSelect, 1,
+			(1 - sig(-0.5)) * sig(8) * (1 - sig(-6)), []string{ReasonRejectUncertain}, false, false},
+		{"small product", Raw{[]float32{0, 2}, []float32{-2.3, -2.3}, box, []float32{-2.3, -2.3}}, KindSelect, 1,
+			(1 - sig(-2.3)) * sig(2) * (1 - sig(-2.3)), []string{ReasonLowMargin}, false, false},
+	} {
+		o, err := testParams().Decide(group, c.raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Kind != c.kind || o.Chosen != c.chosen || math.Abs(o.Confidence-c.conf) > 1e-6 ||
+			!reflect.DeepEqual(o.Reasons, c.reasons) || o.Auto != c.auto {
+			t.Errorf("%s: got kind %s chosen %d conf %.6f reasons %v auto %v; want %s %d %.6f %v %v",
+				c.name, o.Kind, o.Chosen, o.Confidence, o.Reasons, o.Auto, c.kind, c.chosen, c.conf, c.reasons, c.auto)
+		}
+	}
+
+	// The box is the chosen image's, kept inside.
+	o, _ := testParams().Decide(group, Raw{[]float32{0, 8}, []float32{0, 6}, box, []float32{-6, -6}})
+	if d := math.Abs(o.Box[0]-0.2) + math.Abs(o.Box[1]) + math.Abs(o.Box[2]-0.8) + math.Abs(o.Box[3]-0.6); d > 1e-6 {
+		t.Errorf("box %v", o.Box)
+	}
+
+	// A group of one is never automatic.
+	o, err := testParams().Decide(group[:1], Raw{[]float32{1}, []float32{-6}, box[:1], []float32{-6}})
+	if err != nil || o.Auto || !reflect.DeepEqual(o.Reasons, []string{ReasonSingleImage}) || o.PChoice != 1 || o.Kind != KindSelect {
+		t.Errorf("single image: %+v %v", o, err)
+	}
+
+	// Mismatched outputs are an error.
+	if _, err := testParams().Decide(group, Raw{Scores: []float32{1}}); err == nil {
+		t.Error("no error for mismatched outputs")
+	}
+	// The temperature flattens the choice probability.
+	p := testParams()
+	p.Temperature = 4
+	o, _ = p.Decide(group, Raw{[]float32{0, 8}, []float32{0, -6}, box, []float32{-6, -6}})
+	if math.Abs(o.PChoice-sig(2)) > 1e-9 {
+		t.Errorf("P_choice at T=4: %v, want %v", o.PChoice, sig(2))
+	}
+}
+
+func TestParamsJSON(t *testing.T) {
+	t.Parallel()
+	p := testParams()
+	p.CropPlatt = Platt{A: 0.5, B: -0.2}
+	data, err := MarshalParams(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := UnmarshalParams(data)
+	if err != nil || !reflect.DeepEqual(p, q) {
+		t.Fatalf("round trip: %v, %+v", err, q)
+	}
+	var m map[string]any
+	_ = json.Unmarshal(data, &m)
+	for _, k := range []string{"embedder_id", "embedding_dim", "meta_dim", "temperature", "crop_platt", "reject_platt", "thresholds", "target_error_rate", "evaluation"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("params JSON lacks %q", k)
+		}
+	}
+	bad := p
+	bad.MetaDim = 3
+	data, _ = MarshalParams(bad)
+	if _, err := UnmarshalParams(data); err == nil || !strings.Contains(err.Error(), "meta_dim") {
+		t.Errorf("bad meta_dim accepted: %v", err)
+	}
+}
+
+// testModels builds tiny models in the contract: the ranker scores
+// 12 * stage/3 + 4 * embedding[0]; the crop model says "crop" (logit 3) with
+// box (0.5, 0.2, 0.6); the reject model's logit is 10 * embedding[1] - 5.
+func testModels(t *testing.T, e int) (ranker, crop, reject []byte) {
+	t.Helper()
+	build := func(name string, body func(g *onnxmodel.Graph, emb, meta string)) []byte {
+		g := onnxmodel.NewGraph(name)
+		emb := g.Input(InputEmbedding, onnxmodel.Batch, int64(e))
+		meta := g.Input(InputMeta, onnxmodel.Batch, MetaDim)
+		body(g, emb, meta)
+		data, err := g.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	ranker = build("ranker", func(g *onnxmodel.Graph, emb, meta string) {
+		wm := make([]float32, MetaDim)
+		wm[0] = 12
+		we := make([]float32, e)
+		we[0] = 4
+		s := g.Add(g.Dense(meta, wm, nil, MetaDim, 1, onnxmodel.ActNone), g.Dense(emb, we, nil, e, 1, onnxmodel.ActNone))
+		g.Output(OutputScore, s, onnxmodel.Batch, 1)
+	})
+	crop = build("crop", func(g *onnxmodel.Graph, emb, meta string) {
+		w := make([]float32, MetaDim*4)
+		h := g.Dense(meta, w, []float32{3, 0, logit(0.2), logit(0.6)}, MetaDim, 4, onnxmodel.ActNone)
+		g.Output(OutputCropLogit, g.Slice(h, []int64{0}, []int64{1}, []int64{1}), onnxmodel.Batch, 1)
+		g.Output(OutputBox, g.Sigmoid(g.Slice(h, []int64{1}, []int64{4}, []int64{1})), onnxmodel.Batch, 3)
+	})
+	reject = build("reject", func(g *onnxmodel.Graph, emb, meta string) {
+		w := make([]float32, e)
+		w[1] = 10
+		g.Output(OutputRejectLogit, g.Dense(emb, w, []float32{-5}, e, 1, onnxmodel.ActNone), onnxmodel.Batch, 1)
+	})
+	return ranker, crop, reject
+}
+
+func logit(p float64) float32 { return float32(math.Log(p / (1 - p))) }
+
+func TestBundle(t *testing.T) {
+	onnxrttest.Init(t)
+	const e = 4
+	r, c, j := testModels(t, e)
+	p := DefaultParams("test", e)
+	p.Thresholds = Thresholds{Select: 0.5, Crop: 0.5, Reject: 0.5}
+	b, err := NewBundle(r, c, j, p, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+
+	// Highest stage wins from meta alone.
+	group := []Image{img(1, 1024, 1024, 0, 0, 0, 1), img(1.5, 1024, 1024, 0, 0, 0, 1), img(2, 2048, 2048, 0, 0, 0, 1)}
+	o, err := b.Decide(ctx, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Kind != KindCrop || o.Chosen != 2 || !o.Auto {
+		t.Fatalf("outcome %+v", o)
+	}
+	if d := math.Abs(o.Box[0]-0.2) + math.Abs(o.Box[1]) + math.Abs(o.Box[2]-0.8) + math.Abs(o.Box[3]-0.6); d > 1e-5 {
+		t.Errorf("box %v, want [0.2 0 0.8 0.6]", o.Box)
+	}
+	if want := 8.0 / 3 * 4 / 4; math.Abs(o.Scores[2]-o.Scores[1]-2) > 1e-5 {
+		t.Errorf("scores %v, want a gap of 2 (%v)", o.Scores, want)
+	}
+	// The embedding overrides: image 1 carries the quality feature.
+	group[1].Embedding = []float32{1, 0, 0, 0}
+	if o, _ = b.Decide(ctx, group); o.Chosen != 1 {
+		t.Errorf("chosen %d, want 1 (embedding feature)", o.Chosen)
+	}
+	// Reject: pooled mean of 10*emb[1]-5 over the group.
+	for i := range group {
+		group[i].Embedding = []float32{0, 1, 0, 0}
+	}
+	if o, _ = b.Decide(ctx, group); o.Kind != KindReject || math.Abs(o.PReject-1/(1+math.Exp(-5))) > 1e-5 {
+		t.Errorf("reject outcome %+v", o)
+	}
+	// A group of one.
+	if o, _ = b.Decide(ctx, group[:1]); o.Auto || o.Reasons[0] != ReasonSingleImage {
+		t.Errorf("single image outcome %+v", o)
+	}
+	// Wrong embedding length.
+	if _, err := b.Decide(ctx, []Image{img(1, 1, 1, 1, 2)}); err == nil {
+		t.Error("no error for a short embedding")
+	}
+	// Params that do not match the models.
+	if _, err := NewBundle(r, c, j, DefaultParams("test", 8), 1); err == nil || !strings.Contains(err.Error(), "embedding") {
+		t.Errorf("E mismatch: %v", err)
+	}
+	// Outputs missing: the ranker given as the crop model.
+	if _, err := NewBundle(r, r, j, p, 1); err == nil {
+		t.Error("no error for a crop model without crop outputs")
+	}
+}

@@ -1,0 +1,150 @@
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+)
+
+// ParamsVersion is the version of the Params format written by this package.
+const ParamsVersion = 1
+
+// Defaults of Params fields that training does not set.
+const (
+	// DefaultTargetErrorRate is the error rate the thresholds are set for.
+	DefaultTargetErrorRate = 0.02
+	// DefaultCropIoUMin is the IoU with the human's box an automatic crop
+	// needs to count as right when thresholds are set.
+	DefaultCropIoUMin = 0.5
+	// Never is a threshold that no confidence reaches: the kind is never
+	// decided automatically.
+	Never = 2.0
+)
+
+// Platt holds the Platt scaling p = sigmoid(A*z + B) of a logit z.
+type Platt struct {
+	A float64 `json:"a"`
+	B float64 `json:"b"`
+}
+
+// Apply returns the calibrated probability of logit z.
+func (p Platt) Apply(z float64) float64 { return sigmoid(p.A*z + p.B) }
+
+// Thresholds are the lowest confidences at which each outcome kind is
+// decided automatically; a value above 1 (Never) disables that kind.
+type Thresholds struct {
+	Select float64 `json:"select"`
+	Crop   float64 `json:"crop"`
+	Reject float64 `json:"reject"`
+}
+
+// For returns the threshold of kind k.
+func (t Thresholds) For(k Kind) float64 {
+	switch k {
+	case KindSelect:
+		return t.Select
+	case KindCrop:
+		return t.Crop
+	case KindReject:
+		return t.Reject
+	}
+	return Never
+}
+
+// Summary is the held-out evaluation stored with a model, so the registry can
+// show and compare models without the full report.
+type Summary struct {
+	TrainedAt          time.Time `json:"trained_at"`
+	TrainGroups        int       `json:"train_groups"`
+	TestGroups         int       `json:"test_groups"`
+	SelectionAccuracy  float64   `json:"selection_accuracy"`
+	AnomalyAccuracy    float64   `json:"anomaly_accuracy"`
+	NormalAccuracy     float64   `json:"normal_accuracy"`
+	BaselineAccuracy   float64   `json:"baseline_accuracy"`
+	RejectAccuracy     float64   `json:"reject_accuracy"`
+	CropAccuracy       float64   `json:"crop_accuracy"`
+	CropIoU            float64   `json:"crop_iou"`
+	OutcomeAccuracy    float64   `json:"outcome_accuracy"`
+	ECE                float64   `json:"ece"`
+	Coverage           float64   `json:"coverage"`
+	AutoErrorRate      float64   `json:"auto_error_rate"`
+	AutoErrorRateUpper float64   `json:"auto_error_rate_upper"`
+}
+
+// Params is everything Decide needs beside the three ONNX models; it is
+// stored with the models (as JSON) in the database.
+type Params struct {
+	// Version is the format version, ParamsVersion.
+	Version int `json:"version"`
+	// EmbedderID is the ID of the embedder whose vectors the models take.
+	EmbedderID string `json:"embedder_id"`
+	// EmbeddingDim is E, the length of the embeddings.
+	EmbeddingDim int `json:"embedding_dim"`
+	// MetaDim is M, the number of meta features (MetaDim).
+	MetaDim int `json:"meta_dim"`
+	// Temperature divides the ranker's scores before the softmax (default 1).
+	Temperature float64 `json:"temperature"`
+	// CropPlatt calibrates the crop model's crop_logit.
+	CropPlatt Platt `json:"crop_platt"`
+	// RejectPlatt calibrates the group's pooled reject logit.
+	RejectPlatt Platt `json:"reject_platt"`
+	// Thresholds are the per-kind confidence thresholds.
+	Thresholds Thresholds `json:"thresholds"`
+	// TargetErrorRate is the error rate the thresholds were set for (default 0.02).
+	TargetErrorRate float64 `json:"target_error_rate"`
+	// CropIoUMin is the IoU an automatic crop needed to count as right when
+	// the crop threshold was set (default 0.5).
+	CropIoUMin float64 `json:"crop_iou_min"`
+	// Evaluation summarises the held-out evaluation.
+	Evaluation Summary `json:"evaluation"`
+}
+
+// DefaultParams returns uncalibrated parameters (temperature 1, identity
+// Platt scaling) with every threshold at Never.
+func DefaultParams(embedderID string, e int) Params {
+	return Params{
+		Version: ParamsVersion, EmbedderID: embedderID, EmbeddingDim: e, MetaDim: MetaDim,
+		Temperature: 1, CropPlatt: Platt{A: 1}, RejectPlatt: Platt{A: 1},
+		Thresholds:      Thresholds{Select: Never, Crop: Never, Reject: Never},
+		TargetErrorRate: DefaultTargetErrorRate, CropIoUMin: DefaultCropIoUMin,
+	}
+}
+
+// Validate checks that the parameters are usable.
+func (p Params) Validate() error {
+	switch {
+	case p.Version != ParamsVersion:
+		return fmt.Errorf("params version %d, want %d", p.Version, ParamsVersion)
+	case p.EmbeddingDim <= 0:
+		return fmt.Errorf("embedding_dim %d must be positive", p.EmbeddingDim)
+	case p.MetaDim != MetaDim:
+		return fmt.Errorf("meta_dim %d, this build computes %d", p.MetaDim, MetaDim)
+	case !(p.Temperature > 0) || math.IsInf(p.Temperature, 0):
+		return fmt.Errorf("temperature %v must be positive and finite", p.Temperature)
+	}
+	return nil
+}
+
+// MarshalParams encodes p as JSON.
+func MarshalParams(p Params) ([]byte, error) { return json.Marshal(p) }
+
+// UnmarshalParams decodes and validates JSON parameters.
+func UnmarshalParams(data []byte) (Params, error) {
+	var p Params
+	if err := json.Unmarshal(data, &p); err != nil {
+		return Params{}, fmt.Errorf("decode params: %w", err)
+	}
+	if err := p.Validate(); err != nil {
+		return Params{}, fmt.Errorf("check params: %w", err)
+	}
+	return p, nil
+}
+
+func sigmoid(z float64) float64 {
+	if z >= 0 {
+		return 1 / (1 + math.Exp(-z))
+	}
+	e := math.Exp(z)
+	return e / (1 + e)
+}

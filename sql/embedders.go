@@ -1,0 +1,52 @@
+package sql
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// embedderLockClass is the first key of the lock that guards creating an
+// embedder's index ('embe').
+const embedderLockClass = 1701667429
+
+// EnsureEmbedder returns the id of the embedder called name, registering it
+// and creating its HNSW index (cosine distance, over its vectors only) on
+// first use. A known name with another dimension is an error: the name must
+// change when the model does.
+func (db *DB) EnsureEmbedder(ctx context.Context, name string, dim int) (int32, error) {
+	var id int32
+	var known int
+	err := db.Pool.QueryRow(ctx, `
+		WITH ins AS (
+			INSERT INTO screend.embedders (name, dim) VALUES ($1, $2)
+			ON CONFLICT (name) DO NOTHING
+			RETURNING embedder_id, dim)
+		SELECT embedder_id, dim FROM ins
+		UNION ALL
+		SELECT embedder_id, dim FROM screend.embedders WHERE name = $1
+		LIMIT 1`, name, dim).Scan(&id, &known)
+	if err != nil {
+		return 0, fmt.Errorf("register embedder %s: %w", name, err)
+	}
+	if known != dim {
+		return 0, fmt.Errorf("embedder %s is registered with %d dimensions, not %d", name, known, dim)
+	}
+	// pgvector indexes only vectors of one declared dimension: the partial
+	// index casts to it and covers this embedder's rows alone. The lock
+	// keeps instances starting together from creating it twice.
+	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(embedderLockClass), id); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, fmt.Sprintf(`
+			CREATE INDEX IF NOT EXISTS embeddings_hnsw_%d ON screend.embeddings
+			USING hnsw ((embedding::vector(%d)) vector_cosine_ops) WHERE embedder_id = %d`, id, dim, id))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("create index for embedder %s: %w", name, err)
+	}
+	return id, nil
+}

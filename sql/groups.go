@@ -1,0 +1,174 @@
+package sql
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Group states, as stored in screend.groups.state.
+const (
+	GroupOpen    = "open"
+	GroupClosed  = "closed"
+	GroupFlagged = "flagged"
+	GroupDecided = "decided"
+	GroupApplied = "applied"
+)
+
+// projectLockClass is the first key of the transaction advisory lock that
+// serialises regrouping a project between instances ('grou').
+const projectLockClass = 1735553909
+
+// ProjectImage is an image of a project that is not yet in a final group.
+type ProjectImage struct {
+	ID      int64
+	RelPath string
+	State   string
+	// GroupID is the open group the image is in, if any.
+	GroupID int64
+}
+
+// ProjectState is what regrouping a project looks at.
+type ProjectState struct {
+	Images     []ProjectImage
+	LastFileAt time.Time
+	Now        time.Time
+}
+
+// NewGroup is a group formed by the nearest-up rule: image ids in run
+// order, and whether its membership is final.
+type NewGroup struct {
+	ImageIDs []int64
+	Closed   bool
+}
+
+// Regroup replaces the open groups of a project with those form returns,
+// under the project's lock. form sees the project's images that are in no
+// closed group (discovered, embedded or duplicate). Groups that stay the
+// same keep their id. It returns how many groups it closed.
+func (db *DB) Regroup(ctx context.Context, projectID int64, form func(ProjectState) []NewGroup) (int, error) {
+	closed := 0
+	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2::int)`, int32(projectLockClass), projectID); err != nil {
+			return err
+		}
+		var st ProjectState
+		err := tx.QueryRow(ctx, `SELECT last_file_at, now() FROM screend.projects WHERE project_id = $1`, projectID).
+			Scan(&st.LastFileAt, &st.Now)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `
+			SELECT i.image_id, i.rel_path, i.state, coalesce(g.group_id, 0)
+			FROM screend.images i
+			LEFT JOIN screend.group_images gi USING (image_id)
+			LEFT JOIN screend.groups g USING (group_id)
+			WHERE i.project_id = $1 AND i.state IN ('discovered', 'embedded', 'duplicate')
+			  AND (g.group_id IS NULL OR g.state = 'open')
+			ORDER BY i.image_id`, projectID)
+		if err != nil {
+			return err
+		}
+		st.Images, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ProjectImage, error) {
+			var im ProjectImage
+			err := r.Scan(&im.ID, &im.RelPath, &im.State, &im.GroupID)
+			return im, err
+		})
+		if err != nil {
+			return err
+		}
+
+		// The open groups as they are, keyed by their image ids.
+		existing := map[string]int64{}
+		members := map[int64][]int64{}
+		for _, im := range st.Images {
+			if im.GroupID != 0 {
+				members[im.GroupID] = append(members[im.GroupID], im.ID)
+			}
+		}
+		for gid, ids := range members {
+			slices.Sort(ids)
+			existing[idsKey(ids)] = gid
+		}
+
+		keep := map[int64]bool{}
+		batch := &pgx.Batch{}
+		for _, g := range form(st) {
+			sortedIDs := slices.Sorted(slices.Values(g.ImageIDs))
+			if gid, ok := existing[idsKey(sortedIDs)]; ok {
+				keep[gid] = true
+				if g.Closed {
+					batch.Queue(`UPDATE screend.groups SET state = 'closed', closed_at = now() WHERE group_id = $1`, gid)
+					closed++
+				}
+				continue
+			}
+			state := GroupOpen
+			if g.Closed {
+				state = GroupClosed
+				closed++
+			}
+			batch.Queue(`
+				WITH g AS (
+					INSERT INTO screend.groups (project_id, state, closed_at)
+					VALUES ($1, $2, CASE WHEN $2 = 'closed' THEN now() END)
+					RETURNING group_id)
+				INSERT INTO screend.group_images (group_id, image_id, position)
+				SELECT g.group_id, m.image_id, m.position - 1
+				FROM g, unnest($3::bigint[]) WITH ORDINALITY AS m(image_id, position)`,
+				projectID, state, g.ImageIDs)
+		}
+		var drop []int64
+		for gid := range members {
+			if !keep[gid] {
+				drop = append(drop, gid)
+			}
+		}
+		if len(drop) > 0 {
+			// Deleted first, so their images are free for the new groups.
+			if _, err := tx.Exec(ctx, `DELETE FROM screend.groups WHERE group_id = ANY($1) AND state = 'open'`, drop); err != nil {
+				return err
+			}
+		}
+		return tx.SendBatch(ctx, batch).Close()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("regroup project %d: %w", projectID, err)
+	}
+	return closed, nil
+}
+
+func idsKey(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(parts, ",")
+}
+
+// ProjectsToSettle returns the projects quiet for at least settle that
+// still have images in no final group.
+func (db *DB) ProjectsToSettle(ctx context.Context, settle time.Duration) ([]int64, error) {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT p.project_id FROM screend.projects p
+		WHERE p.last_file_at <= now() - $1::interval
+		  AND EXISTS (
+			SELECT 1 FROM screend.images i
+			LEFT JOIN screend.group_images gi USING (image_id)
+			LEFT JOIN screend.groups g USING (group_id)
+			WHERE i.project_id = p.project_id AND i.state IN ('embedded', 'duplicate')
+			  AND (g.group_id IS NULL OR g.state = 'open'))`, settle)
+	if err != nil {
+		return nil, fmt.Errorf("find projects to settle: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("find projects to settle: %w", err)
+	}
+	return ids, nil
+}

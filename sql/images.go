@@ -1,0 +1,317 @@
+package sql
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgvector/pgvector-go"
+)
+
+// Image states, as stored in screend.images.state.
+const (
+	ImageDiscovered  = "discovered"
+	ImageEmbedded    = "embedded"
+	ImageDuplicate   = "duplicate"
+	ImageQuarantined = "quarantined"
+	ImageGone        = "gone"
+)
+
+// FileStat is what a scan knows of a file: enough to tell whether it changed.
+type FileStat struct {
+	Path  string
+	Size  int64
+	MTime time.Time
+}
+
+// NewFile is a complete file found in a project, to be recorded.
+type NewFile struct {
+	ProjectID int64
+	Path      string
+	RelPath   string
+	FileName  string
+	Size      int64
+	MTime     time.Time
+	Stage     float64
+}
+
+// KnownFiles returns the size and mtime of every image recorded under
+// root, keyed by path, so a rescan reads only new or changed files.
+func (db *DB) KnownFiles(ctx context.Context, root string) (map[string]FileStat, error) {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT i.path, i.size, i.mtime
+		FROM screend.images i JOIN screend.projects p USING (project_id)
+		WHERE p.root = $1`, root)
+	if err != nil {
+		return nil, fmt.Errorf("read known files: %w", err)
+	}
+	known := map[string]FileStat{}
+	var f FileStat
+	_, err = pgx.ForEachRow(rows, []any{&f.Path, &f.Size, &f.MTime}, func() error {
+		known[f.Path] = f
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read known files: %w", err)
+	}
+	return known, nil
+}
+
+// RecordFiles records complete files. A file already recorded at the same
+// path keeps its row; if its size or mtime changed while it still waits
+// to be processed, the new values replace the old. It returns the ids of
+// the files it recorded anew and marks their projects active.
+func (db *DB) RecordFiles(ctx context.Context, files []NewFile) ([]int64, error) {
+	var ids []int64
+	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		// Projects first, in id order, as StoreEmbeddings locks them, so the
+		// two never wait for each other in a cycle.
+		projects := map[int64]bool{}
+		for _, f := range files {
+			projects[f.ProjectID] = true
+		}
+		batch := &pgx.Batch{}
+		for _, id := range slices.Sorted(maps.Keys(projects)) {
+			batch.Queue(`UPDATE screend.projects SET last_file_at = now() WHERE project_id = $1`, id)
+		}
+		for _, f := range files {
+			batch.Queue(`
+				INSERT INTO screend.images (project_id, path, rel_path, file_name, size, mtime, stage)
+				VALUES ($1, $2, $3, $4, $5, $6, $7)
+				ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime = excluded.mtime
+					WHERE images.state = 'discovered'
+				RETURNING image_id, (xmax = 0) AS inserted`,
+				f.ProjectID, f.Path, f.RelPath, f.FileName, f.Size, f.MTime, f.Stage)
+		}
+		res := tx.SendBatch(ctx, batch)
+		defer res.Close()
+		for range projects {
+			if _, err := res.Exec(); err != nil {
+				return err
+			}
+		}
+		for range files {
+			var id int64
+			var inserted bool
+			err := res.QueryRow().Scan(&id, &inserted)
+			if err == pgx.ErrNoRows {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if inserted {
+				ids = append(ids, id)
+			}
+		}
+		return res.Close()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record files: %w", err)
+	}
+	return ids, nil
+}
+
+// ClaimedImage is an image an instance claimed for processing.
+type ClaimedImage struct {
+	ID        int64
+	ProjectID int64
+	Path      string
+	Size      int64
+	MTime     time.Time
+}
+
+// ClaimImages claims up to limit images waiting to be processed, skipping
+// rows other transactions hold and images claimed by live instances.
+func (db *DB) ClaimImages(ctx context.Context, instance int32, limit int) ([]ClaimedImage, error) {
+	rows, err := db.Pool.Query(ctx, `
+		UPDATE screend.images i SET claimed_by = $1, attempts = attempts + 1
+		WHERE image_id IN (
+			SELECT image_id FROM screend.images
+			WHERE state = 'discovered' AND (retry_after IS NULL OR retry_after <= now())
+			  AND (claimed_by IS NULL OR (claimed_by <> $1 AND NOT screend.instance_alive(claimed_by)))
+			ORDER BY image_id
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED)
+		RETURNING image_id, project_id, path, size, mtime`, instance, limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim images: %w", err)
+	}
+	claimed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ClaimedImage, error) {
+		var c ClaimedImage
+		err := r.Scan(&c.ID, &c.ProjectID, &c.Path, &c.Size, &c.MTime)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim images: %w", err)
+	}
+	return claimed, nil
+}
+
+// ReleaseImages gives back the claims on files that were still changing,
+// to be claimed again after the delay.
+func (db *DB) ReleaseImages(ctx context.Context, instance int32, ids []int64, delay time.Duration) error {
+	_, err := db.Pool.Exec(ctx, `
+		UPDATE screend.images SET claimed_by = NULL, retry_after = now() + $3::interval
+		WHERE image_id = ANY($1) AND claimed_by = $2 AND state = 'discovered'`, ids, instance, delay)
+	if err != nil {
+		return fmt.Errorf("release images: %w", err)
+	}
+	return nil
+}
+
+// FindContent returns an image of the project already holding content with
+// this sha256 (embedded, or claimed for embedding), other than self.
+func (db *DB) FindContent(ctx context.Context, projectID int64, sha []byte, self int64) (int64, bool, error) {
+	var id int64
+	err := db.Pool.QueryRow(ctx, `
+		SELECT image_id FROM screend.images
+		WHERE project_id = $1 AND sha256 = $2 AND image_id <> $3 AND state IN ('embedded', 'discovered')
+		ORDER BY (state = 'embedded') DESC, image_id
+		LIMIT 1`, projectID, sha, self).Scan(&id)
+	if err == pgx.ErrNoRows {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("find content: %w", err)
+	}
+	return id, true, nil
+}
+
+// Embedded is the result of processing one image successfully.
+type Embedded struct {
+	ID        int64
+	ProjectID int64
+	SHA256    []byte
+	Format    string
+	Width     int
+	Height    int
+	Vector    []float32
+}
+
+// StoreEmbeddings marks the images embedded and writes their vectors with
+// binary COPY, in one transaction. An image whose content another image of
+// its project already holds is recorded as its duplicate instead: the
+// projects are locked for the transaction, so instances embedding the same
+// content at once still store it once. Images no longer claimed by
+// instance (the claim was lost and taken over) are skipped. It returns how
+// many vectors and how many duplicates were stored.
+func (db *DB) StoreEmbeddings(ctx context.Context, instance int32, embedderID int32, items []Embedded) (stored, duplicates int, err error) {
+	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		projects := map[int64]bool{}
+		for _, it := range items {
+			projects[it.ProjectID] = true
+		}
+		for _, id := range slices.Sorted(maps.Keys(projects)) {
+			_, err := tx.Exec(ctx, `SELECT 1 FROM screend.projects WHERE project_id = $1 FOR NO KEY UPDATE`, id)
+			if err != nil {
+				return err
+			}
+		}
+		originals := map[string]int64{}
+		for _, it := range items {
+			key := fmt.Sprint(it.ProjectID, string(it.SHA256))
+			if _, seen := originals[key]; seen {
+				continue
+			}
+			var orig int64
+			err := tx.QueryRow(ctx, `
+				SELECT image_id FROM screend.images
+				WHERE project_id = $1 AND sha256 = $2 AND state = 'embedded'
+				ORDER BY image_id LIMIT 1`, it.ProjectID, it.SHA256).Scan(&orig)
+			if err != nil && err != pgx.ErrNoRows {
+				return err
+			}
+			if err == nil {
+				originals[key] = orig
+			}
+		}
+		var fresh []Embedded
+		for _, it := range items {
+			key := fmt.Sprint(it.ProjectID, string(it.SHA256))
+			orig, dup := originals[key]
+			if !dup {
+				originals[key] = it.ID
+				fresh = append(fresh, it)
+				continue
+			}
+			tag, err := tx.Exec(ctx, `
+				UPDATE screend.images SET state = 'duplicate', duplicate_of = $2, sha256 = $3,
+					processed_at = now(), claimed_by = NULL
+				WHERE image_id = $1 AND claimed_by = $4 AND state = 'discovered'`, it.ID, orig, it.SHA256, instance)
+			if err != nil {
+				return err
+			}
+			duplicates += int(tag.RowsAffected())
+		}
+
+		ids := make([]int64, len(fresh))
+		shas := make([][]byte, len(fresh))
+		formats := make([]string, len(fresh))
+		widths := make([]int32, len(fresh))
+		heights := make([]int32, len(fresh))
+		for i, it := range fresh {
+			ids[i], shas[i], formats[i] = it.ID, it.SHA256, it.Format
+			widths[i], heights[i] = int32(it.Width), int32(it.Height)
+		}
+		rows, err := tx.Query(ctx, `
+			UPDATE screend.images i SET state = 'embedded', sha256 = u.sha256, format = u.format,
+				width = u.width, height = u.height, processed_at = now(), claimed_by = NULL
+			FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::int[], $5::int[])
+				AS u(image_id, sha256, format, width, height)
+			WHERE i.image_id = u.image_id AND i.claimed_by = $6 AND i.state = 'discovered'
+			RETURNING i.image_id`, ids, shas, formats, widths, heights, instance)
+		if err != nil {
+			return err
+		}
+		mine, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		ok := make(map[int64]bool, len(mine))
+		for _, id := range mine {
+			ok[id] = true
+		}
+		var copyRows [][]any
+		for _, it := range fresh {
+			if ok[it.ID] {
+				copyRows = append(copyRows, []any{it.ID, embedderID, pgvector.NewVector(it.Vector)})
+			}
+		}
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{"screend", "embeddings"},
+			[]string{"image_id", "embedder_id", "embedding"}, pgx.CopyFromRows(copyRows))
+		stored = int(n)
+		return err
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("store embeddings: %w", err)
+	}
+	return stored, duplicates, nil
+}
+
+// MarkDuplicate records that the image holds the same content as original.
+func (db *DB) MarkDuplicate(ctx context.Context, instance int32, id, original int64, sha []byte) error {
+	_, err := db.Pool.Exec(ctx, `
+		UPDATE screend.images SET state = 'duplicate', duplicate_of = $2, sha256 = $3,
+			processed_at = now(), claimed_by = NULL
+		WHERE image_id = $1 AND claimed_by = $4 AND state = 'discovered'`, id, original, sha, instance)
+	if err != nil {
+		return fmt.Errorf("mark duplicate: %w", err)
+	}
+	return nil
+}
+
+// MarkGone records that an image's file vanished before it was processed.
+func (db *DB) MarkGone(ctx context.Context, instance int32, id int64) error {
+	_, err := db.Pool.Exec(ctx, `
+		UPDATE screend.images SET state = 'gone', reason = 'file vanished before processing',
+			processed_at = now(), claimed_by = NULL
+		WHERE image_id = $1 AND claimed_by = $2 AND state = 'discovered'`, id, instance)
+	if err != nil {
+		return fmt.Errorf("mark gone: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+package sql
+
+import (
+	"context"
+	"fmt"
+)
+
+// Status is the state of the whole system, for `screend status`.
+type Status struct {
+	Images      map[string]int `json:"images"`
+	Groups      map[string]int `json:"groups"`
+	ReviewQueue int            `json:"review_queue"`
+	ActiveModel *int64         `json:"active_model"`
+	// Pending counts the images and groups the daemon still has to process
+	// without human input: images not yet processed or not yet in a final
+	// group, groups open, closed or decided but not applied, and file
+	// operations not yet done. Zero means idle.
+	Pending int `json:"pending"`
+}
+
+// ReadStatus counts images and groups by state.
+func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
+	st := Status{Images: map[string]int{}, Groups: map[string]int{}}
+	rows, err := db.Pool.Query(ctx, `
+		SELECT 'image', state, count(*) FROM screend.images GROUP BY state
+		UNION ALL
+		SELECT 'group', state, count(*) FROM screend.groups GROUP BY state`)
+	if err != nil {
+		return st, fmt.Errorf("read status: %w", err)
+	}
+	var kind, state string
+	var n int
+	for rows.Next() {
+		if err := rows.Scan(&kind, &state, &n); err != nil {
+			return st, fmt.Errorf("read status: %w", err)
+		}
+		if kind == "image" {
+			st.Images[state] = n
+		} else {
+			st.Groups[state] = n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("read status: %w", err)
+	}
+	err = db.Pool.QueryRow(ctx, `
+		SELECT
+			(SELECT count(*) FROM screend.groups WHERE state = 'flagged'),
+			(SELECT model_id FROM screend.models WHERE state = 'active'),
+			(SELECT count(*) FROM screend.images WHERE state = 'discovered')
+			+ (SELECT count(*) FROM screend.images i
+				WHERE i.state IN ('embedded', 'duplicate')
+				  AND NOT EXISTS (SELECT 1 FROM screend.group_images gi WHERE gi.image_id = i.image_id))
+			+ (SELECT count(*) FROM screend.groups WHERE state IN ('open', 'closed', 'decided'))
+			+ (SELECT count(*) FROM screend.file_moves WHERE state = 'planned')`).
+		Scan(&st.ReviewQueue, &st.ActiveModel, &st.Pending)
+	if err != nil {
+		return st, fmt.Errorf("read status: %w", err)
+	}
+	return st, nil
+}

@@ -1,0 +1,123 @@
+package training
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"screend/scoring/model"
+)
+
+func TestWilsonUpper(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		errors, n int
+		want      float64
+	}{
+		{0, 0, 1},
+		{0, 100, 0.0370}, // 1.96^2 / (100 + 1.96^2)
+		{2, 100, 0.0700}, // standard tables
+		{10, 1000, 0.0183},
+		{50, 100, 0.5962},
+	} {
+		if got := WilsonUpper(c.errors, c.n); math.Abs(got-c.want) > 5e-4 {
+			t.Errorf("WilsonUpper(%d, %d) = %.4f, want %.4f", c.errors, c.n, got, c.want)
+		}
+	}
+}
+
+func TestThreshold(t *testing.T) {
+	t.Parallel()
+	// 1000 decisions at confidences 0.999 .. 0.000: the top 600 are all
+	// right, the rest wrong one time in two.
+	var conf []float64
+	var right []bool
+	for i := 0; i < 1000; i++ {
+		conf = append(conf, 1-float64(i+1)/1000)
+		right = append(right, i < 600 || i%2 == 0)
+	}
+	got := Threshold(conf, right, 0.02)
+	// Brute force: the lowest threshold whose set has Wilson upper <= 2%.
+	want := model.Never
+	for _, th := range conf {
+		e, n := 0, 0
+		for i := range conf {
+			if conf[i] >= th {
+				n++
+				if !right[i] {
+					e++
+				}
+			}
+		}
+		if WilsonUpper(e, n) <= 0.02 && th < want {
+			want = th
+		}
+	}
+	if got != want {
+		t.Fatalf("Threshold = %v, brute force %v", got, want)
+	}
+	if got > 0.4+1e-9 || got < 0.3 {
+		t.Fatalf("Threshold = %v, expected it a little below the clean 0.4 boundary", got)
+	}
+	// Too few clean decisions: never.
+	if th := Threshold([]float64{0.9, 0.8}, []bool{true, true}, 0.02); th != model.Never {
+		t.Fatalf("Threshold on 2 decisions = %v, want Never", th)
+	}
+}
+
+// TestCalibrationReducesECE: an over-confident model (logits three times too
+// large, scores twice too sharp) is calibrated by Platt scaling and the
+// temperature, and its expected calibration error drops.
+func TestCalibrationReducesECE(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(9, 9))
+	var z []float64
+	var y []bool
+	for i := 0; i < 4000; i++ {
+		trueLogit := 2 * rng.NormFloat64()
+		z = append(z, 3*trueLogit+1)
+		y = append(y, rng.Float64() < sigmoid(trueLogit))
+	}
+	conf := func(p model.Platt) ([]float64, []bool) {
+		c, r := make([]float64, len(z)), make([]bool, len(z))
+		for i := range z {
+			q := p.Apply(z[i])
+			// confidence of the predicted label
+			if q >= 0.5 {
+				c[i], r[i] = q, y[i]
+			} else {
+				c[i], r[i] = 1-q, !y[i]
+			}
+		}
+		return c, r
+	}
+	c0, r0 := conf(model.Platt{A: 1})
+	_, before := Reliability(c0, r0, 10)
+	p := fitPlatt(z, y)
+	c1, r1 := conf(p)
+	_, after := Reliability(c1, r1, 10)
+	if !(after < before/2) || after > 0.03 {
+		t.Fatalf("Platt: ECE %.4f -> %.4f (a=%.3f b=%.3f)", before, after, p.A, p.B)
+	}
+	if math.Abs(p.A-1.0/3) > 0.05 || math.Abs(p.B+1.0/3) > 0.15 {
+		t.Errorf("Platt a=%.3f b=%.3f, want about 1/3 and -1/3", p.A, p.B)
+	}
+
+	// Temperature: true scores s, the model reports 2s.
+	var scores [][]float64
+	var chosen []int
+	for g := 0; g < 3000; g++ {
+		s := []float64{rng.NormFloat64(), rng.NormFloat64(), rng.NormFloat64()}
+		pr, _ := softmax(s)
+		u, c := rng.Float64(), 0
+		for c < 2 && u > pr[c] {
+			u -= pr[c]
+			c++
+		}
+		scores = append(scores, []float64{2 * s[0], 2 * s[1], 2 * s[2]})
+		chosen = append(chosen, c)
+	}
+	if tt := fitTemperature(scores, chosen); math.Abs(tt-2) > 0.3 {
+		t.Fatalf("temperature %.3f, want about 2", tt)
+	}
+}

@@ -1,0 +1,272 @@
+package training
+
+import (
+	"sort"
+
+	"screend/scoring/model"
+)
+
+// models are the three trained networks and the input standardisation.
+type models struct {
+	st                   standardizer
+	ranker, crop, reject *mlp
+}
+
+// raw runs the Go forward pass of the three models on a group, exactly as
+// the exported ONNX graphs compute it.
+func (m *models) raw(images []model.Image) model.Raw {
+	rows := rawRows(images)
+	x := newMatrix(len(rows), len(m.st.mean))
+	for i, r := range rows {
+		m.st.apply(r)
+		copy(x.row(i), r)
+	}
+	s, _ := m.ranker.forward(x)
+	c, _ := m.crop.forward(x)
+	r, _ := m.reject.forward(x)
+	n := len(images)
+	out := model.Raw{Scores: make([]float32, n), CropLogits: make([]float32, n), Boxes: make([][3]float32, n), RejectLogits: make([]float32, n)}
+	for i := 0; i < n; i++ {
+		out.Scores[i] = float32(s.row(i)[0])
+		cr := c.row(i)
+		out.CropLogits[i] = float32(cr[0])
+		out.Boxes[i] = [3]float32{float32(sigmoid(cr[1])), float32(sigmoid(cr[2])), float32(sigmoid(cr[3]))}
+		out.RejectLogits[i] = float32(r.row(i)[0])
+	}
+	return out
+}
+
+// rawF64 is like raw but keeps float64 precision (for the ONNX comparison).
+func (m *models) rawF64(images []model.Image) (scores, cropLogits, rejectLogits []float64, boxes [][3]float64) {
+	rows := rawRows(images)
+	x := newMatrix(len(rows), len(m.st.mean))
+	for i, r := range rows {
+		m.st.apply(r)
+		copy(x.row(i), r)
+	}
+	s, _ := m.ranker.forward(x)
+	c, _ := m.crop.forward(x)
+	r, _ := m.reject.forward(x)
+	for i := range images {
+		scores = append(scores, s.row(i)[0])
+		cr := c.row(i)
+		cropLogits = append(cropLogits, cr[0])
+		boxes = append(boxes, [3]float64{sigmoid(cr[1]), sigmoid(cr[2]), sigmoid(cr[3])})
+		rejectLogits = append(rejectLogits, r.row(i)[0])
+	}
+	return
+}
+
+// outcomeRight reports whether an outcome agrees with the human: the same
+// kind, the same image, and for a crop a box with IoU >= iouMin.
+func outcomeRight(o model.Outcome, e *Example, iouMin float64) bool {
+	switch o.Kind {
+	case model.KindReject:
+		return e.Rejected()
+	case model.KindSelect:
+		return !e.Rejected() && o.Chosen == e.Chosen && !e.Cropped()
+	case model.KindCrop:
+		return !e.Rejected() && o.Chosen == e.Chosen && e.Cropped() && model.IoU(o.Box, *e.Crop) >= iouMin
+	}
+	return false
+}
+
+// Metrics are the held-out evaluation of one project or of all.
+type Metrics struct {
+	// Groups is the number of held-out groups; Kept those the human kept,
+	// Ranked the kept groups of two images or more, Anomalies the ranked
+	// groups where a lower stage won.
+	Groups    int `json:"groups"`
+	Kept      int `json:"kept"`
+	Ranked    int `json:"ranked"`
+	Anomalies int `json:"anomalies"`
+	// SelectionAccuracy is the share of ranked groups whose top-scored image
+	// is the human's; on anomaly and on normal groups beside it.
+	SelectionAccuracy float64 `json:"selection_accuracy"`
+	AnomalyAccuracy   float64 `json:"anomaly_accuracy"`
+	NormalAccuracy    float64 `json:"normal_accuracy"`
+	// Baseline* are the same for "always pick the highest stage".
+	BaselineAccuracy        float64 `json:"baseline_accuracy"`
+	BaselineAnomalyAccuracy float64 `json:"baseline_anomaly_accuracy"`
+	BaselineNormalAccuracy  float64 `json:"baseline_normal_accuracy"`
+	// RejectAccuracy is the share of groups whose keep/reject (P_reject >= 0.5) matches.
+	RejectAccuracy float64 `json:"reject_accuracy"`
+	// CropAccuracy is the share of kept groups whose crop-or-not on the
+	// human's image matches; CropIoU the mean IoU of the predicted box of the
+	// human's image with the human's box over the Cropped groups.
+	CropAccuracy float64 `json:"crop_accuracy"`
+	Cropped      int     `json:"cropped"`
+	CropIoU      float64 `json:"crop_iou"`
+	// OutcomeAccuracy is the share of groups whose whole outcome is right.
+	OutcomeAccuracy float64 `json:"outcome_accuracy"`
+	// ECE is the expected calibration error of the outcome confidence (10
+	// bins); ECEUncalibrated the same before calibration (T = 1, identity Platt).
+	ECE             float64 `json:"ece"`
+	ECEUncalibrated float64 `json:"ece_uncalibrated"`
+	// Coverage is the share of groups decided automatically with the
+	// thresholds; AutoErrors of them were wrong, AutoErrorRate their share
+	// and AutoErrorUpper its Wilson 95% upper bound.
+	Coverage       float64            `json:"coverage"`
+	AutoDecided    int                `json:"auto_decided"`
+	AutoErrors     int                `json:"auto_errors"`
+	AutoErrorRate  float64            `json:"auto_error_rate"`
+	AutoErrorUpper float64            `json:"auto_error_upper"`
+	AutoByKind     map[model.Kind]int `json:"auto_by_kind"`
+}
+
+// evalItem is one held-out group with its calibrated and uncalibrated outcomes.
+type evalItem struct {
+	ex       *Example
+	raw      model.Raw
+	out, unc model.Outcome
+	cropP    model.Platt
+}
+
+func decideAll(m *models, examples []*Example, p model.Params) []evalItem {
+	unc := p
+	unc.Temperature, unc.CropPlatt, unc.RejectPlatt = 1, model.Platt{A: 1}, model.Platt{A: 1}
+	items := make([]evalItem, 0, len(examples))
+	for _, e := range examples {
+		raw := m.raw(e.Images)
+		o, _ := p.Decide(e.Images, raw)
+		u, _ := unc.Decide(e.Images, raw)
+		items = append(items, evalItem{ex: e, raw: raw, out: o, unc: u, cropP: p.CropPlatt})
+	}
+	return items
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// evaluate computes the metrics of items.
+func evaluate(items []evalItem, iouMin float64) Metrics {
+	var m Metrics
+	m.AutoByKind = map[model.Kind]int{}
+	var selOK, anoOK, normOK, baseOK, baseAnoOK, baseNormOK, rejOK, cropOK, outOK int
+	var iouSum float64
+	conf, uconf, right := make([]float64, len(items)), make([]float64, len(items)), make([]bool, len(items))
+	for k, it := range items {
+		e, o := it.ex, it.out
+		m.Groups++
+		if (o.PReject >= 0.5) == e.Rejected() {
+			rejOK++
+		}
+		right[k] = outcomeRight(o, e, iouMin)
+		conf[k], uconf[k] = o.Confidence, it.unc.Confidence
+		if right[k] {
+			outOK++
+		}
+		if o.Auto {
+			m.AutoDecided++
+			m.AutoByKind[o.Kind]++
+			if !right[k] {
+				m.AutoErrors++
+			}
+		}
+		if e.Rejected() {
+			continue
+		}
+		m.Kept++
+		// crop-or-not and box are judged on the human's image
+		if (it.cropP.Apply(float64(it.raw.CropLogits[e.Chosen])) >= 0.5) == e.Cropped() {
+			cropOK++
+		}
+		if e.Cropped() {
+			m.Cropped++
+			b := it.raw.Boxes[e.Chosen]
+			iouSum += model.IoU(model.BoxFromCenter(float64(b[0]), float64(b[1]), float64(b[2])), *e.Crop)
+		}
+		if len(e.Images) < 2 {
+			continue
+		}
+		m.Ranked++
+		hit := o.Chosen == e.Chosen
+		base := model.HighestStage(e.Images) == e.Chosen
+		if hit {
+			selOK++
+		}
+		if base {
+			baseOK++
+		}
+		if e.Anomaly() {
+			m.Anomalies++
+			if hit {
+				anoOK++
+			}
+			if base {
+				baseAnoOK++
+			}
+		} else {
+			if hit {
+				normOK++
+			}
+			if base {
+				baseNormOK++
+			}
+		}
+	}
+	normal := m.Ranked - m.Anomalies
+	m.SelectionAccuracy = ratio(selOK, m.Ranked)
+	m.AnomalyAccuracy = ratio(anoOK, m.Anomalies)
+	m.NormalAccuracy = ratio(normOK, normal)
+	m.BaselineAccuracy = ratio(baseOK, m.Ranked)
+	m.BaselineAnomalyAccuracy = ratio(baseAnoOK, m.Anomalies)
+	m.BaselineNormalAccuracy = ratio(baseNormOK, normal)
+	m.RejectAccuracy = ratio(rejOK, m.Groups)
+	m.CropAccuracy = ratio(cropOK, m.Kept)
+	if m.Cropped > 0 {
+		m.CropIoU = iouSum / float64(m.Cropped)
+	}
+	m.OutcomeAccuracy = ratio(outOK, m.Groups)
+	_, m.ECE = Reliability(conf, right, 10)
+	_, m.ECEUncalibrated = Reliability(uconf, right, 10)
+	m.Coverage = ratio(m.AutoDecided, m.Groups)
+	m.AutoErrorRate = ratio(m.AutoErrors, m.AutoDecided)
+	m.AutoErrorUpper = WilsonUpper(m.AutoErrors, m.AutoDecided)
+	return m
+}
+
+// thresholds sets each kind's threshold from the calibration items: the
+// lowest confidence at which that kind's decisions meet the target (Wilson
+// 95% upper bound, see Threshold). A kind with too few calibration decisions
+// to bound its own error falls back to the pooled threshold, the one all
+// kinds' decisions together meet (the confidences are calibrated, so one
+// threshold means the same for every kind). Groups of one image are never
+// automatic and do not count.
+func thresholds(items []evalItem, target, iouMin float64) model.Thresholds {
+	conf := map[model.Kind][]float64{}
+	right := map[model.Kind][]bool{}
+	var allConf []float64
+	var allRight []bool
+	for _, it := range items {
+		if len(it.ex.Images) < 2 {
+			continue
+		}
+		k, ok := it.out.Kind, outcomeRight(it.out, it.ex, iouMin)
+		conf[k] = append(conf[k], it.out.Confidence)
+		right[k] = append(right[k], ok)
+		allConf = append(allConf, it.out.Confidence)
+		allRight = append(allRight, ok)
+	}
+	pooled := Threshold(allConf, allRight, target)
+	th := func(k model.Kind) float64 {
+		if t := Threshold(conf[k], right[k], target); t <= 1 {
+			return t
+		}
+		return pooled
+	}
+	return model.Thresholds{Select: th(model.KindSelect), Crop: th(model.KindCrop), Reject: th(model.KindReject)}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,89 @@
+package training
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"screend/scoring/model"
+)
+
+// Example is one human decision about a group.
+type Example struct {
+	// Project is the group's project; projects never mix.
+	Project string
+	// GroupKey identifies the group within its project.
+	GroupKey string
+	// Time is when the group was made (or decided); the newest groups are
+	// held out for validation.
+	Time time.Time
+	// Images are the group's images in group order.
+	Images []model.Image
+	// Chosen is the index of the kept image, -1 when the group was rejected.
+	Chosen int
+	// Crop is the normalised box [x1, y1, x2, y2] the human cropped the
+	// chosen image to, nil for no crop. A full-frame box counts as no crop.
+	Crop *[4]float64
+}
+
+// Rejected reports whether the human rejected the whole group.
+func (e Example) Rejected() bool { return e.Chosen < 0 }
+
+// Cropped reports whether the human kept the chosen image with a real
+// (not full-frame) crop.
+func (e Example) Cropped() bool {
+	return e.Chosen >= 0 && e.Crop != nil && !model.IsFullFrame(*e.Crop)
+}
+
+// Anomaly reports whether the human kept an image of a lower stage than the
+// highest present in the group.
+func (e Example) Anomaly() bool {
+	if e.Chosen < 0 || e.Chosen >= len(e.Images) {
+		return false
+	}
+	for _, im := range e.Images {
+		if im.Stage > e.Images[e.Chosen].Stage {
+			return true
+		}
+	}
+	return false
+}
+
+// validate checks an example against the embedding dimension e.
+func (e Example) validate(dim int) error {
+	if len(e.Images) == 0 {
+		return fmt.Errorf("no images")
+	}
+	if e.Chosen < -1 || e.Chosen >= len(e.Images) {
+		return fmt.Errorf("chosen %d out of range for %d images", e.Chosen, len(e.Images))
+	}
+	for i, im := range e.Images {
+		if len(im.Embedding) != dim {
+			return fmt.Errorf("image %d: embedding of length %d, want %d", i, len(im.Embedding), dim)
+		}
+		for _, v := range im.Embedding {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("image %d: embedding not finite", i)
+			}
+		}
+	}
+	if c := e.Crop; c != nil {
+		for _, v := range c {
+			if math.IsNaN(v) || v < -1e-6 || v > 1+1e-6 {
+				return fmt.Errorf("crop %v not normalised", *c)
+			}
+		}
+		if c[2] <= c[0] || c[3] <= c[1] {
+			return fmt.Errorf("crop %v is empty", *c)
+		}
+	}
+	return nil
+}
+
+// cropTarget returns the (cx, cy, scale) target of a cropped example.
+func (e Example) cropTarget() [3]float64 {
+	cx, cy, s := model.CenterFromBox(*e.Crop)
+	return [3]float64{clamp01(cx), clamp01(cy), math.Min(1, math.Max(model.MinScale, s))}
+}
+
+func clamp01(v float64) float64 { return math.Min(1, math.Max(0, v)) }
