@@ -14,6 +14,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/robfig/cron/v3"
+
+	"screend/scoring/model"
 )
 
 // Config is screend's whole configuration, parsed once at start.
@@ -65,6 +67,48 @@ type Config struct {
 	LogFormat string
 	// LogLevel is debug, info, warn or error. Default: info.
 	LogLevel string
+	// Thresholds override the active model's confidence thresholds per
+	// outcome kind; unset (the default) uses the model's, which training
+	// set for its target error rate.
+	Thresholds ThresholdOverrides
+}
+
+// ThresholdOverrides are optional per-kind confidence thresholds.
+type ThresholdOverrides struct {
+	Select, Crop, Reject *float64
+}
+
+// apply replaces the thresholds that are overridden.
+func (o ThresholdOverrides) apply(t *model.Thresholds) {
+	for _, p := range []struct {
+		o *float64
+		t *float64
+	}{{o.Select, &t.Select}, {o.Crop, &t.Crop}, {o.Reject, &t.Reject}} {
+		if p.o != nil {
+			*p.t = *p.o
+		}
+	}
+}
+
+// parseThreshold reads an optional threshold in [0, 1] ("" = unset).
+func parseThreshold(dst **float64, v string) error {
+	if v == "" {
+		*dst = nil
+		return nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || f > 1 {
+		return errors.New("must be empty or a number between 0 and 1")
+	}
+	*dst = &f
+	return nil
+}
+
+func formatThreshold(p *float64) string {
+	if p == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*p, 'g', -1, 64)
 }
 
 // setting is one configuration value: its TOML key, its environment
@@ -136,6 +180,15 @@ var settings = []setting{
 	{key: "log_level", env: "SCREEND_LOG_LEVEL", def: "info",
 		set: func(c *Config, v string) error { c.LogLevel = v; return nil },
 		get: func(c *Config) string { return c.LogLevel }},
+	{key: "threshold_select", env: "SCREEND_THRESHOLD_SELECT", def: "",
+		set: func(c *Config, v string) error { return parseThreshold(&c.Thresholds.Select, v) },
+		get: func(c *Config) string { return formatThreshold(c.Thresholds.Select) }},
+	{key: "threshold_crop", env: "SCREEND_THRESHOLD_CROP", def: "",
+		set: func(c *Config, v string) error { return parseThreshold(&c.Thresholds.Crop, v) },
+		get: func(c *Config) string { return formatThreshold(c.Thresholds.Crop) }},
+	{key: "threshold_reject", env: "SCREEND_THRESHOLD_REJECT", def: "",
+		set: func(c *Config, v string) error { return parseThreshold(&c.Thresholds.Reject, v) },
+		get: func(c *Config) string { return formatThreshold(c.Thresholds.Reject) }},
 }
 
 // ConfigError is a bad configuration value; the program exits with code 2.

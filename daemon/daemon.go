@@ -61,14 +61,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	moves := &mover{db: d.db, log: d.log.With("component", "mover")}
+	moves := &mover{db: d.db, log: d.log.With("component", "mover"), crop: cropImage(d.cfg.MaxPixels)}
 	if err := moves.Recover(ctx); err != nil {
 		return fmt.Errorf("recover file moves: %w", err)
 	}
 
+	app := &applier{
+		cfg: d.cfg, db: d.db, log: d.log.With("component", "applier"), metrics: d.metrics,
+		moves: moves, wake: make(chan struct{}, 1),
+	}
 	dec := &decider{
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "decider"), metrics: d.metrics,
-		embedderID: embedderID, wake: make(chan struct{}, 1), decided: func() {},
+		embedder: d.embedder.ID(), embedderID: embedderID, wake: make(chan struct{}, 1), decided: app.Wake,
+	}
+	listen := &listener{
+		url: d.cfg.DatabaseURL, log: d.log.With("component", "listener"),
+		resolved: app.Wake, model: dec.Wake,
 	}
 	grp := &grouper{
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "grouper"), metrics: d.metrics,
@@ -92,6 +100,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	g.Go(func() error { return pipe.Run(gctx) })
 	g.Go(func() error { return grp.Run(gctx) })
 	g.Go(func() error { return dec.Run(gctx) })
+	g.Go(func() error { return app.Run(gctx) })
+	g.Go(func() error { return listen.Run(gctx) })
 	err = g.Wait()
 	d.log.Info("stopped", "instance", d.instance.Load().ID)
 	return err

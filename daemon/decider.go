@@ -2,30 +2,38 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
+	"screend/scoring/model"
 	"screend/sql"
 )
 
-// decider scores closed groups. Without an active model every group is
-// flagged for review with the reason no_model: nothing is decided on
-// guesswork.
+// decider scores closed groups with the active model and decides those it
+// is sure of; the rest are flagged for review with their reasons. Without
+// an active model every group is flagged no_model: nothing is decided on
+// guesswork. A newly promoted model is picked up at the next round.
 type decider struct {
 	cfg        Config
 	db         *sql.DB
 	log        *slog.Logger
 	metrics    *Metrics
+	embedder   string // the embedder's ID, which a model must have been trained on
 	embedderID int32
 	wake       chan struct{}
 	// decided is called when groups were decided and have files to move.
 	decided func()
+
+	bundle  *model.Bundle
+	modelID int64
 }
 
-// decidePoll is how often closed groups are looked for without a wake-up.
+// decidePoll is how often closed groups and the active model are looked at
+// without a wake-up.
 const decidePoll = 2 * time.Second
 
-// Wake tells the decider that groups may have closed.
+// Wake tells the decider that groups may have closed or the model changed.
 func (d *decider) Wake() {
 	select {
 	case d.wake <- struct{}{}:
@@ -35,6 +43,7 @@ func (d *decider) Wake() {
 
 // Run scores closed groups until ctx ends.
 func (d *decider) Run(ctx context.Context) error {
+	defer d.closeBundle()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -44,8 +53,13 @@ func (d *decider) Run(ctx context.Context) error {
 		case <-d.wake:
 		case <-timer.C:
 		}
+		if err := d.loadModel(ctx); err != nil && ctx.Err() == nil {
+			d.log.Error("load active model; groups are flagged until it loads", "err", err)
+		}
 		for ctx.Err() == nil {
-			scored, err := d.db.ScoreClosedGroups(ctx, d.embedderID, 32, d.score)
+			scored, err := d.db.ScoreClosedGroups(ctx, d.embedderID, 32, func(g sql.GroupToScore) sql.Scored {
+				return d.score(ctx, g)
+			})
 			if err != nil {
 				if ctx.Err() == nil {
 					d.log.Error("score groups", "err", err)
@@ -73,12 +87,100 @@ func (d *decider) Run(ctx context.Context) error {
 	}
 }
 
-// score turns a group into a suggestion.
-func (d *decider) score(g sql.GroupToScore) sql.Scored {
-	reasons := []string{"no_model"}
-	if len(g.Images) == 1 {
-		reasons = append(reasons, "single_image")
+// loadModel opens the active model when it changed since the last round.
+func (d *decider) loadModel(ctx context.Context) error {
+	id, err := d.db.ActiveModelID(ctx)
+	if err != nil || id == d.modelID {
+		return err
 	}
-	d.log.Info("flagged", "group_id", g.ID, "project", g.Project, "images", len(g.Images), "reasons", reasons)
-	return sql.Scored{State: sql.GroupFlagged, Reasons: reasons}
+	d.closeBundle()
+	if id == 0 {
+		d.log.Info("no active model; every group is flagged for review")
+		return nil
+	}
+	m, err := d.db.ActiveModel(ctx)
+	if err != nil || m == nil {
+		return err
+	}
+	p, err := model.UnmarshalParams(m.Params)
+	if err != nil {
+		return fmt.Errorf("model %d: %w", m.ID, err)
+	}
+	if p.EmbedderID != d.embedder {
+		d.modelID = id
+		d.log.Warn("active model was trained on another embedder; groups are flagged no_model",
+			"model_id", id, "model_embedder", p.EmbedderID, "embedder", d.embedder)
+		return nil
+	}
+	d.cfg.Thresholds.apply(&p.Thresholds)
+	b, err := model.NewBundle(m.Ranker, m.Crop, m.Reject, p, d.cfg.IntraOpThreads)
+	if err != nil {
+		return fmt.Errorf("model %d: %w", m.ID, err)
+	}
+	d.bundle, d.modelID = b, id
+	d.log.Info("model loaded", "model_id", id, "thresholds", fmt.Sprintf("%+v", p.Thresholds))
+	return nil
+}
+
+func (d *decider) closeBundle() {
+	if d.bundle != nil {
+		d.bundle.Close()
+		d.bundle = nil
+	}
+	d.modelID = 0
+}
+
+// score turns a group into a suggestion, and a decision when the model is
+// sure enough.
+func (d *decider) score(ctx context.Context, g sql.GroupToScore) sql.Scored {
+	flag := func(reasons ...string) sql.Scored {
+		if len(g.Images) == 1 {
+			reasons = append(reasons, model.ReasonSingleImage)
+		}
+		d.log.Info("flagged", "group_id", g.ID, "project", g.Project, "images", len(g.Images), "reasons", reasons)
+		return sql.Scored{State: sql.GroupFlagged, Reasons: reasons}
+	}
+	if d.bundle == nil {
+		return flag("no_model")
+	}
+	imgs := make([]model.Image, len(g.Images))
+	for i, im := range g.Images {
+		if im.Embedding == nil {
+			return flag("no_embedding")
+		}
+		imgs[i] = model.Image{Embedding: im.Embedding, Stage: im.Stage, Width: im.Width, Height: im.Height}
+	}
+	out, err := d.bundle.Decide(ctx, imgs)
+	if err != nil {
+		d.log.Error("score group", "group_id", g.ID, "err", err)
+		return flag("model_error")
+	}
+	s := sql.Scored{
+		State:      sql.GroupFlagged,
+		Outcome:    string(out.Kind),
+		Confidence: float32(out.Confidence),
+		ModelID:    d.modelID,
+		Reasons:    out.Reasons,
+		Scores:     map[int64]float32{},
+	}
+	if out.Kind != model.KindReject {
+		s.ChosenImageID = g.Images[out.Chosen].ID
+	}
+	if out.Kind == model.KindCrop || !out.Auto {
+		// A flagged group keeps the suggested box for the reviewer.
+		s.Crop = []float32{float32(out.Box[0]), float32(out.Box[1]), float32(out.Box[2]), float32(out.Box[3])}
+	}
+	for i, im := range g.Images {
+		s.Scores[im.ID] = float32(out.Scores[i])
+	}
+	if out.Auto {
+		s.State = sql.GroupDecided
+		if out.Kind != model.KindCrop {
+			s.Crop = nil
+		}
+	}
+	d.log.Info("scored", "group_id", g.ID, "project", g.Project, "outcome", out.Kind,
+		"confidence", fmt.Sprintf("%.3f", out.Confidence), "model_version", d.modelID,
+		"auto", out.Auto, "reasons", out.Reasons)
+	return s
 }

@@ -29,9 +29,10 @@ const tmpPrefix = ".screend-tmp-"
 // tells how far it got. Nothing is overwritten and nothing is deleted, except
 // the source of a move once its copy at the destination is verified.
 type mover struct {
-	db   *sql.DB
-	log  *slog.Logger
-	crop func(src, dst string, box []float32) error
+	db  *sql.DB
+	log *slog.Logger
+	// crop returns the encoded bytes of src cropped to a normalised box.
+	crop func(src string, box []float32) ([]byte, error)
 }
 
 // Recover finishes every operation journaled but not done, in order.
@@ -118,7 +119,11 @@ func (m *mover) do(mv sql.Move) (string, error) {
 		if !srcOK {
 			return "", fmt.Errorf("source %s vanished", mv.Src)
 		}
-		return mv.Dst, m.crop(mv.Src, mv.Dst, mv.Crop)
+		data, err := m.crop(mv.Src, mv.Crop)
+		if err != nil {
+			return "", err
+		}
+		return mv.Dst, writeNew(mv.Dst, bytes.NewReader(data))
 	}
 	return "", fmt.Errorf("unknown operation %q", mv.Kind)
 }
@@ -234,28 +239,35 @@ func exists(path string) bool {
 // freeName returns path if nothing is there, else the first of
 // stem_1.ext, stem_2.ext, ... that is free.
 func freeName(path string) string {
-	return freeStem(filepath.Dir(path), splitStem(filepath.Base(path)), []string{filepath.Ext(path)}) + filepath.Ext(path)
+	return freeStem(filepath.Dir(path), splitStem(filepath.Base(path)), []string{filepath.Ext(path)}, nil) + filepath.Ext(path)
 }
 
 // freeStem returns the first of stem, stem_1, stem_2, ... in dir for which
-// no stem+ext of exts exists, so an image and its companions keep one stem.
-// The result includes dir.
-func freeStem(dir, stem string, exts []string) string {
+// no stem+ext of exts exists on disk or in reserved, so an image and its
+// companions keep one stem. The chosen names are added to reserved (when
+// not nil). The result includes dir.
+func freeStem(dir, stem string, exts []string, reserved map[string]bool) string {
 	for n := 0; ; n++ {
-		candidate := stem
+		candidate := filepath.Join(dir, stem)
 		if n > 0 {
-			candidate = stem + "_" + strconv.Itoa(n)
+			candidate += "_" + strconv.Itoa(n)
 		}
 		taken := false
 		for _, ext := range exts {
-			if exists(filepath.Join(dir, candidate+ext)) {
+			if reserved[candidate+ext] || exists(candidate+ext) {
 				taken = true
 				break
 			}
 		}
-		if !taken {
-			return filepath.Join(dir, candidate)
+		if taken {
+			continue
 		}
+		if reserved != nil {
+			for _, ext := range exts {
+				reserved[candidate+ext] = true
+			}
+		}
+		return candidate
 	}
 }
 

@@ -1,8 +1,17 @@
 package daemon
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"screend/scoring/model"
+	"screend/sql"
 )
 
 // Metrics are the daemon's Prometheus metrics, registered on their own
@@ -20,7 +29,23 @@ type Metrics struct {
 	GroupsResolved   prometheus.Counter
 	StageSeconds     *prometheus.HistogramVec
 	BatchSize        prometheus.Histogram
+
+	// QueueDepth is the work waiting in each queue (see Queues), Pending
+	// the total the daemon still has to do without a human (as in
+	// `screend status`), ModelVersion the id of the active model (0: none)
+	// and ModelCoverage the share of groups it decided automatically in
+	// its held-out evaluation. SampleStatus keeps them current.
+	QueueDepth    *prometheus.GaugeVec
+	Pending       prometheus.Gauge
+	ModelVersion  prometheus.Gauge
+	ModelCoverage prometheus.Gauge
 }
+
+// Queues are the values of screend_queue_depth's queue label: images
+// waiting to be embedded, open groups waiting for their project to
+// settle, closed groups waiting to be scored, decided groups whose files
+// are not moved yet, and flagged groups waiting for a human.
+var Queues = []string{"embed", "settle", "decide", "apply", "review"}
 
 // NewMetrics creates and registers the metrics.
 func NewMetrics() *Metrics {
@@ -48,6 +73,18 @@ func NewMetrics() *Metrics {
 		BatchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "screend_embed_batch_size", Help: "Images per inference batch.",
 			Buckets: prometheus.LinearBuckets(1, 4, 9)}),
+		QueueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "screend_queue_depth", Help: "Items waiting in each queue: embed (images), settle, decide, apply, review (groups)."},
+			[]string{"queue"}),
+		Pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "screend_pending", Help: "Images, groups and file moves still to process without human input; 0 means idle."}),
+		ModelVersion: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "screend_model_version", Help: "ID of the active model in screend.models; 0 when there is none."}),
+		ModelCoverage: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "screend_model_coverage_ratio", Help: "Share of held-out groups the active model decided automatically in its evaluation; 0 without a model."}),
+	}
+	for _, q := range Queues {
+		m.QueueDepth.WithLabelValues(q)
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
@@ -55,6 +92,84 @@ func NewMetrics() *Metrics {
 		m.FilesDiscovered, m.FilesEmbedded, m.FilesDuplicate, m.FilesQuarantined,
 		m.GroupsClosed, m.GroupsDecided, m.GroupsFlagged, m.GroupsResolved,
 		m.StageSeconds, m.BatchSize,
+		m.QueueDepth, m.Pending, m.ModelVersion, m.ModelCoverage,
 	)
 	return m
+}
+
+// ObserveStatus sets the queue and pending gauges from a status read.
+func (m *Metrics) ObserveStatus(st sql.Status) {
+	m.QueueDepth.WithLabelValues("embed").Set(float64(st.Images[sql.ImageDiscovered]))
+	m.QueueDepth.WithLabelValues("settle").Set(float64(st.Groups[sql.GroupOpen]))
+	m.QueueDepth.WithLabelValues("decide").Set(float64(st.Groups[sql.GroupClosed]))
+	m.QueueDepth.WithLabelValues("apply").Set(float64(st.Groups[sql.GroupDecided]))
+	m.QueueDepth.WithLabelValues("review").Set(float64(st.ReviewQueue))
+	m.Pending.Set(float64(st.Pending))
+}
+
+// ObserveModel sets the model gauges: id 0 means no active model.
+func (m *Metrics) ObserveModel(id int64, coverage float64) {
+	m.ModelVersion.Set(float64(id))
+	m.ModelCoverage.Set(coverage)
+}
+
+// SampleStatus keeps the queue, pending and model gauges current: it reads
+// the status every interval until ctx ends, and the active model's
+// evaluation when the active model changes. A failed read is logged and
+// retried at the next interval; the gauges keep their last values.
+func (m *Metrics) SampleStatus(ctx context.Context, db *sql.DB, every time.Duration, log *slog.Logger) error {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	active := int64(-1)
+	failing := false
+	for {
+		if err := m.sample(ctx, db, &active); err != nil && ctx.Err() == nil {
+			if !failing {
+				log.Warn("sample status for metrics", "err", err)
+			}
+			failing = true
+		} else {
+			failing = false
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// sample reads the status once; *active is the model id last observed.
+func (m *Metrics) sample(ctx context.Context, db *sql.DB, active *int64) error {
+	st, err := db.ReadStatus(ctx)
+	if err != nil {
+		return err
+	}
+	m.ObserveStatus(st)
+	var id int64
+	if st.ActiveModel != nil {
+		id = *st.ActiveModel
+	}
+	if id == *active {
+		return nil
+	}
+	coverage := 0.0
+	if id != 0 {
+		am, err := db.ActiveModel(ctx)
+		if err != nil {
+			return err
+		}
+		if am == nil { // retired between the two reads; next sample sees the new state
+			return nil
+		}
+		id = am.ID
+		var p model.Params
+		if err := json.Unmarshal(am.Params, &p); err != nil {
+			return fmt.Errorf("read parameters of model %d: %w", am.ID, err)
+		}
+		coverage = p.Evaluation.Coverage
+	}
+	m.ObserveModel(id, coverage)
+	*active = id
+	return nil
 }

@@ -91,7 +91,7 @@ func (db *DB) PromoteModel(ctx context.Context, id int64) error {
 		if tag.RowsAffected() != 1 {
 			return fmt.Errorf("no model %d", id)
 		}
-		_, err = tx.Exec(ctx, `SELECT pg_notify('screend_model', $1::text)`, id)
+		_, err = tx.Exec(ctx, `SELECT pg_notify('screend_model', $1::bigint::text)`, id)
 		return err
 	})
 	if err != nil {

@@ -35,15 +35,8 @@ type Move struct {
 // moves carry out), and returns them with their ids.
 func (db *DB) PlanMoves(ctx context.Context, moves []Move, fn func(pgx.Tx) error) ([]Move, error) {
 	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		for i := range moves {
-			m := &moves[i]
-			err := tx.QueryRow(ctx, `
-				INSERT INTO screend.file_moves (group_id, image_id, kind, src, dst, content, crop)
-				VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7)
-				RETURNING move_id`, m.GroupID, m.ImageID, m.Kind, m.Src, m.Dst, m.Content, m.Crop).Scan(&m.ID)
-			if err != nil {
-				return err
-			}
+		if err := insertMoves(ctx, tx, moves); err != nil {
+			return err
 		}
 		if fn != nil {
 			return fn(tx)
@@ -54,6 +47,21 @@ func (db *DB) PlanMoves(ctx context.Context, moves []Move, fn func(pgx.Tx) error
 		return nil, fmt.Errorf("plan file moves: %w", err)
 	}
 	return moves, nil
+}
+
+// insertMoves journals moves and sets their ids.
+func insertMoves(ctx context.Context, tx pgx.Tx, moves []Move) error {
+	for i := range moves {
+		m := &moves[i]
+		err := tx.QueryRow(ctx, `
+			INSERT INTO screend.file_moves (group_id, image_id, kind, src, dst, content, crop)
+			VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7)
+			RETURNING move_id`, m.GroupID, m.ImageID, m.Kind, m.Src, m.Dst, m.Content, m.Crop).Scan(&m.ID)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PlannedMoves returns the operations journaled but not yet done, oldest

@@ -26,6 +26,10 @@ commands:
   status [--json]     images and groups by state, review queue, pending work
   doctor [--json]     check the set-up and say what to fix
   config              print the effective configuration (secrets hidden)
+  review list [--json]
+                      the groups waiting for a human, most useful first
+  review resolve GROUP_ID (--choose IMAGE_ID [--crop x1,y1,x2,y2 | --manual-crop] | --reject)
+                      decide a flagged group, as screend.resolve_group does
 `
 
 // Exit codes.
@@ -60,6 +64,7 @@ var commands = map[string]command{
 	"status":  status,
 	"doctor":  doctor,
 	"config":  printConfig,
+	"review":  review,
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os/user"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"screend/sql"
+)
+
+// review runs `screend review list|resolve`.
+func review(ctx context.Context, e env, args []string) error {
+	if len(args) == 0 {
+		return usageError{"review needs a subcommand: list or resolve"}
+	}
+	switch args[0] {
+	case "list":
+		return reviewList(ctx, e, args[1:])
+	case "resolve":
+		return reviewResolve(ctx, e, args[1:])
+	}
+	return usageError{fmt.Sprintf("unknown review subcommand %q (want list or resolve)", args[0])}
+}
+
+func reviewList(ctx context.Context, e env, args []string) error {
+	var asJSON bool
+	var limit int
+	_, err := flags("review list", e, args, func(fs *flagSet) {
+		fs.BoolVar(&asJSON, "json", false, "print JSON")
+		fs.IntVar(&limit, "limit", 50, "show at most this many groups")
+	})
+	if err != nil {
+		return err
+	}
+	db, err := sql.Open(ctx, e.cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	items, err := db.ReviewQueue(ctx, limit)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if items == nil {
+			items = []sql.ReviewItem{}
+		}
+		return writeJSON(e.stdout, items)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GROUP\tPROJECT\tFLAGGED\tREASONS\tSUGGESTED\tCONFIDENCE\tIMAGES")
+	for _, it := range items {
+		suggested, confidence := "-", "-"
+		if it.SuggestedOutcome != nil {
+			suggested = *it.SuggestedOutcome
+			if it.SuggestedImageID != nil {
+				suggested += " " + strconv.FormatInt(*it.SuggestedImageID, 10)
+			}
+		}
+		if it.Confidence != nil {
+			confidence = fmt.Sprintf("%.2f", *it.Confidence)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\n", it.GroupID, it.Project, it.FlaggedAt.Format("2006-01-02 15:04"),
+			strings.Join(it.Reasons, ","), suggested, confidence, len(it.Images))
+	}
+	return tw.Flush()
+}
+
+func reviewResolve(ctx context.Context, e env, args []string) error {
+	var choose int64
+	var crop, reviewer string
+	var reject, manual bool
+	rest, err := flags("review resolve", e, args, func(fs *flagSet) {
+		fs.Int64Var(&choose, "choose", 0, "the image to keep")
+		fs.StringVar(&crop, "crop", "", "crop box x1,y1,x2,y2 normalised to [0,1]")
+		fs.BoolVar(&manual, "manual-crop", false, "keep the image for cropping by hand (goes to __crop/)")
+		fs.BoolVar(&reject, "reject", false, "reject the whole group")
+		fs.StringVar(&reviewer, "reviewer", "", "who decides (default: the login name)")
+	})
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usageError{"resolve takes one GROUP_ID"}
+	}
+	groupID, err := strconv.ParseInt(rest[0], 10, 64)
+	if err != nil {
+		return usageError{fmt.Sprintf("bad GROUP_ID %q", rest[0])}
+	}
+	if reject == (choose != 0) {
+		return usageError{"give either --choose IMAGE_ID or --reject"}
+	}
+	r := sql.Resolution{GroupID: groupID, ChosenImageID: choose, ManualCrop: manual, Reviewer: reviewer}
+	if crop != "" {
+		if r.Crop, err = parseBox(crop); err != nil {
+			return usageError{err.Error()}
+		}
+	}
+	if r.Reviewer == "" {
+		if u, err := user.Current(); err == nil {
+			r.Reviewer = u.Username
+		}
+	}
+	db, err := sql.Open(ctx, e.cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	id, err := db.Resolve(ctx, r)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "group %d resolved (decision %d); the daemon moves its files within seconds\n", groupID, id)
+	return nil
+}
+
+// parseBox reads "x1,y1,x2,y2".
+func parseBox(s string) ([]float32, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 4 {
+		return nil, fmt.Errorf("crop %q: want four numbers x1,y1,x2,y2", s)
+	}
+	box := make([]float32, 4)
+	for i, p := range parts {
+		v, err := strconv.ParseFloat(strings.TrimSpace(p), 32)
+		if err != nil {
+			return nil, fmt.Errorf("crop %q: %v", s, err)
+		}
+		box[i] = float32(v)
+	}
+	return box, nil
+}

@@ -1,0 +1,73 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Notification channels the daemon listens on.
+const (
+	// channelResolved carries the id of a group a human resolved
+	// (screend.resolve_group sends it).
+	channelResolved = "screend_resolved"
+	// channelModel carries the id of a newly promoted model.
+	channelModel = "screend_model"
+)
+
+// listener turns PostgreSQL notifications into wake-ups, so a human
+// resolution is applied and a promoted model is loaded within moments. The
+// woken components also poll, so nothing is lost while the listener's
+// connection is down.
+type listener struct {
+	url      string
+	log      *slog.Logger
+	resolved func()
+	model    func()
+}
+
+// Run listens until ctx ends, reconnecting after errors.
+func (l *listener) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		err := l.listen(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		l.log.Warn("notification listener disconnected; reconnecting", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+	}
+	return nil
+}
+
+func (l *listener) listen(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, l.url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for _, ch := range []string{channelResolved, channelModel} {
+		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
+			return err
+		}
+	}
+	// Whatever happened while disconnected is picked up now.
+	l.resolved()
+	l.model()
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		switch n.Channel {
+		case channelResolved:
+			l.resolved()
+		case channelModel:
+			l.model()
+		}
+	}
+}

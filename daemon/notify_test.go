@@ -1,0 +1,223 @@
+package daemon_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"screend/daemon"
+)
+
+// systemd is a fake systemd notification socket: it receives the datagrams
+// a Notifier sends.
+type systemd struct {
+	addr string
+	msgs chan string
+}
+
+// listenNotify listens on a unixgram socket, at a path or, for abstract,
+// in the abstract namespace ("@..."), until the test ends.
+func listenNotify(t *testing.T, abstract bool) *systemd {
+	t.Helper()
+	var addr string
+	if abstract {
+		addr = fmt.Sprintf("@screend-test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	} else {
+		dir, err := os.MkdirTemp("", "sdn") // short: socket paths are limited to 108 bytes
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		addr = filepath.Join(dir, "notify")
+	}
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: addr, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &systemd{addr: addr, msgs: make(chan string, 100)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			s.msgs <- string(buf[:n])
+		}
+	}()
+	t.Cleanup(func() { conn.Close(); <-done })
+	return s
+}
+
+// next returns the next message, failing the test after a timeout.
+func (s *systemd) next(t *testing.T, timeout time.Duration) string {
+	t.Helper()
+	select {
+	case m := <-s.msgs:
+		return m
+	case <-time.After(timeout):
+		t.Fatalf("no notification within %s", timeout)
+		return ""
+	}
+}
+
+func lookupMap(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+func TestNotifySendsStates(t *testing.T) {
+	t.Parallel()
+	for _, abstract := range []bool{false, true} {
+		t.Run(fmt.Sprintf("abstract=%v", abstract), func(t *testing.T) {
+			t.Parallel()
+			sd := listenNotify(t, abstract)
+			n := daemon.NewNotifier(lookupMap(map[string]string{"NOTIFY_SOCKET": sd.addr}))
+			if !n.Enabled() {
+				t.Fatal("notifier disabled with NOTIFY_SOCKET set")
+			}
+			steps := []struct {
+				send func() error
+				want string
+			}{
+				{n.Ready, "READY=1"},
+				{func() error { return n.Status("scanning\ninbox") }, "STATUS=scanning inbox"},
+				{n.Watchdog, "WATCHDOG=1"},
+				{n.Stopping, "STOPPING=1"},
+			}
+			for _, s := range steps {
+				if err := s.send(); err != nil {
+					t.Fatal(err)
+				}
+				if got := sd.next(t, 2*time.Second); got != s.want {
+					t.Errorf("got %q, want %q", got, s.want)
+				}
+			}
+		})
+	}
+}
+
+func TestNotifyWithoutSocketIsNoOp(t *testing.T) {
+	t.Parallel()
+	n := daemon.NewNotifier(lookupMap(map[string]string{"WATCHDOG_USEC": "1000000"}))
+	if n.Enabled() || n.WatchdogTimeout() != 0 {
+		t.Fatalf("enabled=%v watchdog=%s without NOTIFY_SOCKET", n.Enabled(), n.WatchdogTimeout())
+	}
+	for _, f := range []func() error{n.Ready, n.Watchdog, n.Stopping, func() error { return n.Status("x") }} {
+		if err := f(); err != nil {
+			t.Errorf("no-op notifier returned %v", err)
+		}
+	}
+	w := daemon.NewWatchdog(n, nil, slog.New(slog.DiscardHandler))
+	if err := w.Run(context.Background()); err != nil { // returns at once
+		t.Fatal(err)
+	}
+}
+
+func TestNotifySocketGoneIsAnError(t *testing.T) {
+	t.Parallel()
+	n := daemon.NewNotifier(lookupMap(map[string]string{"NOTIFY_SOCKET": filepath.Join(t.TempDir(), "none")}))
+	if err := n.Ready(); err == nil {
+		t.Fatal("no error for a missing socket")
+	}
+}
+
+func TestNotifyWatchdogTimeout(t *testing.T) {
+	t.Parallel()
+	pid := strconv.Itoa(os.Getpid())
+	for _, tc := range []struct {
+		vars map[string]string
+		want time.Duration
+	}{
+		{map[string]string{"NOTIFY_SOCKET": "/x", "WATCHDOG_USEC": "30000000"}, 30 * time.Second},
+		{map[string]string{"NOTIFY_SOCKET": "/x", "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": pid}, 30 * time.Second},
+		{map[string]string{"NOTIFY_SOCKET": "/x", "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}, 0},
+		{map[string]string{"NOTIFY_SOCKET": "/x", "WATCHDOG_USEC": "bad"}, 0},
+		{map[string]string{"NOTIFY_SOCKET": "/x"}, 0},
+	} {
+		if got := daemon.NewNotifier(lookupMap(tc.vars)).WatchdogTimeout(); got != tc.want {
+			t.Errorf("%v: got %s, want %s", tc.vars, got, tc.want)
+		}
+	}
+}
+
+// TestWatchdogFeedsOnlyWhileHealthy runs the watchdog with WatchdogSec=200ms
+// (a ping every 100ms) and a health function the test switches: WATCHDOG=1
+// arrives while healthy, stops while unhealthy (a STATUS= says why), and
+// resumes when healthy again.
+func TestWatchdogFeedsOnlyWhileHealthy(t *testing.T) {
+	t.Parallel()
+	sd := listenNotify(t, false)
+	n := daemon.NewNotifier(lookupMap(map[string]string{"NOTIFY_SOCKET": sd.addr, "WATCHDOG_USEC": "200000"}))
+	var sick atomic.Bool
+	var calls atomic.Int64
+	health := func(ctx context.Context) error {
+		calls.Add(1)
+		if _, ok := ctx.Deadline(); !ok {
+			t.Error("health called without a deadline")
+		}
+		if sick.Load() {
+			return errors.New("database unreachable")
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- daemon.NewWatchdog(n, health, slog.New(slog.DiscardHandler)).Run(ctx) }()
+
+	// Healthy: pings every 100ms.
+	for range 3 {
+		if got := sd.next(t, time.Second); got != "WATCHDOG=1" {
+			t.Fatalf("healthy: got %q, want WATCHDOG=1", got)
+		}
+	}
+	// Unhealthy: after at most one ping in flight, a status and no pings
+	// for several intervals although health is still asked.
+	sick.Store(true)
+	deadline := time.After(time.Second)
+	for got := ""; got != "STATUS=unhealthy: database unreachable"; {
+		select {
+		case got = <-sd.msgs:
+			if got != "WATCHDOG=1" && got != "STATUS=unhealthy: database unreachable" {
+				t.Fatalf("unhealthy: unexpected %q", got)
+			}
+		case <-deadline:
+			t.Fatal("no STATUS=unhealthy within 1s")
+		}
+	}
+	before := calls.Load()
+	select {
+	case got := <-sd.msgs:
+		t.Fatalf("unhealthy: got %q, want silence", got)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if calls.Load()-before < 3 {
+		t.Errorf("health asked %d times in 500ms while unhealthy, want >= 3", calls.Load()-before)
+	}
+	// Healthy again: status back to running, pings resume.
+	sick.Store(false)
+	if got := sd.next(t, time.Second); got != "STATUS=running" {
+		t.Fatalf("recovered: got %q, want STATUS=running", got)
+	}
+	if got := sd.next(t, time.Second); got != "WATCHDOG=1" {
+		t.Fatalf("recovered: got %q, want WATCHDOG=1", got)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}
