@@ -122,9 +122,9 @@ install_onnxruntime() {
 # psql_admin runs psql as the cluster's superuser.
 psql_admin() {
 	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 "$@"
+		runuser -u postgres -- env PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 "$@"
 	else
-		psql -X -q -v ON_ERROR_STOP=1 -h "$VAR_DIR/pg" -d postgres "$@"
+		PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -h "$VAR_DIR/pg" -d postgres "$@"
 	fi
 }
 
