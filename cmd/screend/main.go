@@ -26,6 +26,12 @@ commands:
   status [--json]     images and groups by state, review queue, pending work
   doctor [--json]     check the set-up and say what to fix
   config              print the effective configuration (secrets hidden)
+  train [--json] [--report DIR] [--min-groups N]
+                      train on all human decisions, evaluate, register, promote if it passes the gate
+  models list [--json] | promote ID | rollback
+                      the model registry
+  import logs [--json] [--project-map FOLDER=PROJECT]... FILE...
+                      import the old workflow's decision logs (CSV)
   review list [--json]
                       the groups waiting for a human, most useful first
   review resolve GROUP_ID (--choose IMAGE_ID [--crop x1,y1,x2,y2 | --manual-crop] | --reject)
@@ -64,6 +70,9 @@ var commands = map[string]command{
 	"status":  status,
 	"doctor":  doctor,
 	"config":  printConfig,
+	"train":   train,
+	"models":  models,
+	"import":  importCmd,
 	"review":  review,
 }
 
@@ -108,18 +117,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// flags parses a command's flags; extra positional arguments are returned.
+// flags parses a command's flags, which may come before or after its
+// positional arguments; the positional arguments are returned.
 func flags(name string, e env, args []string, define func(*flagSet)) ([]string, error) {
 	fs := flag.NewFlagSet("screend "+name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	define(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
 		}
-		return nil, usageError{err.Error()}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
 	}
-	return fs.Args(), nil
 }
 
 // flagSet is the standard flag set, named short for the command definitions.
