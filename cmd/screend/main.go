@@ -70,9 +70,6 @@ var commands = map[string]command{
 	"status":  status,
 	"doctor":  doctor,
 	"config":  printConfig,
-	"train":   train,
-	"models":  models,
-	"import":  importCmd,
 	"review":  review,
 }
 
