@@ -54,9 +54,14 @@ type running struct {
 	stop func() error
 }
 
-// startDaemon runs a daemon with the built-in embedder on a fresh database
-// (or the given one) and a fresh inbox until the test ends.
+// startDaemon runs a daemon with the built-in embedder until the test ends.
 func startDaemon(t *testing.T, cfg daemon.Config) *running {
+	t.Helper()
+	return startDaemonWith(t, cfg, embed.NewBuiltin())
+}
+
+// startDaemonWith runs a daemon with the given embedder until the test ends.
+func startDaemonWith(t *testing.T, cfg daemon.Config, emb embed.Embedder) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	db, err := sql.Open(ctx, cfg.DatabaseURL)
@@ -64,7 +69,7 @@ func startDaemon(t *testing.T, cfg daemon.Config) *running {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d := daemon.New(cfg, db, embed.NewBuiltin(), log, daemon.NewMetrics())
+	d := daemon.New(cfg, db, emb, log, daemon.NewMetrics())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 	stopped := false
@@ -100,17 +105,26 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// waitIdle waits until the daemon has nothing left to do without a human.
+// waitIdle waits until the daemon has had nothing left to do without a
+// human for a second (longer than files take to become stable in tests).
 func waitIdle(t *testing.T, db *sql.DB, timeout time.Duration) sql.Status {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
+	var idleSince time.Time
 	for {
 		st, err := db.ReadStatus(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Pending == 0 && st.Images[sql.ImageDiscovered] == 0 && len(st.Images) > 0 {
-			return st
+		if st.Pending == 0 && len(st.Images) > 0 {
+			if idleSince.IsZero() {
+				idleSince = time.Now()
+			}
+			if time.Since(idleSince) >= time.Second {
+				return st
+			}
+		} else {
+			idleSince = time.Time{}
 		}
 		if time.Now().After(deadline) {
 			rows, _ := db.Pool.Query(context.Background(), `SELECT image_id, state, coalesce(claimed_by, 0), retry_after::text, size, attempts FROM screend.images WHERE state = 'discovered' LIMIT 5`)

@@ -18,15 +18,12 @@ const embedderLockClass = 1701667429
 func (db *DB) EnsureEmbedder(ctx context.Context, name string, dim int) (int32, error) {
 	var id int32
 	var known int
+	// DO UPDATE (a no-op) rather than DO NOTHING returns the row even when
+	// another instance inserted it a moment ago.
 	err := db.Pool.QueryRow(ctx, `
-		WITH ins AS (
-			INSERT INTO screend.embedders (name, dim) VALUES ($1, $2)
-			ON CONFLICT (name) DO NOTHING
-			RETURNING embedder_id, dim)
-		SELECT embedder_id, dim FROM ins
-		UNION ALL
-		SELECT embedder_id, dim FROM screend.embedders WHERE name = $1
-		LIMIT 1`, name, dim).Scan(&id, &known)
+		INSERT INTO screend.embedders (name, dim) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET name = excluded.name
+		RETURNING embedder_id, dim`, name, dim).Scan(&id, &known)
 	if err != nil {
 		return 0, fmt.Errorf("register embedder %s: %w", name, err)
 	}
