@@ -31,13 +31,24 @@ type Daemon struct {
 	embedder embed.Embedder
 	log      *slog.Logger
 	metrics  *Metrics
+	notify   *Notifier
+	health   *health
 	instance atomic.Pointer[sql.Instance]
 }
 
-// New builds a daemon from its parts; Run starts it.
-func New(cfg Config, db *sql.DB, embedder embed.Embedder, log *slog.Logger, metrics *Metrics) *Daemon {
-	return &Daemon{cfg: cfg, db: db, embedder: embedder, log: log, metrics: metrics}
+// New builds a daemon from its parts; Run starts it. notify reports to
+// systemd and may be nil.
+func New(cfg Config, db *sql.DB, embedder embed.Embedder, log *slog.Logger, metrics *Metrics, notify *Notifier) *Daemon {
+	d := &Daemon{cfg: cfg, db: db, embedder: embedder, log: log, metrics: metrics, notify: notify}
+	// Open groups wait up to Settle without progress; beyond that, pending
+	// work that does not move means the daemon is stuck.
+	d.health = &health{d: d, stallAfter: max(5*time.Minute, cfg.Settle+time.Minute)}
+	return d
 }
+
+// Health returns nil while the database answers and the daemon makes
+// progress or is idle; /healthz and the systemd watchdog use it.
+func (d *Daemon) Health(ctx context.Context) error { return d.health.Check(ctx) }
 
 // instanceCheck is how often the instance checks that it still holds its
 // database lock.
@@ -92,6 +103,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 		pipe.Wake()
 		grp.Touch(projects)
 	})
+	// Ready once the database, schema, models and watches are up: after the
+	// first scan.
+	watch.ready = func() {
+		if err := d.notify.Ready(); err != nil {
+			d.log.Warn("notify systemd", "err", err)
+		}
+		d.notify.Status("running")
+	}
+	srv := NewHTTPServer(d.cfg.Listen, d.metrics, d.Health, d.log.With("component", "http"))
+	dog := NewWatchdog(d.notify, d.Health, d.log.With("component", "watchdog"))
 	d.log.Info("started", "instance", inst.ID, "embedder", d.embedder.ID(), "dry_run", d.cfg.DryRun)
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -102,6 +123,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 	g.Go(func() error { return dec.Run(gctx) })
 	g.Go(func() error { return app.Run(gctx) })
 	g.Go(func() error { return listen.Run(gctx) })
+	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return dog.Run(gctx) })
+	g.Go(func() error {
+		return d.metrics.SampleStatus(gctx, d.db, 15*time.Second, d.log.With("component", "metrics"))
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		d.notify.Stopping()
+		return nil
+	})
 	err = g.Wait()
 	d.log.Info("stopped", "instance", d.instance.Load().ID)
 	return err

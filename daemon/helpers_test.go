@@ -69,7 +69,7 @@ func startDaemonWith(t *testing.T, cfg daemon.Config, emb embed.Embedder) *runni
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d := daemon.New(cfg, db, emb, log, daemon.NewMetrics())
+	d := daemon.New(cfg, db, emb, log, daemon.NewMetrics(), nil)
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 	stopped := false

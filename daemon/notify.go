@@ -15,7 +15,8 @@ import (
 // protocol: one datagram per message on the unix socket named by
 // $NOTIFY_SOCKET (an abstract socket when the name starts with '@'). When
 // NOTIFY_SOCKET is unset, as outside a Type=notify unit, every method does
-// nothing and returns nil. A Notifier is safe for concurrent use.
+// nothing and returns nil; so does a nil *Notifier. A Notifier is safe for
+// concurrent use.
 type Notifier struct {
 	// socket is the address of systemd's notification socket; empty
 	// disables the notifier.
@@ -44,7 +45,7 @@ func NewNotifier(lookup func(string) (string, bool)) *Notifier {
 }
 
 // Enabled tells whether systemd listens to the notifier.
-func (n *Notifier) Enabled() bool { return n.socket != "" }
+func (n *Notifier) Enabled() bool { return n != nil && n.socket != "" }
 
 // WatchdogTimeout is the unit's WatchdogSec=: systemd kills the service when
 // no WATCHDOG=1 arrives for that long. Zero means no watchdog.

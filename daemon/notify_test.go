@@ -1,14 +1,19 @@
 package daemon_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -219,5 +224,146 @@ func TestWatchdogFeedsOnlyWhileHealthy(t *testing.T) {
 		}
 	case <-time.After(time.Second):
 		t.Fatal("Run did not return after cancel")
+	}
+}
+
+// unitFile is the systemd unit, relative to this package.
+const unitFile = "../systemd/screend.service"
+
+// systemdAnalyze returns the path of systemd-analyze or skips the test.
+func systemdAnalyze(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze not found (Debian package systemd; scripts/setup.sh installs it): unit not checked")
+	}
+	return path
+}
+
+// TestNotifyUnitVerifies runs `systemd-analyze verify` on the unit. Until
+// screend is installed, ExecStart= points at this test binary so that the
+// check of the executable passes.
+func TestNotifyUnitVerifies(t *testing.T) {
+	t.Parallel()
+	analyze := systemdAnalyze(t)
+	unit, err := os.ReadFile(unitFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bin = "/usr/local/bin/screend"
+	if _, err := exec.LookPath(bin); err != nil {
+		self, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		unit = []byte(strings.ReplaceAll(string(unit), "ExecStart="+bin+" ", "ExecStart="+self+" "))
+	}
+	path := filepath.Join(t.TempDir(), "screend.service")
+	if err := os.WriteFile(path, unit, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
+	if err != nil || len(out) > 0 {
+		t.Fatalf("systemd-analyze verify %s: %v\n%s", unitFile, err, out)
+	}
+}
+
+// TestNotifyUnitSecurity requires `systemd-analyze security --offline=true`
+// to rate the unit at most 2.5 ("OK" or better).
+func TestNotifyUnitSecurity(t *testing.T) {
+	t.Parallel()
+	analyze := systemdAnalyze(t)
+	out, err := exec.Command(analyze, "security", "--offline=true", "--no-pager", unitFile).CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemd-analyze security --offline=true %s: %v\n%s", unitFile, err, out)
+	}
+	m := regexp.MustCompile(`Overall exposure level for screend\.service: ([0-9.]+) (\w+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no exposure level in:\n%s", out)
+	}
+	score, _ := strconv.ParseFloat(string(m[1]), 64)
+	t.Logf("exposure level %.1f %s", score, m[2])
+	if score > 2.5 {
+		t.Errorf("exposure level %.1f %s, want at most 2.5:\n%s", score, m[2], out)
+	}
+}
+
+// TestNotifyUnitShape checks what the daemon relies on, and that every
+// setting of the unit is explained by the comment line above it.
+func TestNotifyUnitShape(t *testing.T) {
+	t.Parallel()
+	f, err := os.Open(unitFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var settings []string
+	prev := ""
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line != "" && !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, "[") {
+			settings = append(settings, line)
+			if !strings.HasPrefix(prev, "#") {
+				t.Errorf("%s:%d: %q has no comment above it", unitFile, n, line)
+			}
+		}
+		prev = line
+	}
+	for _, want := range []string{"Type=notify", "NotifyAccess=main", "Restart=on-failure", "User=screend",
+		"StateDirectory=screend", "ReadWritePaths=/srv/screend/inbox", "EnvironmentFile=-/etc/screend/screend.env",
+		"ExecStart=/usr/local/bin/screend --config /etc/screend/screend.toml run", "Environment=SCREEND_LOG_FORMAT=plain",
+		"MemoryDenyWriteExecute=yes", "RestartPreventExitStatus=2"} {
+		if !slices.Contains(settings, want) {
+			t.Errorf("unit lacks %s", want)
+		}
+	}
+	if !slices.ContainsFunc(settings, func(s string) bool { return strings.HasPrefix(s, "WatchdogSec=") }) {
+		t.Error("unit lacks WatchdogSec=")
+	}
+}
+
+// TestNotifyExampleConfigLoads loads the example configuration and
+// environment files as the service would: they must be valid, and the
+// inbox must be writable under the unit.
+func TestNotifyExampleConfigLoads(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{}
+	envFile, err := os.ReadFile("../systemd/screend.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(envFile), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			vars[k] = v
+		}
+	}
+	if len(vars) == 0 {
+		t.Fatal("no variables in screend.env.example")
+	}
+	vars["SCREEND_LOG_FORMAT"] = "plain" // the unit's Environment=
+	cfg, err := daemon.LoadConfig("../systemd/screend.toml.example", lookupMap(vars))
+	if err != nil {
+		t.Fatalf("example configuration: %v", err)
+	}
+	unit, err := os.ReadFile(unitFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, root := range cfg.Inbox {
+		if !strings.Contains(string(unit), "\nReadWritePaths="+root+"\n") {
+			t.Errorf("inbox %s of the example is not in the unit's ReadWritePaths=", root)
+		}
+	}
+}
+
+func TestNotifyNilNotifierIsNoOp(t *testing.T) {
+	t.Parallel()
+	var n *daemon.Notifier
+	if n.Enabled() || n.WatchdogTimeout() != 0 || n.Ready() != nil || n.Stopping() != nil || n.Status("x") != nil {
+		t.Fatal("nil notifier is not a no-op")
+	}
+	if err := daemon.NewWatchdog(n, nil, slog.New(slog.DiscardHandler)).Run(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }

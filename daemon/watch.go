@@ -32,6 +32,8 @@ type watcher struct {
 	metrics *Metrics
 	// recorded is called with the projects that got new files.
 	recorded func(projects []int64)
+	// ready is called once the first scan is done and every folder watched.
+	ready func()
 
 	known    map[string]sql.FileStat // recorded files by path
 	pending  map[string]*candidate   // files seen but not yet stable
@@ -81,6 +83,9 @@ func (w *watcher) Run(ctx context.Context) error {
 	}
 	w.scanAll(ctx)
 	w.log.Info("watching", "inbox", strings.Join(w.cfg.Inbox, ","), "known_files", len(w.known))
+	if w.ready != nil {
+		w.ready()
+	}
 
 	scan := time.NewTimer(w.cfg.ScanInterval)
 	defer scan.Stop()

@@ -119,6 +119,24 @@ install_onnxruntime() {
 	log "installed $lib"
 }
 
+# install_promtool puts promtool (the tests check /metrics with it) into $1,
+# taken from Debian's prometheus package without installing the package,
+# which would also start a Prometheus server.
+install_promtool() {
+	local dest=$1 work
+	command -v promtool >/dev/null 2>&1 && return
+	[ -x "$dest/promtool" ] && return
+	work=$(mktemp -d)
+	(cd "$work" && apt-get download prometheus >/dev/null 2>&1) ||
+		{ as_root apt-get update -qq; (cd "$work" && apt-get download prometheus >/dev/null); }
+	dpkg-deb --fsys-tarfile "$work"/prometheus_*.deb | tar -x -C "$work" ./usr/bin/promtool
+	mkdir -p "$dest" 2>/dev/null || as_root mkdir -p "$dest"
+	install -m 0755 "$work/usr/bin/promtool" "$dest/promtool" 2>/dev/null ||
+		as_root install -m 0755 "$work/usr/bin/promtool" "$dest/promtool"
+	rm -rf "$work"
+	log "installed $dest/promtool"
+}
+
 # psql_admin runs psql as the cluster's superuser.
 psql_admin() {
 	if [ "$(id -u)" -eq 0 ]; then
@@ -189,12 +207,16 @@ main() {
 		start_private_cluster
 	fi
 	install_onnxruntime "$ort_dir"
+	# Tools the tests use: promtool checks /metrics, systemd-analyze the unit.
+	if [ "$(id -u)" -eq 0 ]; then install_promtool /usr/local/bin; else install_promtool "$VAR_DIR/bin"; fi
+	command -v systemd-analyze >/dev/null 2>&1 || apt_install systemd
 	create_databases
 	cat >"$VAR_DIR/env" <<-EOF
 		# Written by scripts/setup.sh; sourced by make run and make test.
 		export SCREEND_DATABASE_URL='$DB_URL'
 		export TEST_DATABASE_URL='$TEST_DB_URL'
 		export SCREEND_ONNXRUNTIME_LIB='$ort_dir/libonnxruntime.so'
+		export PATH="$VAR_DIR/bin:\$PATH"
 	EOF
 	log "ready: database $DB_URL, ONNX Runtime $ort_dir/libonnxruntime.so"
 }

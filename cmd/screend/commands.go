@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -31,7 +32,7 @@ func runDaemon(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer emb.Close()
-	return daemon.New(e.cfg, db, emb, log, daemon.NewMetrics()).Run(ctx)
+	return daemon.New(e.cfg, db, emb, log, daemon.NewMetrics(), daemon.NewNotifier(os.LookupEnv)).Run(ctx)
 }
 
 // newEmbedder builds the configured embedder.
