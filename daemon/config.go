@@ -41,6 +41,10 @@ type Config struct {
 	// RetrainSchedule is a standard cron expression for retraining; empty
 	// disables it. Default: "0 3 * * *".
 	RetrainSchedule string
+	// RetrainMinDecisions is the number of new human decisions (review
+	// resolutions and imported log rows) since the last trained model that
+	// a scheduled retraining needs; with fewer it is skipped. Default: 50.
+	RetrainMinDecisions int
 	// DryRun makes decisions and records them but moves no file. Default: false.
 	DryRun bool
 	// ScanInterval is how often every root is rescanned, so files that
@@ -153,6 +157,9 @@ var settings = []setting{
 	{key: "retrain_schedule", env: "SCREEND_RETRAIN_SCHEDULE", def: "0 3 * * *",
 		set: func(c *Config, v string) error { c.RetrainSchedule = v; return nil },
 		get: func(c *Config) string { return c.RetrainSchedule }},
+	{key: "retrain_min_decisions", env: "SCREEND_RETRAIN_MIN_DECISIONS", def: "50",
+		set: func(c *Config, v string) (err error) { c.RetrainMinDecisions, err = strconv.Atoi(v); return err },
+		get: func(c *Config) string { return strconv.Itoa(c.RetrainMinDecisions) }},
 	{key: "dry_run", env: "SCREEND_DRY_RUN", def: "false",
 		set: func(c *Config, v string) (err error) { c.DryRun, err = strconv.ParseBool(v); return err },
 		get: func(c *Config) string { return strconv.FormatBool(c.DryRun) }},
@@ -287,6 +294,9 @@ func (c Config) Validate() error {
 		if _, err := cron.ParseStandard(c.RetrainSchedule); err != nil {
 			return bad("SCREEND_RETRAIN_SCHEDULE", "%v", err)
 		}
+	}
+	if c.RetrainMinDecisions < 0 {
+		return bad("SCREEND_RETRAIN_MIN_DECISIONS", "must not be negative, got %d", c.RetrainMinDecisions)
 	}
 	if c.ScanInterval <= 0 {
 		return bad("SCREEND_SCAN_INTERVAL", "must be positive, got %s", c.ScanInterval)

@@ -72,6 +72,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	retrain, err := newRetrainer(d.cfg, d.db, d.embedder.ID(), d.log.With("component", "retrainer"))
+	if err != nil {
+		return err
+	}
 	moves := &mover{db: d.db, log: d.log.With("component", "mover"), crop: cropImage(d.cfg.MaxPixels)}
 	if err := moves.Recover(ctx); err != nil {
 		return fmt.Errorf("recover file moves: %w", err)
@@ -123,6 +127,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	g.Go(func() error { return dec.Run(gctx) })
 	g.Go(func() error { return app.Run(gctx) })
 	g.Go(func() error { return listen.Run(gctx) })
+	g.Go(func() error { return retrain.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { return dog.Run(gctx) })
 	g.Go(func() error {

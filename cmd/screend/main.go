@@ -70,6 +70,9 @@ var commands = map[string]command{
 	"status":  status,
 	"doctor":  doctor,
 	"config":  printConfig,
+	"train":   train,
+	"models":  models,
+	"import":  importCmd,
 	"review":  review,
 }
 

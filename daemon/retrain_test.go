@@ -1,0 +1,276 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"screend/scoring/onnxrt/onnxrttest"
+	"screend/sql"
+	"screend/sql/sqltest"
+	"screend/training"
+	"screend/training/trainingtest"
+)
+
+func testLog(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+func modelState(t *testing.T, db *sql.DB, id int64) string {
+	t.Helper()
+	m, err := db.Model(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.State
+}
+
+// crippled trains models that have learnt nothing (one epoch at a
+// vanishing learning rate): worse than any trained model.
+var crippled = training.Config{MaxEpochs: 1, LearningRate: 1e-12, TargetErrorRate: 0.05}
+
+func TestTrainPromotesOnlyWhatPassesTheGate(t *testing.T) {
+	t.Parallel()
+	onnxrttest.Init(t)
+	ctx := context.Background()
+	db := sqltest.New(t)
+	log := testLog(t)
+	trainingtest.Seed(t, db, trainingtest.Options{Groups: 300})
+
+	// too few groups: nothing registered
+	_, err := Train(ctx, db, TrainOptions{Embedder: "test-v1", MinGroups: 301}, log)
+	if !errors.Is(err, ErrTooFewExamples) {
+		t.Fatalf("Train with 300 of 301 groups: %v, want ErrTooFewExamples", err)
+	}
+	if ms, _ := db.ListModels(ctx); len(ms) != 0 {
+		t.Fatalf("%d models registered", len(ms))
+	}
+	_, err = Train(ctx, db, TrainOptions{Embedder: "unknown-v1"}, log)
+	if !errors.Is(err, ErrTooFewExamples) {
+		t.Fatalf("Train with an unknown embedder: %v, want ErrTooFewExamples", err)
+	}
+
+	// a first model is promoted whatever it is worth: there is nothing to compare
+	bad, err := Train(ctx, db, TrainOptions{Embedder: "test-v1", Training: crippled}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bad.Promoted || bad.Gate.Active != nil {
+		t.Fatalf("first model: promoted %v, gate %+v", bad.Promoted, bad.Gate)
+	}
+
+	// a better model replaces it
+	dir := t.TempDir()
+	good, err := Train(ctx, db, TrainOptions{Embedder: "test-v1", Training: training.Config{TargetErrorRate: 0.05}, ReportDir: dir}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("gate: %+v", good.Gate)
+	if !good.Promoted || good.Gate.Active == nil || good.Gate.ActiveID != bad.ModelID {
+		t.Fatalf("better model: promoted %v, gate %+v", good.Promoted, good.Gate)
+	}
+	if good.Gate.Candidate.Groups != good.Gate.Active.Groups || good.Gate.Candidate.Groups == 0 {
+		t.Fatalf("not compared on the same groups: %+v", good.Gate)
+	}
+	if modelState(t, db, bad.ModelID) != sql.ModelRetired || modelState(t, db, good.ModelID) != sql.ModelActive {
+		t.Fatalf("states after promotion: %s, %s", modelState(t, db, bad.ModelID), modelState(t, db, good.ModelID))
+	}
+	for _, f := range []string{"report.json", "gate.json", "risk_coverage.png", "reliability.png", "losses.png"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("report: %v", err)
+		}
+	}
+
+	// a worse model is registered but not promoted
+	worse, err := Train(ctx, db, TrainOptions{Embedder: "test-v1", Training: crippled}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("gate: %+v", worse.Gate)
+	if worse.Promoted || worse.Gate.Pass || worse.Gate.ActiveID != good.ModelID {
+		t.Fatalf("worse model: promoted %v, gate %+v", worse.Promoted, worse.Gate)
+	}
+	if modelState(t, db, worse.ModelID) != sql.ModelFailedGate || modelState(t, db, good.ModelID) != sql.ModelActive {
+		t.Fatalf("states after the gate: %s, %s", modelState(t, db, worse.ModelID), modelState(t, db, good.ModelID))
+	}
+	m, _ := db.Model(ctx, worse.ModelID)
+	if !bytes.Contains(m.Metrics, []byte(`"gate"`)) || !bytes.Contains(m.Metrics, []byte(`"summary"`)) {
+		t.Errorf("metrics of the failed model lack the gate or summary: %s", m.Metrics)
+	}
+}
+
+// fakeTrain counts runs and can block until released.
+type fakeTrain struct {
+	runs    atomic.Int32
+	started chan struct{}
+	release chan struct{}
+}
+
+func (f *fakeTrain) train(ctx context.Context) (TrainResult, error) {
+	f.runs.Add(1)
+	if f.started != nil {
+		f.started <- struct{}{}
+		<-f.release
+	}
+	return TrainResult{ModelID: 1, Promoted: true}, nil
+}
+
+// newTestRetrainer is a retrainer on db with a daily 03:00 schedule, the
+// clock at now, and a fake training.
+func newTestRetrainer(t *testing.T, db *sql.DB, now time.Time, minDecisions int) (*retrainer, *fakeTrain) {
+	t.Helper()
+	sched, err := cron.ParseStandard("0 3 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeTrain{}
+	r := &retrainer{db: db, log: testLog(t), sched: sched, minDecisions: minDecisions,
+		now: func() time.Time { return now }, train: f.train,
+		wait: func(ctx context.Context, at time.Time) bool { return false }}
+	return r, f
+}
+
+// insertModel registers a model created at the given time.
+func insertModel(t *testing.T, db *sql.DB, created time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	id, err := db.EnsureEmbedder(ctx, "test-v1", 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid, err := db.InsertModel(ctx, sql.Model{EmbedderID: id, Ranker: []byte{1}, Crop: []byte{1}, Reject: []byte{1},
+		Params: []byte(`{}`), Metrics: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `UPDATE screend.models SET created_at = $2 WHERE model_id = $1`, mid, created); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRetrainerRunsAtStartWhenARunWasMissed(t *testing.T) {
+	t.Parallel()
+	db := sqltest.New(t)
+	now := time.Now()
+	trainingtest.Seed(t, db, trainingtest.Options{Groups: 3}) // 3 human decisions, now
+	insertModel(t, db, now.Add(-48*time.Hour))                // before yesterday's 03:00
+	r, f := newTestRetrainer(t, db, now, 3)
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if f.runs.Load() != 1 {
+		t.Fatalf("%d runs at start, want 1", f.runs.Load())
+	}
+}
+
+func TestRetrainerDoesNotRunAtStartWithoutAMissedRun(t *testing.T) {
+	t.Parallel()
+	db := sqltest.New(t)
+	trainingtest.Seed(t, db, trainingtest.Options{Groups: 3})
+	// the model was trained after the last scheduled time before now
+	sched, _ := cron.ParseStandard("0 3 * * *")
+	now := sched.Next(time.Now()).Add(time.Hour) // 04:00 on some day
+	insertModel(t, db, now.Add(-30*time.Minute))
+	r, f := newTestRetrainer(t, db, now, 0)
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if f.runs.Load() != 0 {
+		t.Fatalf("%d runs at start, want 0", f.runs.Load())
+	}
+}
+
+func TestRetrainerSkipsWithTooFewNewDecisions(t *testing.T) {
+	t.Parallel()
+	db := sqltest.New(t)
+	now := time.Now()
+	trainingtest.Seed(t, db, trainingtest.Options{Groups: 3}) // decided now
+	insertModel(t, db, now.Add(-48*time.Hour))
+	r, f := newTestRetrainer(t, db, now, 4)
+	if r.attempt(context.Background(), "test") || f.runs.Load() != 0 {
+		t.Fatal("trained with 3 of 4 new decisions")
+	}
+	// decisions before the last model do not count
+	insertModel(t, db, now.Add(time.Minute))
+	r.minDecisions = 1
+	if r.attempt(context.Background(), "test") || f.runs.Load() != 0 {
+		t.Fatal("trained with no new decision")
+	}
+}
+
+func TestRetrainerRunsOnSchedule(t *testing.T) {
+	t.Parallel()
+	db := sqltest.New(t)
+	now := time.Date(2025, 6, 2, 12, 0, 0, 0, time.Local)
+	insertModel(t, db, now.Add(-time.Hour)) // nothing missed
+	trainingtest.Seed(t, db, trainingtest.Options{Groups: 2})
+	r, f := newTestRetrainer(t, db, now, 1)
+	var waited []time.Time
+	r.wait = func(ctx context.Context, at time.Time) bool {
+		waited = append(waited, at)
+		return len(waited) == 1 // the first scheduled time comes, then stop
+	}
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2025, 6, 3, 3, 0, 0, 0, time.Local)
+	if len(waited) != 2 || !waited[0].Equal(want) || f.runs.Load() != 1 {
+		t.Fatalf("waited for %v, %d runs; want %v first and 1 run", waited, f.runs.Load(), want)
+	}
+}
+
+func TestRetrainerOneInstanceAtATime(t *testing.T) {
+	t.Parallel()
+	db := sqltest.New(t)
+	trainingtest.Seed(t, db, trainingtest.Options{Groups: 2})
+	now := time.Now()
+	a, fa := newTestRetrainer(t, db, now, 1)
+	b, fb := newTestRetrainer(t, db, now, 1)
+	fa.started, fa.release = make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.attempt(context.Background(), "test")
+	}()
+	<-fa.started // a holds the lock and is training
+	if b.attempt(context.Background(), "test") || fb.runs.Load() != 0 {
+		t.Fatal("a second instance trained while the first was training")
+	}
+	close(fa.release)
+	wg.Wait()
+	if fa.runs.Load() != 1 {
+		t.Fatalf("first instance ran %d times", fa.runs.Load())
+	}
+	// the lock is free again
+	if !b.attempt(context.Background(), "test") || fb.runs.Load() != 1 {
+		t.Fatal("the lock was not released")
+	}
+}
+
+func TestRetrainerDisabled(t *testing.T) {
+	t.Parallel()
+	r, err := newRetrainer(Config{}, nil, "builtin-v1", testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(context.Background()); err != nil || r.sched != nil {
+		t.Fatalf("disabled retrainer: %v", err)
+	}
+}
