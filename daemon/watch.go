@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -39,6 +40,8 @@ type watcher struct {
 	pending  map[string]*candidate   // files seen but not yet stable
 	projects map[string]int64        // project folder path -> id
 	fsw      *fsnotify.Watcher
+	// scanning reports the progress of the first scan; nil afterwards.
+	scanning *Progress
 }
 
 // candidate is a file waiting to be stable.
@@ -81,7 +84,11 @@ func (w *watcher) Run(ctx context.Context) error {
 			w.known[p] = f
 		}
 	}
+	// The first scan of a large inbox takes a while: it reports progress.
+	w.scanning = NewProgress(io.Discard, w.log, "first scan", 0)
 	w.scanAll(ctx)
+	w.scanning.Done()
+	w.scanning = nil
 	w.log.Info("watching", "inbox", strings.Join(w.cfg.Inbox, ","), "known_files", len(w.known))
 	if w.ready != nil {
 		w.ready()
@@ -206,6 +213,9 @@ func (w *watcher) scanDir(ctx context.Context, root, dir string) {
 		info, err := d.Info()
 		if err != nil {
 			return nil
+		}
+		if w.scanning != nil {
+			w.scanning.Add(1)
 		}
 		w.consider(root, project, path, info)
 		return nil

@@ -292,7 +292,10 @@ func importCmd(ctx context.Context, e env, args []string) error {
 	opts := importlog.Options{Projects: pm}
 	tot := ImportTotals{Reasons: map[string]int{}}
 	var out []ImportFile
+	progress := daemon.NewProgress(e.stderr, daemon.NewLogger(e.cfg.LogFormat, e.cfg.LogLevel, e.stderr), "import", len(files))
+	defer progress.Done()
 	for _, path := range files {
+		progress.Add(1)
 		f := ImportFile{File: path, Source: filepath.Base(path), Reasons: map[string]int{}}
 		res, err := opts.ParseFile(path)
 		if err == nil {
