@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"io/fs"
 	"maps"
@@ -264,7 +265,7 @@ func TestResolveRefusesBadResolutions(t *testing.T) {
 // that decide by the group's size: two images are cropped (box centred,
 // top-anchored), three selected, four rejected; the highest stage always
 // ranks first.
-func installModel(t *testing.T, db *sql.DB, embedderDim int) int64 {
+func installModel(t *testing.T, db *sql.DB, embedderDim int, adjust ...func(*model.Params)) int64 {
 	t.Helper()
 	idx := func(name string) int { return slices.Index(model.MetaNames[:], name) }
 	logit := func(p float64) float32 { return float32(math.Log(p / (1 - p))) }
@@ -296,6 +297,9 @@ func installModel(t *testing.T, db *sql.DB, embedderDim int) int64 {
 	})
 	p := model.DefaultParams("builtin-v1", embedderDim)
 	p.Thresholds = model.Thresholds{Select: 0.9, Crop: 0.9, Reject: 0.9}
+	for _, f := range adjust {
+		f(&p)
+	}
 	params, err := model.MarshalParams(p)
 	must(t, err)
 	ctx := context.Background()
@@ -447,5 +451,74 @@ func TestCrashesWhileMovingAreFinishedOnRestart(t *testing.T) {
 	added := checkNothingLost(t, before, inventory(t, inbox))
 	if len(added) != 4 { // two crops and two sidecars
 		t.Errorf("new files %v, want two crops and two sidecars", added)
+	}
+}
+
+// TestConflictingGroupIsFlagged drops two pictures where the second holds a
+// byte-for-byte copy of a file of the first: once the first is decided, the
+// second is flagged conflict, whatever the model's confidence.
+func TestConflictingGroupIsFlagged(t *testing.T) {
+	t.Parallel()
+	onnxrttest.Init(t)
+	dbURL, inbox := newInbox(t)
+	proj := filepath.Join(inbox, "p")
+	a := stageFiles(t, proj, "20250101_010000", 40, 1, "stage1_generated", "stage2_upscaled")
+	stageFiles(t, proj, "20250101_020000", 40, 2, "stage1_generated")
+	data, err := os.ReadFile(a[1])
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(proj, "20250101_020100_stage2_upscaled.png"), data, 0o644))
+	cfg := testConfig(t, dbURL, inbox)
+	cfg.Settle = time.Second
+	d := startDaemon(t, cfg)
+	installModel(t, d.db, 498)
+	waitIdle(t, d.db, 60*time.Second)
+	groups := dbGroups(t, d)
+	want := []string{
+		"applied [20250101_010000_stage1_generated.png 20250101_010000_stage2_upscaled.png] {}",
+		"flagged [20250101_020000_stage1_generated.png 20250101_020100_stage2_upscaled.png] {conflict}",
+	}
+	if !slices.Equal(groups, want) {
+		t.Errorf("groups %q, want %q", groups, want)
+	}
+}
+
+// TestUnfamiliarGroupIsFlagged checks the nearest-neighbour familiarity
+// test against the images of human-decided groups: with a radius smaller
+// than any real distance a new picture is unfamiliar; with a generous one it
+// is decided.
+func TestUnfamiliarGroupIsFlagged(t *testing.T) {
+	t.Parallel()
+	onnxrttest.Init(t)
+	for _, c := range []struct {
+		radius float64
+		want   string
+	}{
+		{1e-6, "flagged [20250101_020000_stage1_generated.png 20250101_020000_stage2_upscaled.png] {unfamiliar}"},
+		{0.9, "applied [20250101_020000_stage1_generated.png 20250101_020000_stage2_upscaled.png] {}"},
+	} {
+		t.Run(fmt.Sprint(c.radius), func(t *testing.T) {
+			t.Parallel()
+			dbURL, inbox := newInbox(t)
+			proj := filepath.Join(inbox, "p")
+			stageFiles(t, proj, "20250101_010000", 40, 1, "stage1_generated", "stage2_upscaled")
+			cfg := testConfig(t, dbURL, inbox)
+			cfg.Settle = time.Second
+			d := startDaemon(t, cfg)
+			waitIdle(t, d.db, 60*time.Second)
+			// A human decides the first picture: it is the training data.
+			first := groupIDs(t, d.db, sql.GroupFlagged)["20250101_010000_stage1_generated.png"]
+			_, err := d.db.Resolve(context.Background(), sql.Resolution{GroupID: first,
+				ChosenImageID: imageID(t, d.db, "20250101_010000_stage2_upscaled.png"), Reviewer: "erin"})
+			must(t, err)
+			waitIdle(t, d.db, 30*time.Second)
+			installModel(t, d.db, 498, func(p *model.Params) { p.UnfamiliarDistance = c.radius })
+			time.Sleep(3 * time.Second) // the decider loads the model
+			stageFiles(t, proj, "20250101_020000", 40, 7, "stage1_generated", "stage2_upscaled")
+			waitIdle(t, d.db, 60*time.Second)
+			groups := dbGroups(t, d)
+			if len(groups) != 2 || groups[1] != c.want {
+				t.Errorf("groups %q, want the second %q", groups, c.want)
+			}
+		})
 	}
 }

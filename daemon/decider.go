@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"screend/scoring/model"
@@ -130,6 +131,24 @@ func (d *decider) closeBundle() {
 	d.modelID = 0
 }
 
+// reasonConflict flags a group holding the same content as a group already
+// decided.
+const reasonConflict = "conflict"
+
+// unfamiliar tells whether the embedding is farther from every image of the
+// training data than the model's familiar radius.
+func (d *decider) unfamiliar(ctx context.Context, v []float32) (bool, error) {
+	radius := d.bundle.Params().UnfamiliarDistance
+	if radius <= 0 {
+		return false, nil
+	}
+	dist, ok, err := d.db.NearestTrainingDistance(ctx, d.embedderID, v)
+	if err != nil {
+		return false, err
+	}
+	return !ok || dist > radius, nil
+}
+
 // score turns a group into a suggestion, and a decision when the model is
 // sure enough.
 func (d *decider) score(ctx context.Context, g sql.GroupToScore) sql.Scored {
@@ -141,6 +160,9 @@ func (d *decider) score(ctx context.Context, g sql.GroupToScore) sql.Scored {
 		return sql.Scored{State: sql.GroupFlagged, Reasons: reasons}
 	}
 	if d.bundle == nil {
+		if g.Conflict {
+			return flag("no_model", reasonConflict)
+		}
 		return flag("no_model")
 	}
 	imgs := make([]model.Image, len(g.Images))
@@ -166,18 +188,28 @@ func (d *decider) score(ctx context.Context, g sql.GroupToScore) sql.Scored {
 	if out.Kind != model.KindReject {
 		s.ChosenImageID = g.Images[out.Chosen].ID
 	}
-	if out.Kind == model.KindCrop || !out.Auto {
-		// A flagged group keeps the suggested box for the reviewer.
-		s.Crop = []float32{float32(out.Box[0]), float32(out.Box[1]), float32(out.Box[2]), float32(out.Box[3])}
-	}
+	// A flagged group keeps the suggested box for the reviewer; a decided
+	// one only when it is cropped.
+	s.Crop = []float32{float32(out.Box[0]), float32(out.Box[1]), float32(out.Box[2]), float32(out.Box[3])}
 	for i, im := range g.Images {
 		s.Scores[im.ID] = float32(out.Scores[i])
 	}
-	if out.Auto {
+	if g.Conflict {
+		s.Reasons = append(s.Reasons, reasonConflict)
+	}
+	if unfamiliar, err := d.unfamiliar(ctx, g.Images[out.Chosen].Embedding); err != nil {
+		d.log.Error("familiarity check", "group_id", g.ID, "err", err)
+		s.Reasons = append(s.Reasons, "model_error")
+	} else if unfamiliar {
+		s.Reasons = append(s.Reasons, model.ReasonUnfamiliar)
+	}
+	if out.Auto && len(s.Reasons) == 0 {
 		s.State = sql.GroupDecided
 		if out.Kind != model.KindCrop {
 			s.Crop = nil
 		}
+	} else if len(g.Images) == 1 && !slices.Contains(s.Reasons, model.ReasonSingleImage) {
+		s.Reasons = append(s.Reasons, model.ReasonSingleImage)
 	}
 	d.log.Info("scored", "group_id", g.ID, "project", g.Project, "outcome", out.Kind,
 		"confidence", fmt.Sprintf("%.3f", out.Confidence), "model_version", d.modelID,

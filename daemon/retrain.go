@@ -109,6 +109,9 @@ func Train(ctx context.Context, db *sql.DB, opts TrainOptions, log *slog.Logger)
 			return out, err
 		}
 	}
+	// Groups less like the training data than 99% of its groups are like
+	// each other are flagged unfamiliar.
+	res.Params.UnfamiliarDistance = training.FamiliarRadius(examples, 0.99, 300)
 	params, err := model.MarshalParams(res.Params)
 	if err != nil {
 		return out, fmt.Errorf("encode params: %w", err)

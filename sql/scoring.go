@@ -25,6 +25,10 @@ type GroupToScore struct {
 	ProjectID int64
 	Project   string
 	Images    []GroupImage
+	// Conflict is set when an image of the group has the same content as an
+	// image of another group already decided: deciding this one could
+	// contradict that decision.
+	Conflict bool
 }
 
 // Scored is what scoring made of a group.
@@ -52,12 +56,19 @@ func (db *DB) ScoreClosedGroups(ctx context.Context, embedderID int32, limit int
 		err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
 			var g GroupToScore
 			err := tx.QueryRow(ctx, `
-				SELECT g.group_id, g.project_id, p.name
+				SELECT g.group_id, g.project_id, p.name, EXISTS (
+					SELECT 1 FROM screend.group_images gi
+					JOIN screend.images i USING (image_id)
+					JOIN screend.images other ON other.project_id = i.project_id AND other.sha256 = i.sha256
+						AND other.image_id <> i.image_id
+					JOIN screend.group_images ogi ON ogi.image_id = other.image_id AND ogi.group_id <> gi.group_id
+					JOIN screend.groups og ON og.group_id = ogi.group_id AND og.state IN ('decided', 'applied')
+					WHERE gi.group_id = g.group_id)
 				FROM screend.groups g JOIN screend.projects p USING (project_id)
 				WHERE g.state = 'closed'
 				ORDER BY g.group_id
 				LIMIT 1
-				FOR UPDATE OF g SKIP LOCKED`).Scan(&g.ID, &g.ProjectID, &g.Project)
+				FOR UPDATE OF g SKIP LOCKED`).Scan(&g.ID, &g.ProjectID, &g.Project, &g.Conflict)
 			if err == pgx.ErrNoRows {
 				return nil
 			}
@@ -140,4 +151,35 @@ func recordScore(ctx context.Context, tx pgx.Tx, groupID int64, s Scored) error 
 			groupID, s.Outcome, chosen, s.Crop, s.Confidence, modelID, reasons)
 	}
 	return err
+}
+
+// NearestTrainingDistance returns the cosine distance from v to the nearest
+// image of the training data embedded by embedder: the images of groups a
+// human decided and the images matched to imported decisions. It reports
+// false when there is no such image.
+func (db *DB) NearestTrainingDistance(ctx context.Context, embedderID int32, v []float32) (float64, bool, error) {
+	var d *float64
+	err := db.Pool.QueryRow(ctx, `
+		WITH training AS (
+			SELECT coalesce(i.duplicate_of, i.image_id) AS image_id
+			FROM screend.decisions d
+			JOIN screend.group_images gi USING (group_id)
+			JOIN screend.images i USING (image_id)
+			WHERE NOT d.automatic
+			UNION
+			SELECT coalesce(i.duplicate_of, i.image_id)
+			FROM screend.imported_decisions idc
+			CROSS JOIN LATERAL unnest(idc.candidate_files) AS f(name)
+			JOIN screend.projects p ON p.name = idc.project
+			JOIN screend.images i ON i.project_id = p.project_id AND i.file_name = f.name)
+		SELECT min(e.embedding <=> $2)
+		FROM screend.embeddings e JOIN training USING (image_id)
+		WHERE e.embedder_id = $1`, embedderID, pgvector.NewVector(v)).Scan(&d)
+	if err != nil {
+		return 0, false, fmt.Errorf("nearest training image: %w", err)
+	}
+	if d == nil {
+		return 0, false, nil
+	}
+	return *d, true, nil
 }

@@ -21,6 +21,7 @@ const (
 	ReasonCropUncertain   = "crop_uncertain"   // not sure whether to crop
 	ReasonRejectUncertain = "reject_uncertain" // not sure whether to keep the group
 	ReasonSingleImage     = "single_image"     // a group of one image is never decided automatically
+	ReasonUnfamiliar      = "unfamiliar"       // the best image is unlike anything in the training data
 )
 
 // Raw holds the three models' outputs for one group, one entry per image.

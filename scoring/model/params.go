@@ -96,6 +96,10 @@ type Params struct {
 	// CropIoUMin is the IoU an automatic crop needed to count as right when
 	// the crop threshold was set (default 0.5).
 	CropIoUMin float64 `json:"crop_iou_min"`
+	// UnfamiliarDistance is the cosine distance from a group's best image to
+	// the nearest image of the training data beyond which the group is
+	// unfamiliar and flagged for review; 0 disables the check.
+	UnfamiliarDistance float64 `json:"unfamiliar_distance,omitempty"`
 	// Evaluation summarises the held-out evaluation.
 	Evaluation Summary `json:"evaluation"`
 }
