@@ -184,6 +184,8 @@ create_databases() {
 	psql_admin <<-'SQL'
 		SELECT 'CREATE ROLE screend LOGIN CREATEDB PASSWORD ''screend'''
 		WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'screend') \gexec
+		-- Dropping a test database ends its sessions, autovacuum's included.
+		GRANT pg_signal_backend TO screend;
 		SELECT 'CREATE DATABASE ' || d || ' OWNER screend'
 		FROM unnest(ARRAY['screend', 'screend_test']) AS d
 		WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = d) \gexec

@@ -91,8 +91,18 @@ func clone(t testing.TB, base, template string) string {
 			return
 		}
 		defer admin.Close(ctx)
-		if _, err := admin.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, name)); err != nil {
-			t.Errorf("drop test database: %v", err)
+		// A session that is just ending (the daemon's, autovacuum's) can make
+		// the first attempt fail.
+		for attempt := 1; ; attempt++ {
+			_, err := admin.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, name))
+			if err == nil {
+				return
+			}
+			if attempt == 5 {
+				t.Errorf("drop test database: %v", err)
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	})
 	return withDatabase(base, name)
