@@ -18,21 +18,35 @@ func runDaemon(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	log := daemon.NewLogger(e.cfg.LogFormat, e.cfg.LogLevel, e.stderr)
-	db, err := sql.Open(ctx, e.cfg.DatabaseURL)
+	db, emb, closeParts, err := openParts(ctx, e.cfg)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	if _, err := onnxrt.Init(e.cfg.ONNXRuntimeLib); err != nil {
-		return err
-	}
-	defer onnxrt.Close()
-	emb, err := newEmbedder(e.cfg)
-	if err != nil {
-		return err
-	}
-	defer emb.Close()
+	defer closeParts()
 	return daemon.New(e.cfg, db, emb, log, daemon.NewMetrics(), daemon.NewNotifier(os.LookupEnv)).Run(ctx)
+}
+
+// openParts opens what running and training share: the database, ONNX
+// Runtime and the configured embedder; closeParts releases them.
+func openParts(ctx context.Context, cfg daemon.Config) (db *sql.DB, emb embed.Embedder, closeParts func(), err error) {
+	db, err = sql.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if _, err = onnxrt.Init(cfg.ONNXRuntimeLib); err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	if emb, err = newEmbedder(cfg); err != nil {
+		onnxrt.Close()
+		db.Close()
+		return nil, nil, nil, err
+	}
+	return db, emb, func() {
+		emb.Close()
+		onnxrt.Close()
+		db.Close()
+	}, nil
 }
 
 // newEmbedder builds the configured embedder.

@@ -14,7 +14,6 @@ import (
 
 	"screend/daemon"
 	"screend/scoring/model"
-	"screend/scoring/onnxrt"
 	"screend/sql"
 	"screend/training"
 	"screend/training/importlog"
@@ -37,21 +36,12 @@ func train(ctx context.Context, e env, args []string) error {
 		return usageError{"train takes no arguments; --min-groups must be positive"}
 	}
 	log := daemon.NewLogger(e.cfg.LogFormat, e.cfg.LogLevel, e.stderr)
-	db, err := sql.Open(ctx, e.cfg.DatabaseURL)
+	db, emb, closeParts, err := openParts(ctx, e.cfg)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	if _, err := onnxrt.Init(e.cfg.ONNXRuntimeLib); err != nil {
-		return err
-	}
-	defer onnxrt.Close()
-	emb, err := newEmbedder(e.cfg)
-	if err != nil {
-		return err
-	}
+	defer closeParts()
 	name := emb.ID()
-	emb.Close()
 	res, err := daemon.Train(ctx, db, daemon.TrainOptions{Embedder: name, MinGroups: minGroups, ReportDir: reportDir}, log)
 	if asJSON {
 		out := struct {
