@@ -4,7 +4,8 @@
 // Data flow of Train:
 //
 //  1. Examples (one per decided group: images with embeddings, stages and
-//     sizes; the chosen image or -1 for a reject; the crop) are split by
+//     sizes; the chosen image or -1 for a reject; the crop, or CropUnknown
+//     when the human's crop was not recorded) are split by
 //     SplitExamples: per project, the newest HeldOut share of whole groups is
 //     held out and alternately assigned to calibration and test; a group is
 //     never split.
@@ -15,15 +16,18 @@
 //     for a seed) are trained: the ranker with a listwise softmax
 //     cross-entropy over a kept group's images, anomaly groups weighted up;
 //     the crop model with crop-or-not cross-entropy plus squared error of
-//     the (cx, cy, scale) box on cropped examples; the reject model with the
-//     cross-entropy of the group's mean logit.
+//     the (cx, cy, scale) box on cropped examples (examples whose crop is
+//     unknown teach the ranker and the reject model only); the reject model
+//     with the cross-entropy of the group's mean logit.
 //  4. On the calibration groups: the ranker's softmax temperature and Platt
 //     scaling of the crop and reject logits are fitted, then, per outcome
 //     kind, the lowest confidence threshold whose decisions have a Wilson
 //     95% upper error bound at most the target (Threshold).
 //  5. The test groups (never used for fitting anything) are evaluated per
 //     project and overall (Metrics, Report), next to the "always pick the
-//     highest stage" baseline.
+//     highest stage" baseline; a group whose crop is unknown is judged on
+//     its choice and keep/reject only. Report.Groups lists the groups of
+//     each set.
 //  6. The models are exported to ONNX with screend/scoring/onnxmodel
 //     (standardisation folded into the first layer), reloaded through ONNX
 //     Runtime and checked against the Go forward pass; Train fails if they

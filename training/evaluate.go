@@ -58,8 +58,12 @@ func (m *models) rawF64(images []model.Image) (scores, cropLogits, rejectLogits 
 }
 
 // outcomeRight reports whether an outcome agrees with the human: the same
-// kind, the same image, and for a crop a box with IoU >= iouMin.
+// kind, the same image, and for a crop a box with IoU >= iouMin. When the
+// human's crop is unknown, a select or a crop of the human's image is right.
 func outcomeRight(o model.Outcome, e *Example, iouMin float64) bool {
+	if e.CropUnknown && o.Kind != model.KindReject {
+		return !e.Rejected() && o.Chosen == e.Chosen
+	}
 	switch o.Kind {
 	case model.KindReject:
 		return e.Rejected()
@@ -91,10 +95,12 @@ type Metrics struct {
 	BaselineNormalAccuracy  float64 `json:"baseline_normal_accuracy"`
 	// RejectAccuracy is the share of groups whose keep/reject (P_reject >= 0.5) matches.
 	RejectAccuracy float64 `json:"reject_accuracy"`
-	// CropAccuracy is the share of kept groups whose crop-or-not on the
-	// human's image matches; CropIoU the mean IoU of the predicted box of the
-	// human's image with the human's box over the Cropped groups.
+	// CropAccuracy is the share of the CropLabelled groups (kept, with the
+	// crop known) whose crop-or-not on the human's image matches; CropIoU
+	// the mean IoU of the predicted box of the human's image with the
+	// human's box over the Cropped groups.
 	CropAccuracy float64 `json:"crop_accuracy"`
+	CropLabelled int     `json:"crop_labelled"`
 	Cropped      int     `json:"cropped"`
 	CropIoU      float64 `json:"crop_iou"`
 	// OutcomeAccuracy is the share of groups whose whole outcome is right.
@@ -112,6 +118,8 @@ type Metrics struct {
 	AutoErrorRate  float64            `json:"auto_error_rate"`
 	AutoErrorUpper float64            `json:"auto_error_upper"`
 	AutoByKind     map[model.Kind]int `json:"auto_by_kind"`
+	// AutoErrorsByKind counts the wrong automatic decisions per kind.
+	AutoErrorsByKind map[model.Kind]int `json:"auto_errors_by_kind"`
 }
 
 // evalItem is one held-out group with its calibrated and uncalibrated outcomes.
@@ -145,7 +153,7 @@ func ratio(a, b int) float64 {
 // evaluate computes the metrics of items.
 func evaluate(items []evalItem, iouMin float64) Metrics {
 	var m Metrics
-	m.AutoByKind = map[model.Kind]int{}
+	m.AutoByKind, m.AutoErrorsByKind = map[model.Kind]int{}, map[model.Kind]int{}
 	var selOK, anoOK, normOK, baseOK, baseAnoOK, baseNormOK, rejOK, cropOK, outOK int
 	var iouSum float64
 	conf, uconf, right := make([]float64, len(items)), make([]float64, len(items)), make([]bool, len(items))
@@ -165,15 +173,19 @@ func evaluate(items []evalItem, iouMin float64) Metrics {
 			m.AutoByKind[o.Kind]++
 			if !right[k] {
 				m.AutoErrors++
+				m.AutoErrorsByKind[o.Kind]++
 			}
 		}
 		if e.Rejected() {
 			continue
 		}
 		m.Kept++
-		// crop-or-not and box are judged on the human's image
-		if (it.cropP.Apply(float64(it.raw.CropLogits[e.Chosen])) >= 0.5) == e.Cropped() {
-			cropOK++
+		// crop-or-not and box are judged on the human's image, when known
+		if e.CropLabelled() {
+			m.CropLabelled++
+			if (it.cropP.Apply(float64(it.raw.CropLogits[e.Chosen])) >= 0.5) == e.Cropped() {
+				cropOK++
+			}
 		}
 		if e.Cropped() {
 			m.Cropped++
@@ -217,7 +229,7 @@ func evaluate(items []evalItem, iouMin float64) Metrics {
 	m.BaselineAnomalyAccuracy = ratio(baseAnoOK, m.Anomalies)
 	m.BaselineNormalAccuracy = ratio(baseNormOK, normal)
 	m.RejectAccuracy = ratio(rejOK, m.Groups)
-	m.CropAccuracy = ratio(cropOK, m.Kept)
+	m.CropAccuracy = ratio(cropOK, m.CropLabelled)
 	if m.Cropped > 0 {
 		m.CropIoU = iouSum / float64(m.Cropped)
 	}
@@ -236,7 +248,8 @@ func evaluate(items []evalItem, iouMin float64) Metrics {
 // to bound its own error falls back to the pooled threshold, the one all
 // kinds' decisions together meet (the confidences are calibrated, so one
 // threshold means the same for every kind). Groups of one image are never
-// automatic and do not count.
+// automatic and do not count, nor do keep decisions on groups whose crop is
+// unknown (whether they are right is only partly known).
 func thresholds(items []evalItem, target, iouMin float64) model.Thresholds {
 	conf := map[model.Kind][]float64{}
 	right := map[model.Kind][]bool{}
@@ -245,6 +258,9 @@ func thresholds(items []evalItem, target, iouMin float64) model.Thresholds {
 	for _, it := range items {
 		if len(it.ex.Images) < 2 {
 			continue
+		}
+		if it.ex.CropUnknown && it.out.Kind != model.KindReject {
+			continue // right or wrong is not fully known: it cannot bound an error rate
 		}
 		k, ok := it.out.Kind, outcomeRight(it.out, it.ex, iouMin)
 		conf[k] = append(conf[k], it.out.Confidence)

@@ -24,16 +24,26 @@ type Example struct {
 	// Crop is the normalised box [x1, y1, x2, y2] the human cropped the
 	// chosen image to, nil for no crop. A full-frame box counts as no crop.
 	Crop *[4]float64
+	// CropUnknown says the human kept Chosen but whether (and how) it was
+	// cropped is not known (a reviewer's manual crop, log rows without
+	// coordinates, the selection and anomaly logs); Crop must be nil. The
+	// ranker and the reject model learn from such an example, the crop model
+	// does not, and evaluation judges it on its choice and keep/reject only.
+	CropUnknown bool
 }
 
 // Rejected reports whether the human rejected the whole group.
 func (e Example) Rejected() bool { return e.Chosen < 0 }
 
 // Cropped reports whether the human kept the chosen image with a real
-// (not full-frame) crop.
+// (not full-frame) crop; false when the crop is unknown.
 func (e Example) Cropped() bool {
-	return e.Chosen >= 0 && e.Crop != nil && !model.IsFullFrame(*e.Crop)
+	return e.Chosen >= 0 && !e.CropUnknown && e.Crop != nil && !model.IsFullFrame(*e.Crop)
 }
+
+// CropLabelled reports whether the example teaches the crop model: the
+// human kept an image and it is known whether, and how, it was cropped.
+func (e Example) CropLabelled() bool { return e.Chosen >= 0 && !e.CropUnknown }
 
 // Anomaly reports whether the human kept an image of a lower stage than the
 // highest present in the group.
@@ -66,6 +76,9 @@ func (e Example) validate(dim int) error {
 				return fmt.Errorf("image %d: embedding not finite", i)
 			}
 		}
+	}
+	if e.CropUnknown && e.Crop != nil {
+		return fmt.Errorf("crop %v given but crop_unknown set", *e.Crop)
 	}
 	if c := e.Crop; c != nil {
 		for _, v := range c {

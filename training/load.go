@@ -20,18 +20,20 @@ type LoadSummary struct {
 	// Groups counts the distinct group keys (decisions sharing an image
 	// count as one group, see Examples).
 	Groups int `json:"groups"`
+	// CropUnknown counts the examples kept without a known crop (see
+	// Examples).
+	CropUnknown int `json:"crop_unknown"`
 	// Skipped counts the decisions left out, by reason: not_embedded,
 	// not_on_disk, ambiguous_file, ambiguous_project, chosen_not_in_group,
-	// chosen_not_candidate (from the database), superseded (another
-	// decision about exactly the same images was kept) and crop_unknown
-	// (see Examples).
+	// chosen_not_candidate (from the database) and superseded (another
+	// decision about exactly the same images was kept).
 	Skipped map[string]int `json:"skipped"`
 }
 
 // String renders the summary on one line.
 func (s LoadSummary) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d examples (%d from review, %d imported) in %d groups", s.Review+s.Imported, s.Review, s.Imported, s.Groups)
+	fmt.Fprintf(&b, "%d examples (%d from review, %d imported) in %d groups, %d with the crop unknown", s.Review+s.Imported, s.Review, s.Imported, s.Groups, s.CropUnknown)
 	var keys []string
 	for k := range s.Skipped {
 		keys = append(keys, k)
@@ -73,12 +75,11 @@ func LoadExamples(ctx context.Context, db *sql.DB, embedderID int32) ([]Example,
 //   - Rows that share an image (a two-image crop-tool row and the
 //     three-image group it came from) get the same GroupKey, so they land
 //     on the same side of the split; any other two rows get different keys.
-//   - An example needs its whole label: a kept image with no crop, a kept
-//     image with its box, or a reject. training.Example cannot yet say "crop
-//     not known", so rows whose crop is unknown (manual_crop resolutions,
-//     the crop logs without coordinates, dropped boxes, and the selection and
-//     anomaly logs, which do not record crops) are left out as crop_unknown
-//     rather than taught as "not cropped".
+//   - Rows whose crop is unknown (manual_crop resolutions, the crop logs
+//     without coordinates, dropped boxes, and the selection and anomaly
+//     logs, which do not record crops) become examples with CropUnknown
+//     set: the ranker and the reject model learn from them, the crop model
+//     does not, rather than being taught "not cropped".
 func Examples(rows []sql.ExampleRow, skips []sql.ExampleSkip) ([]Example, LoadSummary) {
 	sum := LoadSummary{Skipped: map[string]int{}}
 	for _, s := range skips {
@@ -105,14 +106,6 @@ func Examples(rows []sql.ExampleRow, skips []sql.ExampleSkip) ([]Example, LoadSu
 	var usable []*sql.ExampleRow
 	for i := range rows {
 		r := &rows[i]
-		if r.Chosen >= 0 && r.CropKnown != sql.CropKnownNone && r.CropKnown != sql.CropKnownBox {
-			sum.Skipped["crop_unknown"]++
-			continue
-		}
-		if r.Chosen >= 0 && r.CropKnown == sql.CropKnownBox && len(r.Crop) != 4 {
-			sum.Skipped["crop_unknown"]++
-			continue
-		}
 		usable = append(usable, r)
 	}
 	best := map[string]*sql.ExampleRow{}
@@ -173,8 +166,13 @@ func Examples(rows []sql.ExampleRow, skips []sql.ExampleSkip) ([]Example, LoadSu
 		for _, im := range r.Images {
 			ex.Images = append(ex.Images, model.Image{Embedding: im.Embedding, Stage: im.Stage, Width: im.Width, Height: im.Height})
 		}
-		if r.Chosen >= 0 && r.CropKnown == sql.CropKnownBox {
+		switch {
+		case r.Chosen < 0 || r.CropKnown == sql.CropKnownNone:
+		case r.CropKnown == sql.CropKnownBox && len(r.Crop) == 4:
 			ex.Crop = &[4]float64{float64(r.Crop[0]), float64(r.Crop[1]), float64(r.Crop[2]), float64(r.Crop[3])}
+		default: // cropped without a box, or not recorded
+			ex.CropUnknown = true
+			sum.CropUnknown++
 		}
 		if r.From == sql.ExampleFromReview {
 			sum.Review++

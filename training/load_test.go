@@ -27,7 +27,7 @@ func TestLoadExamplesFromReviewAndImports(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// group 3 was marked for manual cropping: crop unknown
+	// group 3 was marked for manual cropping: crop unknown, still an example
 	exec(`UPDATE screend.decisions SET outcome = 'manual_crop', crop = NULL,
 		chosen_image_id = $2 WHERE group_id = $1`, groups[3].ID, groups[3].ImageIDs[0])
 	// group 4 has an image that is not embedded
@@ -69,11 +69,11 @@ func TestLoadExamplesFromReviewAndImports(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%s", sum)
-	// review: groups 0, 1, 2 of p and group 0 of q (4); imports: lines 3 and 7
-	if sum.Review != 4 || sum.Imported != 2 || len(examples) != 6 {
-		t.Fatalf("summary %s, %d examples; want 4 review and 2 imported", sum, len(examples))
+	// review: groups 0, 1, 2, 3 of p and group 0 of q (5); imports: lines 3, 6 and 7
+	if sum.Review != 5 || sum.Imported != 3 || len(examples) != 8 || sum.CropUnknown != 2 {
+		t.Fatalf("summary %s, %d examples; want 5 review and 3 imported, 2 with the crop unknown", sum, len(examples))
 	}
-	want := map[string]int{"crop_unknown": 2, "not_embedded": 1, "not_on_disk": 2, "superseded": 2}
+	want := map[string]int{"not_embedded": 1, "not_on_disk": 2, "superseded": 2}
 	for k, n := range want {
 		if sum.Skipped[k] != n {
 			t.Errorf("skipped %s = %d, want %d (all: %v)", k, sum.Skipped[k], n, sum.Skipped)
@@ -92,21 +92,34 @@ func TestLoadExamplesFromReviewAndImports(t *testing.T) {
 			}
 		}
 	}
-	if len(keys) != 4 || sum.Groups != 4 {
-		t.Errorf("group keys %v (summary %d groups), want 4", keys, sum.Groups)
+	if len(keys) != 5 || sum.Groups != 5 {
+		t.Errorf("group keys %v (summary %d groups), want 5", keys, sum.Groups)
 	}
-	var line3, line7 *training.Example
+	var line3, line6, line7, manual *training.Example
 	for i := range examples {
 		ex := &examples[i]
 		switch {
+		case ex.Time.Equal(at) && ex.CropUnknown:
+			line6 = ex
 		case ex.Time.Equal(at) && ex.Crop == nil:
 			line3 = ex
 		case ex.Time.Equal(at):
 			line7 = ex
+		case ex.CropUnknown:
+			manual = ex
 		}
 	}
-	if line3 == nil || line7 == nil {
-		t.Fatalf("imported examples not found: %+v", examples)
+	if line3 == nil || line6 == nil || line7 == nil || manual == nil {
+		t.Fatalf("examples not found: %+v", examples)
+	}
+	if line6.Chosen != 0 || line6.Crop != nil || line6.GroupKey != line7.GroupKey {
+		t.Errorf("import of line 6 (anomaly log, crop not recorded): %+v; want chosen 0, no box, group 2's key", line6)
+	}
+	if manual.Chosen != 0 || manual.Crop != nil || len(manual.Images) != len(groups[3].ImageIDs) {
+		t.Errorf("manual crop of group 3: %+v; want chosen 0, crop unknown", manual)
+	}
+	if line3.CropUnknown || line7.CropUnknown {
+		t.Error("lines 3 and 7 record their crop but are marked crop unknown")
 	}
 	if line3.Project != "p" || line3.Chosen != 1 || len(line3.Images) != 2 || line3.Images[0].Stage != g1Stage(t, db, g1) {
 		t.Errorf("import of line 3: %+v", line3)

@@ -63,8 +63,8 @@ func cropTask(boxWeight float64) task {
 	return task{
 		name: "crop", out: 4,
 		rows: func(e *Example) []int {
-			if e.Rejected() {
-				return nil
+			if !e.CropLabelled() {
+				return nil // rejected, or crop unknown
 			}
 			return []int{e.Chosen}
 		},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"sort"
 	"time"
 
 	"screend/scoring/model"
@@ -159,6 +160,32 @@ type Report struct {
 	ExportMaxDiff float64 `json:"export_max_diff"`
 	// Seconds is the wall time of each phase.
 	Seconds map[string]float64 `json:"seconds"`
+	// Groups lists the groups ("project/key") of each set as used: Train
+	// fitted the networks, Calibration early stopping, calibration and
+	// thresholds, Evaluated the metrics above.
+	Groups GroupSets `json:"groups"`
+}
+
+// GroupSets lists group keys ("project/key") per set, sorted.
+type GroupSets struct {
+	Train       []string `json:"train"`
+	Calibration []string `json:"calibration"`
+	Evaluated   []string `json:"evaluated"`
+}
+
+// groupKeys returns the distinct "project/key" of examples, sorted.
+func groupKeys(examples []*Example) []string {
+	seen := map[string]bool{}
+	out := []string{}
+	for _, e := range examples {
+		k := e.Project + "/" + e.GroupKey
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Result is what Train produces: the three ONNX models, their parameters
@@ -257,8 +284,10 @@ func Train(ctx context.Context, examples []Example, cfg Config, log *slog.Logger
 		if ex.Rejected() {
 			continue
 		}
-		cz = append(cz, float64(it.raw.CropLogits[ex.Chosen]))
-		cy = append(cy, ex.Cropped())
+		if ex.CropLabelled() {
+			cz = append(cz, float64(it.raw.CropLogits[ex.Chosen]))
+			cy = append(cy, ex.Cropped())
+		}
 		if len(ex.Images) >= 2 {
 			scores = append(scores, it.out.Scores)
 			chosen = append(chosen, ex.Chosen)
@@ -284,6 +313,7 @@ func Train(ctx context.Context, examples []Example, cfg Config, log *slog.Logger
 		rep.EvaluatedOn = "calibration"
 		test = calib
 	}
+	rep.Groups = GroupSets{Train: groupKeys(trainDS.ex), Calibration: groupKeys(calib), Evaluated: groupKeys(test)}
 	evalItems := decideAll(m, test, p)
 	rep.Overall = evaluate(evalItems, cfg.CropIoUMin)
 	byProject := map[string][]evalItem{}
