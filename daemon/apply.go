@@ -240,9 +240,13 @@ func cropImage(maxPixels int64) func(src string, box []float32) ([]byte, error) 
 		if r.Empty() {
 			return nil, fmt.Errorf("crop box %v is empty on a %dx%d image", box, b.Dx(), b.Dy())
 		}
-		sub := img.(interface {
+		cropper, ok := img.(interface {
 			SubImage(image.Rectangle) image.Image
-		}).SubImage(r)
+		})
+		if !ok {
+			return nil, fmt.Errorf("cannot crop a %T", img)
+		}
+		sub := cropper.SubImage(r)
 		var buf bytes.Buffer
 		if info.Format == imagefile.FormatJPEG {
 			err = jpeg.Encode(&buf, sub, &jpeg.Options{Quality: 95})
