@@ -39,58 +39,41 @@ type applier struct {
 	log     *slog.Logger
 	metrics *Metrics
 	moves   *mover
-	wake    chan struct{}
+	wake    waker
 }
 
 // applyPoll is how often decided groups are looked for without a wake-up
 // (a human resolution also wakes the applier through LISTEN).
 const applyPoll = 2 * time.Second
 
-// Wake tells the applier that groups may have been decided.
-func (a *applier) Wake() {
-	select {
-	case a.wake <- struct{}{}:
-	default:
-	}
-}
-
 // Run applies decided groups until ctx ends.
 func (a *applier) Run(ctx context.Context) error {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-a.wake:
-		case <-timer.C:
+	a.wake.run(ctx, applyPoll, func() bool {
+		g, moves, found, err := a.db.ApplyNextDecided(ctx, a.cfg.DryRun, a.plan)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.log.Error("apply decision", "err", err)
+			}
+			return false
 		}
-		for ctx.Err() == nil {
-			g, moves, found, err := a.db.ApplyNextDecided(ctx, a.cfg.DryRun, a.plan)
-			if err != nil {
-				if ctx.Err() == nil {
-					a.log.Error("apply decision", "err", err)
-				}
-				break
-			}
-			if !found {
-				break
-			}
-			for _, mv := range moves {
-				// Finished even when ctx ends: the moves are journaled, and a
-				// half-moved group only makes the next start do the rest.
-				if err := a.moves.Do(context.WithoutCancel(ctx), mv); err != nil {
-					a.log.Error("record file move", "err", err)
-				}
-			}
-			if !g.Decision.Automatic {
-				a.metrics.GroupsResolved.Inc()
-			}
-			a.log.Info("applied", "group_id", g.ID, "project", g.ProjectName, "outcome", g.Decision.Outcome,
-				"decided_by", g.Decision.DecidedBy, "files", len(moves), "dry_run", a.cfg.DryRun)
+		if !found {
+			return false
 		}
-		timer.Reset(applyPoll)
-	}
+		for _, mv := range moves {
+			// Finished even when ctx ends: the moves are journaled, and a
+			// half-moved group only makes the next start do the rest.
+			if err := a.moves.Do(context.WithoutCancel(ctx), mv); err != nil {
+				a.log.Error("record file move", "err", err)
+			}
+		}
+		if !g.Decision.Automatic {
+			a.metrics.GroupsResolved.Inc()
+		}
+		a.log.Info("applied", "group_id", g.ID, "project", g.ProjectName, "outcome", g.Decision.Outcome,
+			"decided_by", g.Decision.DecidedBy, "files", len(moves), "dry_run", a.cfg.DryRun)
+		return true
+	})
+	return nil
 }
 
 // plan returns the file operations that carry out a group's decision:

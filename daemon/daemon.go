@@ -83,28 +83,28 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	app := &applier{
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "applier"), metrics: d.metrics,
-		moves: moves, wake: make(chan struct{}, 1),
+		moves: moves, wake: newWaker(),
 	}
 	dec := &decider{
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "decider"), metrics: d.metrics,
-		embedder: d.embedder.ID(), embedderID: embedderID, wake: make(chan struct{}, 1), decided: app.Wake,
+		embedder: d.embedder.ID(), embedderID: embedderID, wake: newWaker(), decided: app.wake.Wake,
 	}
 	listen := &listener{
 		url: d.cfg.DatabaseURL, log: d.log.With("component", "listener"),
-		resolved: app.Wake, model: dec.Wake,
+		resolved: app.wake.Wake, model: dec.wake.Wake,
 	}
 	grp := &grouper{
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "grouper"), metrics: d.metrics,
-		closed: dec.Wake, dirty: make(chan int64, 1024),
+		closed: dec.wake.Wake, dirty: make(chan int64, 1024),
 	}
 	pipe := &pipeline{
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "pipeline"), metrics: d.metrics,
 		embedder: d.embedder, embedderID: embedderID, moves: moves,
 		instance:  func() int32 { return d.instance.Load().ID },
-		processed: grp.Touch, wake: make(chan struct{}, 1),
+		processed: grp.Touch, wake: newWaker(),
 	}
 	watch := newWatcher(d.cfg, d.db, d.log.With("component", "watcher"), d.metrics, func(projects []int64) {
-		pipe.Wake()
+		pipe.wake.Wake()
 		grp.Touch(projects)
 	})
 	// Ready once the database, schema, models and watches are up: after the

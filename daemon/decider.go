@@ -22,7 +22,7 @@ type decider struct {
 	metrics    *Metrics
 	embedder   string // the embedder's ID, which a model must have been trained on
 	embedderID int32
-	wake       chan struct{}
+	wake       waker
 	// decided is called when groups were decided and have files to move.
 	decided func()
 
@@ -34,58 +34,38 @@ type decider struct {
 // without a wake-up.
 const decidePoll = 2 * time.Second
 
-// Wake tells the decider that groups may have closed or the model changed.
-func (d *decider) Wake() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
-}
-
 // Run scores closed groups until ctx ends.
 func (d *decider) Run(ctx context.Context) error {
 	defer d.closeBundle()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-d.wake:
-		case <-timer.C:
-		}
+	d.wake.run(ctx, decidePoll, func() bool {
 		if err := d.loadModel(ctx); err != nil && ctx.Err() == nil {
 			d.log.Error("load active model; groups are flagged until it loads", "err", err)
 		}
-		for ctx.Err() == nil {
-			scored, err := d.db.ScoreClosedGroups(ctx, d.embedderID, 32, func(g sql.GroupToScore) sql.Scored {
-				return d.score(ctx, g)
-			})
-			if err != nil {
-				if ctx.Err() == nil {
-					d.log.Error("score groups", "err", err)
-				}
-				break
+		scored, err := d.db.ScoreClosedGroups(ctx, d.embedderID, 32, func(g sql.GroupToScore) sql.Scored {
+			return d.score(ctx, g)
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.Error("score groups", "err", err)
 			}
-			decided := false
-			for _, s := range scored {
-				switch s.State {
-				case sql.GroupFlagged:
-					d.metrics.GroupsFlagged.Inc()
-				case sql.GroupDecided:
-					d.metrics.GroupsDecided.WithLabelValues(s.Outcome).Inc()
-					decided = true
-				}
-			}
-			if decided {
-				d.decided()
-			}
-			if len(scored) == 0 {
-				break
+			return false
+		}
+		decided := false
+		for _, s := range scored {
+			switch s.State {
+			case sql.GroupFlagged:
+				d.metrics.GroupsFlagged.Inc()
+			case sql.GroupDecided:
+				d.metrics.GroupsDecided.WithLabelValues(s.Outcome).Inc()
+				decided = true
 			}
 		}
-		timer.Reset(decidePoll)
-	}
+		if decided {
+			d.decided()
+		}
+		return len(scored) > 0
+	})
+	return nil
 }
 
 // loadModel opens the active model when it changed since the last round.

@@ -34,7 +34,7 @@ type pipeline struct {
 	moves      *mover
 	// processed is called with the projects whose images were processed.
 	processed func(projects []int64)
-	wake      chan struct{}
+	wake      waker
 }
 
 // claimPoll is how often an idle pipeline looks for work other instances
@@ -57,14 +57,6 @@ type job struct {
 	gone        bool   // the file vanished
 	retry       bool   // the file changed after it was recorded
 	vector      []float32
-}
-
-// Wake tells the pipeline that new work may be waiting.
-func (p *pipeline) Wake() {
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
 }
 
 // Run processes images until ctx ends, then finishes what it claimed.
@@ -113,34 +105,21 @@ func (p *pipeline) Run(ctx context.Context) error {
 
 // claim claims batches of waiting images and hands them to the workers.
 func (p *pipeline) claim(ctx context.Context, jobs chan<- *job) error {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-p.wake:
-		case <-timer.C:
-		}
-		for ctx.Err() == nil {
-			me := p.instance()
-			claimed, err := p.db.ClaimImages(ctx, me, p.cfg.BatchSize)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
+	p.wake.run(ctx, claimPoll, func() bool {
+		me := p.instance()
+		claimed, err := p.db.ClaimImages(ctx, me, p.cfg.BatchSize)
+		if err != nil {
+			if ctx.Err() == nil {
 				p.log.Error("claim images", "err", err)
-				break
 			}
-			if len(claimed) == 0 {
-				break
-			}
-			for _, c := range claimed {
-				jobs <- &job{img: c, claimer: me, start: time.Now()}
-			}
+			return false
 		}
-		timer.Reset(claimPoll)
-	}
+		for _, c := range claimed {
+			jobs <- &job{img: c, claimer: me, start: time.Now()}
+		}
+		return len(claimed) > 0
+	})
+	return nil
 }
 
 // decode reads, hashes, decodes and preprocesses one image, recording in
