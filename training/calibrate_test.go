@@ -121,3 +121,70 @@ func TestCalibrationReducesECE(t *testing.T) {
 		t.Fatalf("temperature %.3f, want about 2", tt)
 	}
 }
+
+// TestThresholdsPerKindNoPooledFallback: every kind must meet the target on
+// its own. 1000 right rejects and 300 right crops would carry 50 selects with
+// 4 wrong (8%) under a pooled threshold; the select kind must get Never, and
+// so must a kind with no calibration decisions at all, while the kinds that
+// meet the target alone keep their own thresholds.
+func TestThresholdsPerKindNoPooledFallback(t *testing.T) {
+	t.Parallel()
+	two := []model.Image{{Stage: 1}, {Stage: 2}}
+	box := [4]float64{0.1, 0, 0.9, 0.8}
+	var items []evalItem
+	add := func(n int, kind model.Kind, conf float64, ex func(i int) Example, chosen int) {
+		for i := 0; i < n; i++ {
+			e := ex(i)
+			e.Images = two
+			items = append(items, evalItem{ex: &e, out: model.Outcome{Kind: kind, Chosen: chosen, Box: box, Confidence: conf}})
+		}
+	}
+	add(1000, model.KindReject, 0.99, func(int) Example { return Example{Chosen: -1} }, 1)
+	add(300, model.KindCrop, 0.97, func(int) Example { return Example{Chosen: 1, Crop: &box} }, 1)
+	add(50, model.KindSelect, 0.98, func(i int) Example {
+		if i < 4 {
+			return Example{Chosen: 0} // the human kept the other image
+		}
+		return Example{Chosen: 1}
+	}, 1)
+
+	// the pooled decisions would meet the target: the old fallback's threshold
+	var conf []float64
+	var right []bool
+	for _, it := range items {
+		conf = append(conf, it.out.Confidence)
+		right = append(right, outcomeRight(it.out, it.ex, 0.5))
+	}
+	if Threshold(conf, right, 0.02) > 1 {
+		t.Fatal("test setup: the pooled decisions should meet the target")
+	}
+
+	th := thresholds(items, 0.02, 0.5)
+	if th.Select != model.Never {
+		t.Errorf("select threshold = %v, want Never (4 of 50 wrong cannot meet 2%% alone)", th.Select)
+	}
+	if th.Reject != 0.99 || th.Crop != 0.97 {
+		t.Errorf("reject, crop thresholds = %v, %v, want 0.99, 0.97 (each meets the target alone)", th.Reject, th.Crop)
+	}
+	// no crop decisions at all: crop is never automatic either
+	var noCrop []evalItem
+	for _, it := range items {
+		if it.out.Kind != model.KindCrop {
+			noCrop = append(noCrop, it)
+		}
+	}
+	if th := thresholds(noCrop, 0.02, 0.5); th.Crop != model.Never || th.Reject != 0.99 {
+		t.Errorf("without crop decisions: thresholds %+v, want crop Never and reject 0.99", th)
+	}
+	// a select that cannot meet the target is never automatic in Decide
+	p := model.DefaultParams("test", 1)
+	p.Thresholds = th
+	o, err := p.Decide(two, model.Raw{Scores: []float32{0, 20}, CropLogits: []float32{-20, -20},
+		Boxes: [][3]float32{{0.5, 0.5, 1}, {0.5, 0.5, 1}}, RejectLogits: []float32{-20, -20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Kind != model.KindSelect || o.Auto || o.Confidence < 0.99 {
+		t.Errorf("confident select: kind %s auto %v confidence %v, want a select that is not automatic", o.Kind, o.Auto, o.Confidence)
+	}
+}

@@ -15,7 +15,9 @@ func TestCropUnknown(t *testing.T) {
 	onnxrttest.Init(t)
 	examples := synthetic(5, 600, 16)
 	for i := range examples {
-		if ex := &examples[i]; ex.Chosen >= 0 && i%3 == 0 {
+		// a quarter: a period of 3 would alias with SplitExamples' (two
+		// calibration groups, one test group), leaving none in the test set
+		if ex := &examples[i]; ex.Chosen >= 0 && i%4 == 0 {
 			ex.Crop, ex.CropUnknown = nil, true
 		}
 	}
@@ -77,6 +79,6 @@ func TestCropUnknown(t *testing.T) {
 		t.Errorf("test set: %d kept, %d crop-labelled; want %d and %d", o.Kept, o.CropLabelled, kept, labelled)
 	}
 	if o.SelectionAccuracy < 0.8 || o.RejectAccuracy < 0.8 {
-		t.Errorf("selection accuracy %.3f, reject accuracy %.3f with a third of the crops unknown", o.SelectionAccuracy, o.RejectAccuracy)
+		t.Errorf("selection accuracy %.3f, reject accuracy %.3f with a quarter of the crops unknown", o.SelectionAccuracy, o.RejectAccuracy)
 	}
 }

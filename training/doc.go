@@ -7,10 +7,12 @@
 //     sizes; the chosen image or -1 for a reject; the crop, or CropUnknown
 //     when the human's crop was not recorded) are split by
 //     SplitExamples: per project, the newest HeldOut share of whole groups is
-//     held out and alternately assigned to calibration and test; a group is
-//     never split.
+//     held out, two groups in three to calibration and one to test; a
+//     group is never split.
 //  2. Each image becomes an input row [embedding | embedding - group mean |
-//     meta features], standardised with the training set's statistics.
+//     meta features (model.MetaFeatures, including the embedding distance
+//     to the neighbouring stages)], standardised with the training set's
+//     statistics.
 //  3. Three small MLPs (ReLU hidden layers, hand-written backward pass,
 //     AdamW, early stopping on the calibration groups' loss, deterministic
 //     for a seed) are trained: the ranker with a listwise softmax
@@ -21,8 +23,11 @@
 //     with the cross-entropy of the group's mean logit.
 //  4. On the calibration groups: the ranker's softmax temperature and Platt
 //     scaling of the crop and reject logits are fitted, then, per outcome
-//     kind, the lowest confidence threshold whose decisions have a Wilson
-//     95% upper error bound at most the target (Threshold).
+//     kind, the lowest confidence threshold at which that kind's own
+//     decisions have a Wilson 95% upper error bound at most the target
+//     (Threshold). A kind that cannot meet the target on its own is never
+//     decided automatically (model.Never): there is no pooled fallback, as
+//     near-perfect rejects would hide a kind's errors in a pool.
 //  5. The test groups (never used for fitting anything) are evaluated per
 //     project and overall (Metrics, Report), next to the "always pick the
 //     highest stage" baseline; a group whose crop is unknown is judged on

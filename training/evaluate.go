@@ -243,18 +243,18 @@ func evaluate(items []evalItem, iouMin float64) Metrics {
 }
 
 // thresholds sets each kind's threshold from the calibration items: the
-// lowest confidence at which that kind's decisions meet the target (Wilson
-// 95% upper bound, see Threshold). A kind with too few calibration decisions
-// to bound its own error falls back to the pooled threshold, the one all
-// kinds' decisions together meet (the confidences are calibrated, so one
-// threshold means the same for every kind). Groups of one image are never
-// automatic and do not count, nor do keep decisions on groups whose crop is
-// unknown (whether they are right is only partly known).
+// lowest confidence at which that kind's own decisions meet the target
+// (Wilson 95% upper bound, see Threshold). Each kind must meet the target on
+// its own: a kind whose calibration decisions cannot bound its error at the
+// target (too few, or too many wrong at every confidence) gets model.Never
+// and is never decided automatically; no pooled threshold stands in for it,
+// since the kinds' errors differ and a pool lets near-perfect rejects hide
+// wrong selects. Groups of one image are never automatic and do not count,
+// nor do keep decisions on groups whose crop is unknown (whether they are
+// right is only partly known).
 func thresholds(items []evalItem, target, iouMin float64) model.Thresholds {
 	conf := map[model.Kind][]float64{}
 	right := map[model.Kind][]bool{}
-	var allConf []float64
-	var allRight []bool
 	for _, it := range items {
 		if len(it.ex.Images) < 2 {
 			continue
@@ -262,19 +262,11 @@ func thresholds(items []evalItem, target, iouMin float64) model.Thresholds {
 		if it.ex.CropUnknown && it.out.Kind != model.KindReject {
 			continue // right or wrong is not fully known: it cannot bound an error rate
 		}
-		k, ok := it.out.Kind, outcomeRight(it.out, it.ex, iouMin)
+		k := it.out.Kind
 		conf[k] = append(conf[k], it.out.Confidence)
-		right[k] = append(right[k], ok)
-		allConf = append(allConf, it.out.Confidence)
-		allRight = append(allRight, ok)
+		right[k] = append(right[k], outcomeRight(it.out, it.ex, iouMin))
 	}
-	pooled := Threshold(allConf, allRight, target)
-	th := func(k model.Kind) float64 {
-		if t := Threshold(conf[k], right[k], target); t <= 1 {
-			return t
-		}
-		return pooled
-	}
+	th := func(k model.Kind) float64 { return Threshold(conf[k], right[k], target) }
 	return model.Thresholds{Select: th(model.KindSelect), Crop: th(model.KindCrop), Reject: th(model.KindReject)}
 }
 

@@ -13,10 +13,14 @@ type Split struct {
 // SplitExamples holds out whole groups, the newest of each project: per
 // project, the groups are ordered by time (newest last) and the newest
 // fraction heldOut (rounded, at least one when the project has three groups
-// or more) is held out; held-out groups alternate between calibration
-// (thresholds, temperature, early stopping) and test (evaluation only),
-// so both come from the newest period. Examples with the same project and
-// group key always land in the same set, so a group is never split.
+// or more) is held out; of every three consecutive held-out groups the
+// first and third go to calibration (thresholds, temperature, early
+// stopping) and the second to test (evaluation only), so both come from the
+// newest period and two held-out groups already give one test group. Calibration gets two thirds because each outcome kind's threshold
+// must bound that kind's own error (a Wilson 95% upper bound of 2% needs at
+// least 188 right decisions in a row), which a half share leaves too few of.
+// Examples with the same project and group key always land in the same set,
+// so a group is never split.
 func SplitExamples(examples []Example, heldOut float64) Split {
 	type group struct {
 		project, key string
@@ -69,7 +73,7 @@ func SplitExamples(examples []Example, heldOut float64) Split {
 			switch {
 			case j < cut:
 				s.Train = append(s.Train, g.members...)
-			case (j-cut)%2 == 0:
+			case (j-cut)%3 != 1:
 				s.Calibration = append(s.Calibration, g.members...)
 			default:
 				s.Test = append(s.Test, g.members...)

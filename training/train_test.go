@@ -30,9 +30,11 @@ func TestTrainLearnsAndBeatsBaseline(t *testing.T) {
 	onnxrttest.Init(t)
 	examples := synthetic(11, 2000, 32, "a", "b")
 	start := time.Now()
-	// 200 calibration groups cannot bound an error rate of 2% (that takes
-	// 189 right decisions in a row at least); 5% can be.
-	res, err := Train(context.Background(), examples, Config{EmbedderID: "test", TargetErrorRate: 0.05}, testLogger(t))
+	// 400 held-out groups: 266 for calibration (two in three), 134 for
+	// test. Each kind must bound its own error, and a kind's share of 266
+	// (about 90) cannot bound 2% (that takes 188 right decisions in a row
+	// at least) nor reliably 5% (59 in a row); 10% can be.
+	res, err := Train(context.Background(), examples, Config{EmbedderID: "test", TargetErrorRate: 0.1}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,8 +42,8 @@ func TestTrainLearnsAndBeatsBaseline(t *testing.T) {
 	o := res.Report.Overall
 	t.Logf("overall: %+v", o)
 	t.Logf("thresholds: %+v, temperature %.3f", res.Params.Thresholds, res.Params.Temperature)
-	if res.Report.EvaluatedOn != "test" || o.Groups != 200 {
-		t.Fatalf("evaluated on %s, %d groups; want test, 200", res.Report.EvaluatedOn, o.Groups)
+	if res.Report.EvaluatedOn != "test" || o.Groups != 134 {
+		t.Fatalf("evaluated on %s, %d groups; want test, 134", res.Report.EvaluatedOn, o.Groups)
 	}
 	checks := []struct {
 		name      string

@@ -13,7 +13,7 @@ type Image struct {
 }
 
 // MetaDim is M, the number of meta features per image.
-const MetaDim = 10
+const MetaDim = 12
 
 // MetaNames names the meta features in the order MetaFeatures writes them.
 var MetaNames = [MetaDim]string{
@@ -27,12 +27,17 @@ var MetaNames = [MetaDim]string{
 	"group_size",        // number of images in the group / 4
 	"single_image",      // 1 when the group has one image
 	"stages_below_high", // (highest stage of the group - stage) / 3
+	"dist_lower_stage",  // 1 - cosine of the embedding with the nearest lower stage's (mean over its images), 0 when none
+	"dist_higher_stage", // 1 - cosine of the embedding with the nearest higher stage's (mean over its images), 0 when none
 }
 
 // MetaFeatures returns the meta feature rows of a group, one row of MetaDim
 // values per image, in the order of MetaNames. The features describe an image
 // relative to its group, so that a ranker can learn "the highest stage usually
-// wins" from them alone and leave the exceptions to the embedding.
+// wins" from them alone and leave the exceptions to the embedding. The two
+// distances to the neighbouring stages flag a stage that departs from the
+// one it was made from (an upscale is nearly the same picture, a broken one
+// is not), the usual reason a human picks a lower stage.
 func MetaFeatures(group []Image) [][]float32 {
 	n := len(group)
 	out := make([][]float32, n)
@@ -79,6 +84,8 @@ func MetaFeatures(group []Image) [][]float32 {
 		row[7] = float32(n) / 4
 		row[8] = b2f(n == 1)
 		row[9] = float32((maxStage - im.Stage) / 3)
+		row[10] = float32(stageDistance(group, i, -1))
+		row[11] = float32(stageDistance(group, i, +1))
 		out[i] = row
 	}
 	return out
@@ -95,6 +102,40 @@ func HighestStage(group []Image) int {
 		}
 	}
 	return best
+}
+
+// stageDistance returns 1 - the mean cosine of image i's embedding with the
+// images of the nearest stage below (dir < 0) or above (dir > 0) its own, 0
+// when there is none or an embedding is missing. Embeddings are
+// L2-normalised, so the cosine is the dot product.
+func stageDistance(group []Image, i int, dir float64) float64 {
+	s := group[i].Stage
+	near, found := 0.0, false
+	for _, im := range group {
+		if d := (im.Stage - s) * dir; d > 0 && (!found || d < (near-s)*dir) {
+			near, found = im.Stage, true
+		}
+	}
+	if !found {
+		return 0
+	}
+	var sum float64
+	var n int
+	for _, im := range group {
+		if im.Stage != near || len(im.Embedding) != len(group[i].Embedding) || len(im.Embedding) == 0 {
+			continue
+		}
+		var dot float64
+		for j, v := range im.Embedding {
+			dot += float64(v) * float64(group[i].Embedding[j])
+		}
+		sum += dot
+		n++
+	}
+	if n == 0 {
+		return 0
+	}
+	return 1 - sum/float64(n)
 }
 
 func pixels(im Image) float64 {
