@@ -1,0 +1,408 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// harnessOptions configure a harness.
+type harnessOptions struct {
+	// Screend is a prebuilt screend binary; empty builds one from the module.
+	Screend string
+	// Work is the parent of the work folder; default the temp folder.
+	Work string
+	// Keep keeps the work folder and the database afterwards.
+	Keep bool
+	// Env are extra SCREEND_* settings for the daemon (name=value).
+	Env []string
+}
+
+// harness is one fresh database, one fresh inbox and the daemons run on them.
+type harness struct {
+	opts     harnessOptions
+	bin      string
+	work     string
+	inbox    string
+	adminURL string
+	dbName   string
+	dbURL    string
+	env      []string
+
+	mu      sync.Mutex
+	daemons []*daemonProc
+	nextLog int
+}
+
+// connect opens one connection.
+func connect(ctx context.Context, u string) (*pgx.Conn, error) {
+	c, err := pgx.Connect(ctx, u)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", redact(u), err)
+	}
+	return c, nil
+}
+
+func redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(database)"
+	}
+	if _, ok := p.User.Password(); ok {
+		p.User = url.UserPassword(p.User.Username(), "xxxxx")
+	}
+	return p.String()
+}
+
+// withDatabase returns u with its database name replaced.
+func withDatabase(u, name string) (string, error) {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "", fmt.Errorf("parse database url: %w", err)
+	}
+	if p.Path == "" || p.Path == "/" {
+		q := p.Query()
+		if q.Has("dbname") {
+			q.Set("dbname", name)
+			p.RawQuery = q.Encode()
+			return p.String(), nil
+		}
+	}
+	p.Path = "/" + name
+	return p.String(), nil
+}
+
+// templateDB is the database fresh bench databases are cloned from: the
+// test database the setup script made (vector extension, not migrated).
+const templateDB = "screend_test"
+
+// newHarness builds screend (unless given), creates a database and an inbox.
+func newHarness(ctx context.Context, opts harnessOptions) (*harness, error) {
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		return nil, usageError{"TEST_DATABASE_URL is not set (source var/env)"}
+	}
+	h := &harness{opts: opts}
+	var err error
+	h.work, err = os.MkdirTemp(opts.Work, "screend-bench-")
+	if err != nil {
+		return nil, err
+	}
+	h.inbox = filepath.Join(h.work, "inbox")
+	if err := os.MkdirAll(h.inbox, 0o755); err != nil {
+		return nil, err
+	}
+	h.bin = opts.Screend
+	if h.bin == "" {
+		h.bin = filepath.Join(h.work, "screend")
+		if err := buildScreend(ctx, h.bin); err != nil {
+			return nil, err
+		}
+	}
+	if h.adminURL, err = withDatabase(base, "postgres"); err != nil {
+		return nil, err
+	}
+	h.dbName = "screend_bench_" + randomHex(6)
+	if err := h.createDB(ctx); err != nil {
+		os.RemoveAll(h.work)
+		return nil, err
+	}
+	if h.dbURL, err = withDatabase(base, h.dbName); err != nil {
+		return nil, err
+	}
+	cfg := filepath.Join(h.work, "screend.toml")
+	if err := os.WriteFile(cfg, []byte("# empty: settings come from the environment\n"), 0o644); err != nil {
+		return nil, err
+	}
+	h.env = []string{
+		"SCREEND_DATABASE_URL=" + h.dbURL,
+		"SCREEND_INBOX=" + h.inbox,
+		"SCREEND_LISTEN=",
+		"SCREEND_RETRAIN_SCHEDULE=",
+		"SCREEND_LOG_FORMAT=json",
+	}
+	h.env = append(h.env, opts.Env...)
+	return h, nil
+}
+
+// buildScreend builds ./cmd/screend of the module the bench belongs to.
+func buildScreend(ctx context.Context, out string) error {
+	var dir bytes.Buffer
+	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}")
+	cmd.Stdout = &dir
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("find the screend module (run from inside it, or pass --screend): %w", err)
+	}
+	build := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/screend")
+	build.Dir = strings.TrimSpace(dir.String())
+	if b, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/screend: %w: %s", err, b)
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// createDB clones the template, retrying while other sessions use it.
+func (h *harness) createDB(ctx context.Context) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		conn, err := connect(ctx, h.adminURL)
+		if err == nil {
+			_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{h.dbName}.Sanitize()+" TEMPLATE "+pgx.Identifier{templateDB}.Sanitize())
+			conn.Close(ctx)
+		}
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("create database %s from %s: %w", h.dbName, templateDB, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// Close stops every daemon, drops the database and removes the work
+// folder (unless kept).
+func (h *harness) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	h.mu.Lock()
+	ds := h.daemons
+	h.mu.Unlock()
+	for _, d := range ds {
+		d.Stop(30 * time.Second)
+	}
+	if h.opts.Keep {
+		fmt.Fprintf(os.Stderr, "kept %s and database %s\n", h.work, h.dbName)
+		return
+	}
+	for i := 0; i < 20; i++ {
+		conn, err := connect(ctx, h.adminURL)
+		if err == nil {
+			_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{h.dbName}.Sanitize()+" WITH (FORCE)")
+			conn.Close(ctx)
+		}
+		if err == nil {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	os.RemoveAll(h.work)
+}
+
+// daemonProc is one `screend run` subprocess, with its /proc samples.
+type daemonProc struct {
+	cmd  *exec.Cmd
+	Pid  int
+	Log  string
+	done chan struct{}
+	err  error
+
+	mu         sync.Mutex
+	peakRSSkB  int64
+	cpuTicks   int64
+	startedAt  time.Time
+	finishedAt time.Time
+}
+
+// clkTck is the kernel's clock tick for /proc/PID/stat times.
+const clkTck = 100
+
+// Start starts a daemon with the harness's environment and extra settings.
+func (h *harness) Start(extra ...string) (*daemonProc, error) {
+	h.mu.Lock()
+	h.nextLog++
+	logPath := filepath.Join(h.work, fmt.Sprintf("screend-%02d.log", h.nextLog))
+	h.mu.Unlock()
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(h.bin, "--config", filepath.Join(h.work, "screend.toml"), "run")
+	cmd.Env = append(append(os.Environ(), h.env...), extra...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start screend: %w", err)
+	}
+	d := &daemonProc{cmd: cmd, Pid: cmd.Process.Pid, Log: logPath, done: make(chan struct{}), startedAt: time.Now()}
+	go func() {
+		d.err = cmd.Wait()
+		logf.Close()
+		d.mu.Lock()
+		d.finishedAt = time.Now()
+		d.mu.Unlock()
+		close(d.done)
+	}()
+	go d.sample()
+	h.mu.Lock()
+	h.daemons = append(h.daemons, d)
+	h.mu.Unlock()
+	return d, nil
+}
+
+// sample polls /proc/PID/status (VmHWM) and /proc/PID/stat (CPU time)
+// until the process ends.
+func (d *daemonProc) sample() {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		d.readProc()
+		select {
+		case <-d.done:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (d *daemonProc) readProc() {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.Pid))
+	if err != nil {
+		return
+	}
+	var hwm int64
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				hwm, _ = strconv.ParseInt(f[1], 10, 64)
+			}
+		}
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", d.Pid))
+	var ticks int64
+	if err == nil {
+		// Fields after the command name (which may hold spaces).
+		s := string(stat)
+		if i := strings.LastIndexByte(s, ')'); i > 0 {
+			f := strings.Fields(s[i+1:])
+			if len(f) > 13 {
+				ut, _ := strconv.ParseInt(f[11], 10, 64)
+				st, _ := strconv.ParseInt(f[12], 10, 64)
+				ticks = ut + st
+			}
+		}
+	}
+	d.mu.Lock()
+	d.peakRSSkB = max(d.peakRSSkB, hwm)
+	if ticks > d.cpuTicks {
+		d.cpuTicks = ticks
+	}
+	d.mu.Unlock()
+}
+
+// Usage returns the peak RSS (MB) and the CPU seconds used so far.
+func (d *daemonProc) Usage() (peakMB, cpuSeconds float64) {
+	d.readProc()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return float64(d.peakRSSkB) / 1024, float64(d.cpuTicks) / clkTck
+}
+
+// Kill sends SIGKILL and waits for the process to end.
+func (d *daemonProc) Kill() {
+	d.readProc()
+	_ = d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.done
+}
+
+// Stop sends SIGTERM and waits; after timeout it kills.
+func (d *daemonProc) Stop(timeout time.Duration) error {
+	select {
+	case <-d.done:
+		return nil
+	default:
+	}
+	d.readProc()
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+		return nil
+	case <-time.After(timeout):
+		d.Kill()
+		return fmt.Errorf("screend %d did not stop within %s; killed", d.Pid, timeout)
+	}
+}
+
+// Exited tells whether the process has ended, and how.
+func (d *daemonProc) Exited() (bool, error) {
+	select {
+	case <-d.done:
+		return true, d.err
+	default:
+		return false, nil
+	}
+}
+
+// status runs `screend status --json` against the harness's database.
+type daemonStatus struct {
+	Images  map[string]int `json:"images"`
+	Groups  map[string]int `json:"groups"`
+	Pending int            `json:"pending"`
+}
+
+func (h *harness) Status(ctx context.Context) (daemonStatus, error) {
+	var st daemonStatus
+	cmd := exec.CommandContext(ctx, h.bin, "--config", filepath.Join(h.work, "screend.toml"), "status", "--json")
+	cmd.Env = append(os.Environ(), h.env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return st, fmt.Errorf("screend status: %w: %s", err, strings.TrimSpace(errb.String()))
+	}
+	if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+		return st, fmt.Errorf("screend status: %w", err)
+	}
+	return st, nil
+}
+
+// errTimeout means the daemon did not become idle in time.
+var errTimeout = errors.New("timed out")
+
+// WaitIdle waits until the daemon recorded at least images files, none is
+// still discovered, and status says pending 0.
+func (h *harness) WaitIdle(ctx context.Context, images int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := h.Status(ctx)
+		if err == nil {
+			total := 0
+			for _, n := range st.Images {
+				total += n
+			}
+			if total >= images && st.Images["discovered"] == 0 && st.Pending == 0 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("waiting for the daemon to be idle: %w (last status %+v, err %v)", errTimeout, st, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}

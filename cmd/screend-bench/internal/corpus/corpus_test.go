@@ -1,0 +1,288 @@
+package corpus
+
+import (
+	"context"
+	"crypto/sha256"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"screend/daemon"
+)
+
+// synthPhotos writes a few synthetic "photographs" (gradients and shapes).
+func synthPhotos(t *testing.T, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	for i := range n {
+		img := image.NewRGBA(image.Rect(0, 0, 640+40*i, 480))
+		for y := range img.Rect.Dy() {
+			for x := range img.Rect.Dx() {
+				v := uint8((x*(i+1) + y*2) % 256)
+				c := color.RGBA{v, uint8(255 - int(v)), uint8((x ^ y) * (i + 3)), 255}
+				if (x-300)*(x-300)+(y-200)*(y-200) < 90*90 {
+					c = color.RGBA{200, uint8(40 * i), 60, 255}
+				}
+				img.Set(x, y, c)
+			}
+		}
+		f, err := os.Create(filepath.Join(dir, "photo"+string(rune('a'+i))+".png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := png.Encode(f, img); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	return dir
+}
+
+func hashTree(t *testing.T, dir string) map[string][32]byte {
+	t.Helper()
+	out := map[string][32]byte{}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == ManifestFile {
+			return err // the manifest holds the generation time
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		out[rel] = sha256.Sum256(data)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestGenerateDeterministicAndGroupsAsPlan(t *testing.T) {
+	t.Parallel()
+	photos := synthPhotos(t, 3)
+	opts := func(out string, workers int) Options {
+		return Options{Photos: photos, Out: out, Seed: 42, Pictures: 12, Projects: 2,
+			Sizes: []image.Point{{96, 96}, {80, 112}}, Workers: workers}
+	}
+	a, b := t.TempDir(), t.TempDir()
+	ma, err := Generate(context.Background(), opts(a, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Generate(context.Background(), opts(b, 4)); err != nil {
+		t.Fatal(err)
+	}
+	ha, hb := hashTree(t, a), hashTree(t, b)
+	if !reflect.DeepEqual(ha, hb) {
+		t.Fatalf("two corpora of one seed differ")
+	}
+	pngs := 0
+	for rel := range ha {
+		if strings.HasSuffix(rel, ".png") {
+			pngs++
+		}
+	}
+	if ma.Images != pngs {
+		t.Fatalf("manifest says %d images, tree has %d", ma.Images, pngs)
+	}
+	// A different seed gives a different corpus.
+	c := t.TempDir()
+	o := opts(c, 2)
+	o.Seed = 43
+	if _, err := Generate(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if reflect.DeepEqual(ha, hashTree(t, c)) {
+		t.Fatal("seeds 42 and 43 gave the same corpus")
+	}
+	// Every image has its companion, and the nearest-up rule (screend plan)
+	// gives exactly the truth's groups.
+	truth, err := ReadTruth(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, tr := range truth {
+		want = append(want, strings.Join(tr.Files, "|"))
+		for _, f := range tr.Files {
+			if _, ok := ha[filepath.FromSlash(strings.TrimSuffix(f, ".png")+".yaml")]; !ok {
+				t.Errorf("%s has no .yaml companion", f)
+			}
+		}
+	}
+	groups, err := daemon.Plan(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, g := range groups {
+		got = append(got, strings.Join(g.Images, "|")) // relative to the corpus
+	}
+	sort.Strings(want)
+	sort.Strings(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("plan groups differ from truth:\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestImageSizes(t *testing.T) {
+	t.Parallel()
+	photos := synthPhotos(t, 2)
+	out := t.TempDir()
+	if _, err := Generate(context.Background(), Options{Photos: photos, Out: out, Seed: 5, Pictures: 40, Sizes: []image.Point{{64, 96}}}); err != nil {
+		t.Fatal(err)
+	}
+	truth, err := ReadTruth(filepath.Join(out, TruthFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[float64]image.Point{1: {64, 96}, 1.5: {64, 96}, 2: {128, 192}, 3: {192, 288}}
+	for _, tr := range truth {
+		for i, f := range tr.Files {
+			fh, err := os.Open(filepath.Join(out, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := png.DecodeConfig(fh)
+			fh.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w := want[tr.Stages[i]]; cfg.Width != w.X || cfg.Height != w.Y {
+				t.Errorf("%s is %dx%d, want %v", f, cfg.Width, cfg.Height, w)
+			}
+		}
+	}
+}
+
+func TestPlanStatistics(t *testing.T) {
+	t.Parallel()
+	photos := []string{"a.jpg", "b.jpg", "c.jpg"}
+	const n = 4000
+	truth, err := Plan(Options{Photos: "x", Out: "y", Seed: 7, Pictures: n, Projects: 3}, photos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shapes := map[Shape]int{}
+	decisions := map[string]int{}
+	anomalies, crops, noops, top := 0, 0, 0, 0
+	var areas []float64
+	for _, tr := range truth {
+		shapes[tr.Shape]++
+		decisions[tr.Decision]++
+		if tr.Anomaly {
+			anomalies++
+			if tr.ChosenStage >= tr.Stages[len(tr.Stages)-1] {
+				t.Fatalf("anomaly %d chose the top stage", tr.Picture)
+			}
+		} else if tr.Decision != Reject && tr.ChosenStage != tr.Stages[len(tr.Stages)-1] {
+			t.Fatalf("group %d chose stage %v, not the top", tr.Picture, tr.ChosenStage)
+		}
+		if tr.Decision == Reject && (tr.Chosen != "" || tr.RejectReason == "") {
+			t.Fatalf("reject %d: chosen %q reason %q", tr.Picture, tr.Chosen, tr.RejectReason)
+		}
+		if tr.Decision == Crop {
+			crops++
+			c := tr.Crop
+			if len(c) != 4 || c[0] < 0 || c[1] < 0 || c[2] > 1 || c[3] > 1 || c[0] >= c[2] || c[1] >= c[3] {
+				t.Fatalf("crop %v of group %d is not inside the image", c, tr.Picture)
+			}
+			// Normalised width == normalised height keeps the aspect ratio
+			// of any image: (x2-x1)*W / ((y2-y1)*H) == W/H.
+			if math.Abs((c[2]-c[0])-(c[3]-c[1])) > 2e-6 {
+				t.Fatalf("crop %v of group %d changes the aspect ratio", c, tr.Picture)
+			}
+			if c[0] == 0 && c[1] == 0 && c[2] == 1 && c[3] == 1 {
+				noops++
+			} else {
+				areas = append(areas, (c[2]-c[0])*(c[3]-c[1]))
+				if cx := (c[0] + c[2]) / 2; math.Abs(cx-0.5) > 0.1 {
+					t.Fatalf("crop %v is not centred horizontally", c)
+				}
+			}
+			if c[1] == 0 {
+				top++
+			}
+		}
+	}
+	near := func(name string, got, want, tol float64) {
+		t.Helper()
+		if math.Abs(got-want) > tol {
+			t.Errorf("%s = %.3f, want %.3f ± %.3f", name, got, want, tol)
+		}
+	}
+	frac := func(k int) float64 { return float64(k) / n }
+	near("shape 1,1.5,2", frac(shapes["1,1.5,2"]), 0.87, 0.02)
+	near("shape 1,2", frac(shapes["1,2"]), 0.085, 0.015)
+	near("shape 1,2,3", frac(shapes["1,2,3"]), 0.023, 0.01)
+	near("shape 1,1.5,2,3", frac(shapes["1,1.5,2,3"]), 0.015, 0.008)
+	near("shape 2,3", frac(shapes["2,3"]), 0.004, 0.004)
+	near("approve", frac(decisions[Approve]), 0.24, 0.025)
+	near("crop", frac(decisions[Crop]), 0.48, 0.025)
+	near("reject", frac(decisions[Reject]), 0.28, 0.025)
+	near("anomalies", frac(anomalies), 0.07, 0.015)
+	near("no-op crops", float64(noops)/float64(crops), 0.077, 0.02)
+	near("top-anchored crops", float64(top)/float64(crops), 0.66, 0.03)
+	sort.Float64s(areas)
+	q := func(p float64) float64 { return areas[int(p*float64(len(areas)-1))] }
+	near("crop area p5", q(0.05), 0.27, 0.03)
+	near("crop area median", q(0.5), 0.52, 0.03)
+	near("crop area p95", q(0.95), 0.78, 0.03)
+}
+
+func TestPlanFewHundredPictures(t *testing.T) {
+	t.Parallel()
+	// The statistics hold roughly already over a few hundred pictures.
+	truth, err := Plan(Options{Photos: "x", Out: "y", Seed: 1, Pictures: 300}, []string{"a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := map[string]int{}
+	shapes := map[Shape]int{}
+	for _, tr := range truth {
+		d[tr.Decision]++
+		shapes[tr.Shape]++
+	}
+	for k, want := range map[string]float64{Approve: 0.24, Crop: 0.48, Reject: 0.28} {
+		if got := float64(d[k]) / 300; math.Abs(got-want) > 0.07 {
+			t.Errorf("%s share %.2f, want about %.2f", k, got, want)
+		}
+	}
+	if got := float64(shapes["1,1.5,2"]) / 300; math.Abs(got-0.87) > 0.05 {
+		t.Errorf("shape (1,1.5,2) share %.2f, want about 0.87", got)
+	}
+}
+
+func TestFindPhotosPicksLargestOfImagesFolder(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(rel string, w, h int) {
+		p := filepath.Join(dir, rel)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		f, _ := os.Create(p)
+		png.Encode(f, image.NewRGBA(image.Rect(0, 0, w, h)))
+		f.Close()
+	}
+	write("A/contents/images/100x50.png", 100, 50)
+	write("A/contents/images/300x150.png", 300, 150)
+	write("A/contents/screenshot.png", 30, 20)
+	write("loose.png", 40, 40)
+	got, err := FindPhotos(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "A/contents/images/300x150.png"), filepath.Join(dir, "loose.png")}
+	if !slices.Equal(got, want) {
+		t.Fatalf("FindPhotos = %v, want %v", got, want)
+	}
+}

@@ -1,0 +1,70 @@
+// Package corpus turns a folder of real photographs into a benchmark corpus
+// shaped like the output of the AI generation pipeline that screend screens,
+// together with the human-like decisions a curator would make on it.
+//
+// # Use
+//
+//	m, err := corpus.Generate(ctx, corpus.Options{Photos: "/tmp/wallpapers", Out: "/tmp/corpus", Seed: 1, Pictures: 300})
+//	truth, err := corpus.ReadTruth(m.TruthPath)   // or corpus.ReadTruth("/tmp/corpus/truth.jsonl")
+//
+// Out receives one folder per project (p01, p02, ...) holding the stage
+// files and their .yaml companions, plus manifest.json (the Manifest) and
+// truth.jsonl (one Truth per group, JSON lines). Only the project folders
+// belong in an inbox; the two files at the top are for evaluation.
+//
+// # Generation model
+//
+// Everything is drawn from a random source derived from (Seed, picture
+// index), so a corpus is identical for a seed whatever the worker count.
+//
+// Photos: every JPEG/PNG under Photos is a source, except previews named
+// screenshot.*; in a folder whose name starts with "images" (the wallpaper
+// package's layout: one picture in several sizes) only the largest file is
+// used. Each photo is scaled once so that its short
+// side is at most 1600 px.
+//
+// Pictures: picture i picks a photo, a stage-1 size (1024x1024 50%,
+// 832x1216 30%, 1216x832 20%, or Options.Sizes), a random crop of the photo
+// with that aspect ratio (45-100% of the largest such crop, anywhere, maybe
+// mirrored), so ~30 photos give hundreds of distinct pictures.
+//
+// Group shapes (stages present) follow the upstream statistics:
+// (1,1.5,2) 87%, (1,2) 8.5%, (1,2,3) 2.3%, (1,1.5,2,3) 1.5%, (2,3) 0.4%
+// (renormalised). Stage 1 is the crop resized (Catmull-Rom); stage 1.5 is
+// stage 1 with a visible local change (a "face swap": an elliptic patch in
+// the upper middle recoloured, smoothed and shifted); stage 2 is a 2x
+// Catmull-Rom upscale of the previous stage; stage 3 ("enhanced") is a 1.5x
+// upscale of stage 2 (3072x3072 for square pictures) with an unsharp mask
+// and a contrast boost.
+//
+// Names and times: each project is one pipeline run; its pictures follow
+// one another, stage files of a picture are written with the upstream gaps
+// (1 to 1.5: 15-30 s, 1.5 to 2: 70-140 s, 1 to 2 without 1.5: 85-170 s,
+// 2 to 3: 90-120 s), the next picture starting 5-60 s after the last file of
+// the previous one. Files are named YYYYMMDD_HHMMSS_stage1_generated.png,
+// ..._stage1.5_face_swapped.png, ..._stage2_upscaled.png,
+// ..._stage3_enhanced.png, each with a .yaml companion of the same stem.
+// With these times the nearest-up rule (screend plan) gives exactly the
+// generated groups.
+//
+// Decisions (Truth): reject 28%, crop 48%, approve 24%. The signal behind
+// each is put into the pixels, so a model can learn it:
+//
+//   - reject: the picture itself is bad, in every stage: very dark
+//     (RejectReason "dark"), heavily blurred ("blurred") or washed out
+//     ("washed_out").
+//   - crop: the box is normalised [x1,y1,x2,y2] and keeps the aspect ratio
+//     (normalised width == normalised height). Its area follows the
+//     upstream quantiles (p5 27%, median 52%, p95 78%), it is centred
+//     horizontally (small jitter), anchored at the top in 66% of crops
+//     (no-ops included) and otherwise a little below it; 7.7% of crops are
+//     full-frame no-ops [0,0,1,1]. Outside the box the picture is an "empty
+//     margin": heavily blurred, desaturated and dimmed, feathered into the
+//     sharp subject region, so the box is visible in the image.
+//   - approve: the whole frame is sharp, no margin.
+//
+// Anomalies: in about AnomalyRate of all groups (only among kept groups)
+// the highest stage is a broken upscale (Defect: "blur", "noise",
+// "color_cast" or "blocky") and the human chose the highest stage below it.
+// Otherwise the chosen file is the highest stage.
+package corpus

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+)
+
+// issue3Cmd is the intake benchmark of issue 3: on a folder of realistic
+// PNGs, images/s from drop to stored embedding with the built-in embedder
+// and with an ONNX model, beside the limits measured in the same run, and
+// the peak RSS of a burst with the model.
+func issue3Cmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("issue3", flag.ContinueOnError)
+	corpusDir := fs.String("corpus", "", "corpus of 1024x1024 (and 2x) PNGs: screend-bench corpus --sizes 1024x1024")
+	model := fs.String("model", "", "ONNX model (ViT-B/32-shaped) with preprocessor_config.json beside it")
+	burst := fs.Int("burst-copies", 0, "also drop the corpus this many times at once with the model, for peak RSS (0: skip)")
+	skipBuiltin := fs.Bool("skip-builtin", false, "skip the built-in embedder run")
+	screend := fs.String("screend", "", "prebuilt screend binary")
+	work := fs.String("work", "", "parent folder of the work folders")
+	limitFiles := fs.Int("limit-files", 300, "measure the limits on at most this many files")
+	out := fs.String("out", "", "write the JSON report to FILE and the Markdown beside it")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if *corpusDir == "" {
+		return usageError{"--corpus is required"}
+	}
+	rep := newReport(append([]string{"issue3"}, args...))
+	base := loadFlags{corpus: *corpusDir, mode: "cp", settle: 20 * time.Second, copies: 1, screend: *screend,
+		work: *work, timeout: 90 * time.Minute, limitFiles: *limitFiles}
+	var embedders []string
+	if !*skipBuiltin {
+		embedders = append(embedders, "builtin")
+	}
+	if *model != "" {
+		embedders = append(embedders, *model)
+	}
+	for _, e := range embedders {
+		f := base
+		f.embedder = e
+		cfg, err := benchConfig(e, 0)
+		if err != nil {
+			return err
+		}
+		lim, err := measureLimits(ctx, cfg, f.corpus, f.limitFiles)
+		if err != nil {
+			return err
+		}
+		rep.Limits = append(rep.Limits, lim)
+		res, err := runLoad(ctx, rep, f, lim)
+		if err != nil {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("%s: %v", e, err))
+			continue
+		}
+		rep.Loads = append(rep.Loads, res)
+		if e == "builtin" {
+			rep.Targets = append(rep.Targets, Target{Name: "builtin end-to-end / decode-only", Goal: ">= 0.85",
+				Measured: res.VsDecodeOnly, Met: res.VsDecodeOnly >= 0.85})
+		} else {
+			rep.Targets = append(rep.Targets, Target{Name: "ONNX end-to-end / (decode+preprocess, inference) limit", Goal: ">= 0.80",
+				Measured: res.VsCombined, Met: res.VsCombined >= 0.80})
+		}
+	}
+	if *burst > 0 && *model != "" {
+		f := base
+		f.embedder, f.copies = *model, *burst
+		res, err := runLoad(ctx, rep, f, nil)
+		if err != nil {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("burst: %v", err))
+		} else {
+			res.Mode = fmt.Sprintf("cp burst x%d", *burst)
+			rep.Loads = append(rep.Loads, res)
+			rep.Targets = append(rep.Targets, Target{Name: fmt.Sprintf("peak RSS MB, %d-file burst, ONNX", res.Images), Goal: "< 1536",
+				Measured: res.PeakRSSMB, Met: res.PeakRSSMB < 1536})
+		}
+	}
+	return rep.finish(*out, stdout)
+}
