@@ -28,6 +28,9 @@ type grouper struct {
 // settleCheck is how often projects are checked for having settled.
 const settleCheck = time.Second
 
+// regroupEvery is how often touched projects are regrouped.
+const regroupEvery = 500 * time.Millisecond
+
 // burstQuiet is how long a project must be quiet before a group that a
 // later file ended is closed: files of a live pipeline come seconds to
 // minutes apart, files copied in come in a burst.
@@ -42,36 +45,33 @@ func (g *grouper) Touch(projects []int64) {
 
 // Run regroups touched and settled projects until ctx ends.
 func (g *grouper) Run(ctx context.Context) error {
-	tick := time.NewTicker(settleCheck)
+	tick := time.NewTicker(regroupEvery)
 	defer tick.Stop()
 	pending := map[int64]bool{}
+	var settleChecked time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case id := <-g.dirty:
+			// Collected and regrouped at the next tick, so a busy project is
+			// regrouped a few times a second, not after every batch.
 			pending[id] = true
-			// Collect what else is waiting, so a burst regroups each project once.
-			for more := true; more; {
-				select {
-				case id := <-g.dirty:
-					pending[id] = true
-				default:
-					more = false
-				}
-			}
+			continue
 		case <-tick.C:
+		}
+		if time.Since(settleChecked) >= settleCheck {
 			settled, err := g.db.ProjectsToSettle(ctx, min(burstQuiet, g.cfg.Settle))
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
 				g.log.Error("find settled projects", "err", err)
-				continue
 			}
 			for _, id := range settled {
 				pending[id] = true
 			}
+			settleChecked = time.Now()
 		}
 		for id := range pending {
 			if err := g.regroup(ctx, id); err != nil {

@@ -225,6 +225,19 @@ func (p *pipeline) infer(ctx context.Context, in <-chan *job, out chan<- []*job)
 // re-registers.
 func (p *pipeline) write(ctx context.Context, in <-chan []*job) error {
 	for batch := range in {
+		// Whatever else is ready goes into the same transaction.
+		for more := true; more && len(batch) < p.cfg.BatchSize; {
+			select {
+			case next, ok := <-in:
+				if !ok {
+					more = false
+					break
+				}
+				batch = append(batch, next...)
+			default:
+				more = false
+			}
+		}
 		err := p.writeBatch(ctx, batch)
 		if err == nil {
 			continue
