@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -37,6 +38,9 @@ type TrainOptions struct {
 	// ReportDir, when set, receives the report (training.WriteReport) and
 	// gate.json.
 	ReportDir string
+	// ProgressTo shows the training's progress as a bar when it is a
+	// terminal; otherwise (or nil) progress goes to the log every 10 s.
+	ProgressTo io.Writer
 }
 
 // ModelMetrics is what is stored as a model's metrics: the report without
@@ -94,7 +98,18 @@ func Train(ctx context.Context, db *sql.DB, opts TrainOptions, log *slog.Logger)
 	}
 	cfg := opts.Training
 	cfg.EmbedderID = opts.Embedder
+	if opts.ProgressTo == nil {
+		opts.ProgressTo = io.Discard
+	}
+	progress := NewProgress(opts.ProgressTo, log, "train", 0)
+	epochs := 0
+	cfg.Progress = func(done, total int) {
+		progress.SetTotal(total)
+		progress.Add(done - epochs)
+		epochs = done
+	}
 	res, err := training.Train(ctx, examples, cfg, log)
+	progress.Done()
 	if err != nil {
 		return out, err
 	}

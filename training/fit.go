@@ -89,7 +89,7 @@ func meanLoss(n *mlp, t task, ds *dataset, gs []int) float64 {
 // fit trains a network for task t with Adam, weight decay and early stopping
 // on the validation loss (on the training loss when valid has no usable
 // group), and returns the best network and the loss curve.
-func fit(ctx context.Context, t task, hidden []int, train, valid *dataset, cfg Config, log *slog.Logger) (*mlp, []EpochLoss, error) {
+func fit(ctx context.Context, t task, hidden []int, train, valid *dataset, cfg Config, log *slog.Logger, epochDone func(int)) (*mlp, []EpochLoss, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(len(t.name))*0x9e3779b97f4a7c15+uint64(t.out)))
 	sizes := append(append([]int{train.d}, hidden...), t.out)
 	n := newMLP(sizes, rng)
@@ -124,6 +124,7 @@ func fit(ctx context.Context, t task, hidden []int, train, valid *dataset, cfg C
 			monitor = el.Valid
 		}
 		curve = append(curve, el)
+		epochDone(epoch)
 		log.Debug("epoch", "model", t.name, "epoch", epoch, "train_loss", el.Train, "valid_loss", el.Valid)
 		if monitor < bestLoss-1e-6 {
 			best, bestLoss, since = n.clone(), monitor, 0

@@ -52,6 +52,10 @@ type Config struct {
 	// VerifyGroups is the number of held-out groups on which the exported
 	// ONNX models are checked against the Go forward pass (default 64).
 	VerifyGroups int `json:"verify_groups"`
+	// Progress, when set, is told after every epoch how many of the at most
+	// 3*MaxEpochs epochs of the three models are done (a model that stops
+	// early counts all of its epochs).
+	Progress func(done, total int) `json:"-"`
 }
 
 func (c Config) withDefaults() Config {
@@ -241,7 +245,7 @@ func Train(ctx context.Context, examples []Example, cfg Config, log *slog.Logger
 	phase("features", t0)
 
 	m := &models{st: st}
-	for _, job := range []struct {
+	for i, job := range []struct {
 		t      task
 		hidden []int
 		dst    **mlp
@@ -251,10 +255,16 @@ func Train(ctx context.Context, examples []Example, cfg Config, log *slog.Logger
 		{rejectTask(), cfg.RejectHidden, &m.reject},
 	} {
 		t0 := time.Now()
-		net, curve, err := fit(ctx, job.t, job.hidden, trainDS, calibDS, cfg, log)
+		epochDone := func(epoch int) {
+			if cfg.Progress != nil {
+				cfg.Progress(i*cfg.MaxEpochs+epoch, 3*cfg.MaxEpochs)
+			}
+		}
+		net, curve, err := fit(ctx, job.t, job.hidden, trainDS, calibDS, cfg, log, epochDone)
 		if err != nil {
 			return Result{}, err
 		}
+		epochDone(cfg.MaxEpochs)
 		*job.dst = net
 		rep.Losses[job.t.name] = curve
 		phase("train_"+job.t.name, t0)

@@ -42,7 +42,7 @@ func train(ctx context.Context, e env, args []string) error {
 	}
 	defer closeParts()
 	name := emb.ID()
-	res, err := daemon.Train(ctx, db, daemon.TrainOptions{Embedder: name, MinGroups: minGroups, ReportDir: reportDir}, log)
+	res, err := daemon.Train(ctx, db, daemon.TrainOptions{Embedder: name, MinGroups: minGroups, ReportDir: reportDir, ProgressTo: e.stderr}, log)
 	if asJSON {
 		out := struct {
 			daemon.TrainResult
