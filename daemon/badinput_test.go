@@ -2,8 +2,10 @@ package daemon_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,25 +61,7 @@ func TestOversizedAndVanishedFiles(t *testing.T) {
 func TestONNXEmbedderInThePipeline(t *testing.T) {
 	t.Parallel()
 	onnxrttest.Init(t)
-	dir := t.TempDir()
-	g := onnxmodel.NewGraph("encoder")
-	x := g.Input("pixel_values", onnxmodel.Batch, 3, 32, 32)
-	pooled := g.Flatten(g.GlobalAveragePool(x), 1)
-	w := make([]float32, 3*8)
-	for i := range w {
-		w[i] = float32(i%5) - 2
-	}
-	g.Output("embeddings", g.Dense(pooled, w, nil, 3, 8, onnxmodel.ActNone), onnxmodel.Batch, 8)
-	data, err := g.Marshal()
-	must(t, err)
-	modelPath := filepath.Join(dir, "encoder.onnx")
-	must(t, os.WriteFile(modelPath, data, 0o644))
-	must(t, os.WriteFile(filepath.Join(dir, "preprocessor_config.json"), []byte(`{
-		"do_resize": true, "size": {"shortest_edge": 32}, "do_center_crop": true, "crop_size": 32,
-		"do_normalize": true, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.25, 0.25, 0.25], "resample": 3}`), 0o644))
-	emb, err := embed.NewONNX(modelPath, embed.ONNXOptions{IntraOpThreads: 1, MaxBatch: 4})
-	must(t, err)
-	defer emb.Close()
+	emb := testEncoder(t)
 
 	dbURL, inbox := newInbox(t)
 	for i := range 6 {
@@ -102,4 +86,65 @@ func TestONNXEmbedderInThePipeline(t *testing.T) {
 	if !indexed {
 		t.Error("no HNSW index for the encoder's vectors")
 	}
+}
+
+// TestSwitchingEmbedderEmbedsAgain runs the daemon with the built-in
+// embedder, then with an ONNX encoder: every image gets a vector of the new
+// model too, and the vectors of the two are kept apart.
+func TestSwitchingEmbedderEmbedsAgain(t *testing.T) {
+	t.Parallel()
+	onnxrttest.Init(t)
+	dbURL, inbox := newInbox(t)
+	for i := range 3 {
+		stageFiles(t, filepath.Join(inbox, "p"), "20250101_00"+twoDigits(i)+"00", 40, uint64(800+i), "stage1_generated", "stage2_upscaled")
+	}
+	cfg := testConfig(t, dbURL, inbox)
+	first := startDaemon(t, cfg)
+	waitIdle(t, first.db, 60*time.Second)
+	must(t, first.stop())
+
+	emb := testEncoder(t)
+	second := startDaemonWith(t, cfg, emb)
+	waitIdle(t, second.db, 60*time.Second)
+	rows, err := second.db.Pool.Query(context.Background(), `
+		SELECT e.name, count(*), min(vector_dims(v.embedding)) FROM screend.embeddings v JOIN screend.embedders e USING (embedder_id)
+		GROUP BY e.name ORDER BY e.name`)
+	must(t, err)
+	var got []string
+	for rows.Next() {
+		var name string
+		var n, dims int
+		must(t, rows.Scan(&name, &n, &dims))
+		got = append(got, fmt.Sprintf("%s:%d:%d", strings.SplitN(name, ":", 2)[0], n, dims))
+	}
+	if want := []string{"builtin-v1:6:498", "onnx:6:8"}; !slices.Equal(got, want) {
+		t.Errorf("vectors by embedder %v, want %v", got, want)
+	}
+}
+
+// testEncoder writes a small ONNX image encoder (mean colour through a
+// linear layer to 8 dimensions) with its preprocessor_config.json and opens
+// it.
+func testEncoder(t *testing.T) *embed.ONNX {
+	t.Helper()
+	dir := t.TempDir()
+	g := onnxmodel.NewGraph("encoder")
+	x := g.Input("pixel_values", onnxmodel.Batch, 3, 32, 32)
+	pooled := g.Flatten(g.GlobalAveragePool(x), 1)
+	w := make([]float32, 3*8)
+	for i := range w {
+		w[i] = float32(i%5) - 2
+	}
+	g.Output("embeddings", g.Dense(pooled, w, nil, 3, 8, onnxmodel.ActNone), onnxmodel.Batch, 8)
+	data, err := g.Marshal()
+	must(t, err)
+	modelPath := filepath.Join(dir, "encoder.onnx")
+	must(t, os.WriteFile(modelPath, data, 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "preprocessor_config.json"), []byte(`{
+		"do_resize": true, "size": {"shortest_edge": 32}, "do_center_crop": true, "crop_size": 32,
+		"do_normalize": true, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.25, 0.25, 0.25], "resample": 3}`), 0o644))
+	emb, err := embed.NewONNX(modelPath, embed.ONNXOptions{IntraOpThreads: 1, MaxBatch: 4})
+	must(t, err)
+	t.Cleanup(func() { emb.Close() })
+	return emb
 }

@@ -72,6 +72,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if n, err := d.db.ReembedMissing(ctx, embedderID); err != nil {
+		return err
+	} else if n > 0 {
+		d.log.Info("embedding images again with the new embedder", "images", n, "embedder", d.embedder.ID())
+	}
 	retrain, err := newRetrainer(d.cfg, d.db, d.embedder.ID(), d.log.With("component", "retrainer"))
 	if err != nil {
 		return err

@@ -47,3 +47,17 @@ func (db *DB) EnsureEmbedder(ctx context.Context, name string, dim int) (int32, 
 	}
 	return id, nil
 }
+
+// ReembedMissing puts back into the queue every embedded image that has no
+// vector from the embedder (because the daemon switched embedders), so the
+// pipeline embeds it again; its other vectors stay. It returns how many.
+func (db *DB) ReembedMissing(ctx context.Context, embedderID int32) (int64, error) {
+	tag, err := db.Pool.Exec(ctx, `
+		UPDATE screend.images i SET state = 'discovered', claimed_by = NULL
+		WHERE i.state = 'embedded' AND NOT EXISTS (
+			SELECT 1 FROM screend.embeddings e WHERE e.image_id = i.image_id AND e.embedder_id = $1)`, embedderID)
+	if err != nil {
+		return 0, fmt.Errorf("queue images for the new embedder: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -275,6 +275,19 @@ func (db *DB) StoreEmbeddings(ctx context.Context, instance int32, embedderID in
 		for _, id := range mine {
 			ok[id] = true
 		}
+		// An image queued again after an embedder switch may already hold a
+		// vector of this embedder (another instance runs it): kept as it is.
+		rows, err = tx.Query(ctx, `SELECT image_id FROM screend.embeddings WHERE image_id = ANY($1) AND embedder_id = $2`, mine, embedderID)
+		if err != nil {
+			return err
+		}
+		have, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		for _, id := range have {
+			delete(ok, id)
+		}
 		var copyRows [][]any
 		for _, it := range fresh {
 			if ok[it.ID] {

@@ -66,6 +66,10 @@ func (db *DB) ScoreClosedGroups(ctx context.Context, embedderID int32, limit int
 					WHERE gi.group_id = g.group_id)
 				FROM screend.groups g JOIN screend.projects p USING (project_id)
 				WHERE g.state = 'closed'
+				  -- images being embedded again (after an embedder switch) are waited for
+				  AND NOT EXISTS (
+					SELECT 1 FROM screend.group_images gi JOIN screend.images i USING (image_id)
+					WHERE gi.group_id = g.group_id AND i.state = 'discovered')
 				ORDER BY g.group_id
 				LIMIT 1
 				FOR UPDATE OF g SKIP LOCKED`).Scan(&g.ID, &g.ProjectID, &g.Project, &g.Conflict)
