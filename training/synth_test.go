@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"screend/scoring/model"
+	"screend/training/trainingtest"
 )
 
 // synthetic makes groups whose decisions are learnable: the human keeps the
@@ -42,19 +43,7 @@ func synthetic(seed uint64, groups, dim int, projects ...string) []Example {
 		}
 		ex := Example{Project: projects[g%len(projects)], GroupKey: fmt.Sprintf("g%05d", g), Time: t0.Add(time.Duration(g) * time.Minute), Chosen: -1}
 		for i, s := range stages {
-			v := make([]float32, dim)
-			var norm float64
-			for j := range v {
-				x := base[j] + 0.15*rng.NormFloat64() + 0.1*s
-				if j == 0 && defect[i] {
-					x += 1.5
-				}
-				v[j] = float32(x)
-				norm += x * x
-			}
-			for j := range v {
-				v[j] /= float32(math.Sqrt(norm))
-			}
+			v := trainingtest.StageEmbedding(rng, base, s, defect[i])
 			f := 1.0
 			if s >= 2 {
 				f = s

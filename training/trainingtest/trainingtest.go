@@ -97,19 +97,7 @@ func Seed(t testing.TB, db *sql.DB, opts Options) []Group {
 			t.Fatal(err)
 		}
 		for i, s := range stages {
-			v := make([]float32, opts.Dim)
-			var norm float64
-			for j := range v {
-				x := base[j] + 0.15*rng.NormFloat64() + 0.1*s
-				if j == 0 && defect[i] {
-					x += 1.5
-				}
-				v[j] = float32(x)
-				norm += x * x
-			}
-			for j := range v {
-				v[j] /= float32(math.Sqrt(norm))
-			}
+			v := StageEmbedding(rng, base, s, defect[i])
 			w := 1024
 			if s >= 2 {
 				w = int(1024 * s)
@@ -164,4 +152,24 @@ func Seed(t testing.TB, db *sql.DB, opts Options) []Group {
 		out = append(out, grp)
 	}
 	return out
+}
+
+// StageEmbedding is the unit embedding of one stage file of a synthetic
+// picture: the picture's base vector plus noise and a small shift with the
+// stage; a defective file (a broken upscale) is pushed along dimension 0.
+func StageEmbedding(rng *rand.Rand, base []float64, stage float64, defect bool) []float32 {
+	v := make([]float32, len(base))
+	var norm float64
+	for j := range v {
+		x := base[j] + 0.15*rng.NormFloat64() + 0.1*stage
+		if j == 0 && defect {
+			x += 1.5
+		}
+		v[j] = float32(x)
+		norm += x * x
+	}
+	for j := range v {
+		v[j] /= float32(math.Sqrt(norm))
+	}
+	return v
 }
