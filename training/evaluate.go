@@ -15,28 +15,20 @@ type models struct {
 // raw runs the Go forward pass of the three models on a group, exactly as
 // the exported ONNX graphs compute it.
 func (m *models) raw(images []model.Image) model.Raw {
-	rows := rawRows(images)
-	x := newMatrix(len(rows), len(m.st.mean))
-	for i, r := range rows {
-		m.st.apply(r)
-		copy(x.row(i), r)
-	}
-	s, _ := m.ranker.forward(x)
-	c, _ := m.crop.forward(x)
-	r, _ := m.reject.forward(x)
+	scores, cropLogits, rejectLogits, boxes := m.rawF64(images)
 	n := len(images)
 	out := model.Raw{Scores: make([]float32, n), CropLogits: make([]float32, n), Boxes: make([][3]float32, n), RejectLogits: make([]float32, n)}
 	for i := 0; i < n; i++ {
-		out.Scores[i] = float32(s.row(i)[0])
-		cr := c.row(i)
-		out.CropLogits[i] = float32(cr[0])
-		out.Boxes[i] = [3]float32{float32(sigmoid(cr[1])), float32(sigmoid(cr[2])), float32(sigmoid(cr[3]))}
-		out.RejectLogits[i] = float32(r.row(i)[0])
+		out.Scores[i] = float32(scores[i])
+		out.CropLogits[i] = float32(cropLogits[i])
+		out.Boxes[i] = [3]float32{float32(boxes[i][0]), float32(boxes[i][1]), float32(boxes[i][2])}
+		out.RejectLogits[i] = float32(rejectLogits[i])
 	}
 	return out
 }
 
-// rawF64 is like raw but keeps float64 precision (for the ONNX comparison).
+// rawF64 is the forward pass of raw at float64 precision (the ONNX
+// comparison uses it directly).
 func (m *models) rawF64(images []model.Image) (scores, cropLogits, rejectLogits []float64, boxes [][3]float64) {
 	rows := rawRows(images)
 	x := newMatrix(len(rows), len(m.st.mean))
