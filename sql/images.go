@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pgvector/pgvector-go"
 )
 
@@ -238,14 +239,11 @@ func (db *DB) StoreEmbeddings(ctx context.Context, instance int32, embedderID in
 				fresh = append(fresh, it)
 				continue
 			}
-			tag, err := tx.Exec(ctx, `
-				UPDATE screend.images SET state = 'duplicate', duplicate_of = $2, sha256 = $3,
-					processed_at = now(), claimed_by = NULL
-				WHERE image_id = $1 AND claimed_by = $4 AND state = 'discovered'`, it.ID, orig, it.SHA256, instance)
+			n, err := markDuplicate(ctx, tx, instance, it.ID, orig, it.SHA256)
 			if err != nil {
 				return err
 			}
-			duplicates += int(tag.RowsAffected())
+			duplicates += int(n)
 		}
 
 		ids := make([]int64, len(fresh))
@@ -307,14 +305,24 @@ func (db *DB) StoreEmbeddings(ctx context.Context, instance int32, embedderID in
 
 // MarkDuplicate records that the image holds the same content as original.
 func (db *DB) MarkDuplicate(ctx context.Context, instance int32, id, original int64, sha []byte) error {
-	_, err := db.Pool.Exec(ctx, `
-		UPDATE screend.images SET state = 'duplicate', duplicate_of = $2, sha256 = $3,
-			processed_at = now(), claimed_by = NULL
-		WHERE image_id = $1 AND claimed_by = $4 AND state = 'discovered'`, id, original, sha, instance)
-	if err != nil {
+	if _, err := markDuplicate(ctx, db.Pool, instance, id, original, sha); err != nil {
 		return fmt.Errorf("mark duplicate: %w", err)
 	}
 	return nil
+}
+
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// markDuplicate marks a claimed image a duplicate of original and returns
+// how many rows it changed (0 when the claim was lost).
+func markDuplicate(ctx context.Context, q execer, instance int32, id, original int64, sha []byte) (int64, error) {
+	tag, err := q.Exec(ctx, `
+		UPDATE screend.images SET state = 'duplicate', duplicate_of = $2, sha256 = $3,
+			processed_at = now(), claimed_by = NULL
+		WHERE image_id = $1 AND claimed_by = $4 AND state = 'discovered'`, id, original, sha, instance)
+	return tag.RowsAffected(), err
 }
 
 // MarkGone records that an image's file vanished before it was processed.
