@@ -337,16 +337,10 @@ func (p *pipeline) quarantine(ctx context.Context, j *job) error {
 // quarantinePath is where a file of a project goes when it is quarantined:
 // <project>/__quarantine/<its path inside the project>, on a free name.
 func quarantinePath(roots []string, path string) (string, error) {
-	for _, r := range roots {
-		rel, err := filepath.Rel(r, path)
-		if err != nil || strings.HasPrefix(rel, "..") {
-			continue
-		}
-		project, inside, ok := strings.Cut(rel, string(filepath.Separator))
-		if !ok {
-			break
-		}
-		return freeName(filepath.Join(r, project, "__quarantine", inside)), nil
+	root, rel, ok := inboxPath(roots, path)
+	project, inside, inProject := strings.Cut(rel, string(filepath.Separator))
+	if !ok || !inProject {
+		return "", fmt.Errorf("%s is in no project of the inbox", path)
 	}
-	return "", fmt.Errorf("%s is in no project of the inbox", path)
+	return freeName(filepath.Join(root, project, "__quarantine", inside)), nil
 }

@@ -145,18 +145,27 @@ func (w *watcher) handle(ctx context.Context, ev fsnotify.Event) {
 // locate splits path into its root and project folder name, and tells
 // whether the path is one screend looks at.
 func (w *watcher) locate(path string) (root, project string, ok bool) {
-	for _, r := range w.cfg.Inbox {
+	root, rel, ok := inboxPath(w.cfg.Inbox, path)
+	if !ok {
+		return "", "", false
+	}
+	parts := strings.Split(rel, string(filepath.Separator))
+	for _, p := range parts {
+		if Ignored(p) {
+			return "", "", false
+		}
+	}
+	return root, parts[0], true
+}
+
+// inboxPath returns the watched root that holds path and the path relative
+// to it (project folder first).
+func inboxPath(roots []string, path string) (root, rel string, ok bool) {
+	for _, r := range roots {
 		rel, err := filepath.Rel(r, path)
-		if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
-			continue
+		if err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+			return r, rel, true
 		}
-		parts := strings.Split(rel, string(filepath.Separator))
-		for _, p := range parts {
-			if Ignored(p) {
-				return "", "", false
-			}
-		}
-		return r, parts[0], true
 	}
 	return "", "", false
 }
