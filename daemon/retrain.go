@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"screend"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -221,10 +222,6 @@ func gate(ctx context.Context, db *sql.DB, embedderID int32, examples []training
 	return g, nil
 }
 
-// retrainLockClass is the first key of the advisory lock held while an
-// instance trains ('trai'); the second is 1.
-const retrainLockClass = 1953653097
-
 // retrainer trains new models on cfg.RetrainSchedule when enough new human
 // decisions arrived, one instance at a time.
 type retrainer struct {
@@ -322,7 +319,7 @@ func (r *retrainer) attempt(ctx context.Context, why string) bool {
 	}
 	defer conn.Release()
 	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, 1)`, int32(retrainLockClass)).Scan(&got); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, 1)`, int32(screend.LockRetrain)).Scan(&got); err != nil {
 		r.log.Error("retraining skipped: take lock", "err", err)
 		return false
 	}
@@ -330,7 +327,7 @@ func (r *retrainer) attempt(ctx context.Context, why string) bool {
 		r.log.Info("retraining skipped: another instance is training", "why", why)
 		return false
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1, 1)`, int32(retrainLockClass))
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1, 1)`, int32(screend.LockRetrain))
 	// Another instance may have finished a run just before the lock was free.
 	if !enough() {
 		return false

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"screend"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,7 +33,7 @@ func (w logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func modelState(t *testing.T, db *sql.DB, id int64) string {
+func modelState(t *testing.T, db *sql.DB, id int64) screend.ModelState {
 	t.Helper()
 	m, err := db.Model(context.Background(), id)
 	if err != nil {
@@ -88,7 +89,7 @@ func TestTrainPromotesOnlyWhatPassesTheGate(t *testing.T) {
 	if good.Gate.Candidate.Groups != good.Gate.Active.Groups || good.Gate.Candidate.Groups == 0 {
 		t.Fatalf("not compared on the same groups: %+v", good.Gate)
 	}
-	if modelState(t, db, bad.ModelID) != sql.ModelRetired || modelState(t, db, good.ModelID) != sql.ModelActive {
+	if modelState(t, db, bad.ModelID) != screend.ModelRetired || modelState(t, db, good.ModelID) != screend.ModelActive {
 		t.Fatalf("states after promotion: %s, %s", modelState(t, db, bad.ModelID), modelState(t, db, good.ModelID))
 	}
 	for _, f := range []string{"report.json", "gate.json", "risk_coverage.png", "reliability.png", "losses.png"} {
@@ -106,7 +107,7 @@ func TestTrainPromotesOnlyWhatPassesTheGate(t *testing.T) {
 	if worse.Promoted || worse.Gate.Pass || worse.Gate.ActiveID != good.ModelID {
 		t.Fatalf("worse model: promoted %v, gate %+v", worse.Promoted, worse.Gate)
 	}
-	if modelState(t, db, worse.ModelID) != sql.ModelFailedGate || modelState(t, db, good.ModelID) != sql.ModelActive {
+	if modelState(t, db, worse.ModelID) != screend.ModelFailedGate || modelState(t, db, good.ModelID) != screend.ModelActive {
 		t.Fatalf("states after the gate: %s, %s", modelState(t, db, worse.ModelID), modelState(t, db, good.ModelID))
 	}
 	m, _ := db.Model(ctx, worse.ModelID)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"screend"
 	"slices"
 	"strings"
 	"time"
@@ -174,7 +175,7 @@ func inboxPath(roots []string, path string) (root, rel string, ok bool) {
 // (__*), dot-files, and temporary names of writers (*.part, *.tmp, *~,
 // editors' .*.swp, rsync's .name.XXXXXX).
 func Ignored(name string) bool {
-	return strings.HasPrefix(name, "__") || strings.HasPrefix(name, ".") ||
+	return screend.IsReservedFolder(name) || strings.HasPrefix(name, ".") ||
 		strings.HasSuffix(name, ".part") || strings.HasSuffix(name, ".tmp") ||
 		strings.HasSuffix(name, ".crdownload") || strings.HasSuffix(name, "~")
 }

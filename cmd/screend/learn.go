@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"screend"
 	"sort"
 	"strconv"
 	"strings"
@@ -188,7 +189,7 @@ func models(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if m.State == sql.ModelActive {
+		if m.State == screend.ModelActive {
 			fmt.Fprintf(e.stdout, "model %d is already active\n", id)
 			return nil
 		}

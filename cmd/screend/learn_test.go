@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"screend"
 	"strings"
 	"testing"
 
@@ -279,8 +280,8 @@ func TestTrainAndModelCommands(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &list); err != nil {
 		t.Fatal(err)
 	}
-	if len(list.Models) != 3 || list.Models[0].ID != third || list.Models[0].State != sql.ModelActive ||
-		list.Models[2].State != sql.ModelRetired || list.Models[0].Embedder != "builtin-v1" {
+	if len(list.Models) != 3 || list.Models[0].ID != third || list.Models[0].State != screend.ModelActive ||
+		list.Models[2].State != screend.ModelRetired || list.Models[0].Embedder != "builtin-v1" {
 		t.Fatalf("models list: %s", out)
 	}
 

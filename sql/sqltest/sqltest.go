@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"screend"
 	"sync"
 	"testing"
 	"time"
@@ -23,9 +24,6 @@ import (
 
 	"screend/sql"
 )
-
-// templateLock serialises template creation between test binaries.
-const templateLock = 0x5c4ee7d1
 
 var (
 	templateOnce sync.Once
@@ -147,7 +145,7 @@ func ensureTemplate(base string) (string, error) {
 		return "", fmt.Errorf("connect to test server: %w", err)
 	}
 	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(templateLock)); err != nil {
+	if _, err := admin.Exec(ctx, `SELECT pg_advisory_lock($1)`, screend.LockTestTemplate); err != nil {
 		return "", fmt.Errorf("lock template: %w", err)
 	}
 	var exists bool
