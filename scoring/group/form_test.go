@@ -28,7 +28,7 @@ var token = map[float64]string{
 // seqFrom names one file per stage, with timestamps increasing from second
 // first on, so that the list is already in sort order.
 func seqFrom(first int, stages ...float64) []string {
-	names := make([]string, len(screend.Stages))
+	names := make([]string, len(stages))
 	for i, s := range stages {
 		names[i] = fmt.Sprintf("20250708_%06d_%s.png", first+i, token[s])
 	}
