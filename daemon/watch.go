@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"screend/internal/progress"
 	"screend/scoring/group"
 	"screend/sql"
 )
@@ -42,7 +42,7 @@ type watcher struct {
 	projects map[string]int64        // project folder path -> id
 	fsw      *fsnotify.Watcher
 	// scanning reports the progress of the first scan; nil afterwards.
-	scanning *Progress
+	scanning *progress.Log
 }
 
 // candidate is a file waiting to be stable.
@@ -86,7 +86,7 @@ func (w *watcher) Run(ctx context.Context) error {
 		}
 	}
 	// The first scan of a large inbox takes a while: it reports progress.
-	w.scanning = NewProgress(io.Discard, w.log, "first scan", 0)
+	w.scanning = progress.NewLog(w.log, "first scan", 0)
 	w.scanAll(ctx)
 	w.scanning.Done()
 	w.scanning = nil

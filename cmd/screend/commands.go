@@ -18,7 +18,7 @@ func runDaemon(ctx context.Context, e env, args []string) error {
 	if _, err := flags("run", e, args, func(*flagSet) {}); err != nil {
 		return err
 	}
-	log := daemon.NewLogger(e.cfg.LogFormat, e.cfg.LogLevel, e.stderr)
+	log := newLogger(e.cfg.LogFormat, e.cfg.LogLevel, e.stderr)
 	db, emb, closeParts, err := openParts(ctx, e.cfg)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"screend/scoring/onnxrt"
 	"screend/sql"
 	"screend/sql/sqltest"
+	"screend/training"
 	"screend/training/trainingtest"
 )
 
@@ -224,7 +225,7 @@ func TestTrainAndModelCommands(t *testing.T) {
 	// too few examples: exit 1, nothing registered
 	trainingtest.Seed(t, db, trainingtest.Options{Embedder: "builtin-v1", Dim: 498, Groups: 10, Seed: 30})
 	err := train(ctx, e, nil)
-	if err == nil || !errors.Is(err, daemon.ErrTooFewExamples) || !strings.Contains(err.Error(), "10 groups of human decisions, at least 50 needed") {
+	if err == nil || !errors.Is(err, training.ErrTooFewExamples) || !strings.Contains(err.Error(), "10 groups of human decisions, at least 50 needed") {
 		t.Fatalf("train on 10 groups: %v\n%s", err, out)
 	}
 	if ms, _ := db.ListModels(ctx); len(ms) != 0 {
