@@ -94,9 +94,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "decider"), metrics: d.metrics,
 		embedder: d.embedder.ID(), embedderID: embedderID, wake: newWaker(), decided: app.wake.Wake,
 	}
+	back := &takeBacker{db: d.db, log: d.log.With("component", "takeback"), moves: moves, wake: newWaker()}
 	listen := &listener{
 		url: d.cfg.DatabaseURL, log: d.log.With("component", "listener"),
-		resolved: app.wake.Wake, model: dec.wake.Wake,
+		resolved: app.wake.Wake, model: dec.wake.Wake, takeBack: back.wake.Wake,
 	}
 	grp := &grouper{
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "grouper"), metrics: d.metrics,
@@ -131,6 +132,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	g.Go(func() error { return grp.Run(gctx) })
 	g.Go(func() error { return dec.Run(gctx) })
 	g.Go(func() error { return app.Run(gctx) })
+	g.Go(func() error { return back.Run(gctx) })
 	g.Go(func() error { return listen.Run(gctx) })
 	g.Go(func() error { return retrain.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx) })

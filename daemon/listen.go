@@ -15,6 +15,9 @@ const (
 	channelResolved = "screend_resolved"
 	// channelModel carries the id of a newly promoted model.
 	channelModel = "screend_model"
+	// channelTakeBack carries the id of a group whose decision is to be
+	// taken back (screend.undo_group sends it).
+	channelTakeBack = "screend_take_back"
 )
 
 // listener turns PostgreSQL notifications into wake-ups, so a human
@@ -26,6 +29,7 @@ type listener struct {
 	log      *slog.Logger
 	resolved func()
 	model    func()
+	takeBack func()
 }
 
 // Run listens until ctx ends, reconnecting after errors.
@@ -50,7 +54,7 @@ func (l *listener) listen(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	for _, ch := range []string{channelResolved, channelModel} {
+	for _, ch := range []string{channelResolved, channelModel, channelTakeBack} {
 		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
 			return err
 		}
@@ -58,6 +62,7 @@ func (l *listener) listen(ctx context.Context) error {
 	// Whatever happened while disconnected is picked up now.
 	l.resolved()
 	l.model()
+	l.takeBack()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
@@ -68,6 +73,8 @@ func (l *listener) listen(ctx context.Context) error {
 			l.resolved()
 		case channelModel:
 			l.model()
+		case channelTakeBack:
+			l.takeBack()
 		}
 	}
 }
