@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"screend/daemon/reviewpage"
 	"screend/scoring/embed"
 	"screend/sql"
 )
@@ -121,6 +122,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		d.notify.Status("running")
 	}
+	page, err := reviewpage.New(reviewpage.Config{
+		Listen: d.cfg.ReviewListen, Password: d.cfg.ReviewPassword, CacheDir: d.cfg.ReviewCache,
+		CacheBytes: int64(d.cfg.ReviewCacheMB) << 20, MemoryBytes: int64(d.cfg.ReviewMemoryMB) << 20,
+		MaxPixels: d.cfg.MaxPixels,
+	}, d.db, d.log.With("component", "reviewpage"))
+	if err != nil {
+		return err
+	}
 	srv := NewHTTPServer(d.cfg.Listen, d.metrics, d.Health, d.log.With("component", "http"))
 	dog := NewWatchdog(d.notify, d.Health, d.log.With("component", "watchdog"))
 	d.log.Info("started", "instance", inst.ID, "embedder", d.embedder.ID(), "dry_run", d.cfg.DryRun)
@@ -136,6 +145,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	g.Go(func() error { return listen.Run(gctx) })
 	g.Go(func() error { return retrain.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return page.Run(gctx) })
 	g.Go(func() error { return dog.Run(gctx) })
 	g.Go(func() error {
 		return d.metrics.SampleStatus(gctx, d.db, 15*time.Second, d.log.With("component", "metrics"))
