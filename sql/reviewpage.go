@@ -101,7 +101,7 @@ type HistoryFilter struct {
 	// Outcome is select, crop, reject or manual_crop.
 	Outcome string
 	// Automatic is "auto", "human" or "".
-	Automatic string
+	Automatic                    string
 	MinConfidence, MaxConfidence *float64
 	ModelID                      int64
 	// Before pages: only groups decided before the decision with this id.
