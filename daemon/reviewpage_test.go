@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"screend/daemon/reviewpage/browser"
+	"screend"
 	"screend/scoring/model"
 	"screend/scoring/onnxrt/onnxrttest"
 	"screend/sql"
@@ -220,7 +221,7 @@ func TestReviewPageInBrowser(t *testing.T) {
 	d := startDaemon(t, cfg)
 	installModel(t, d.db, 498, func(p *model.Params) { p.Thresholds.Select = 1 }) // selects go to a person
 	st := waitIdle(t, d.db, 90*time.Second)
-	if st.ReviewQueue != 5 || st.Groups[sql.GroupApplied] != 1 {
+	if st.ReviewQueue != 5 || st.Groups[screend.GroupApplied] != 1 {
 		t.Fatalf("status %+v, want 5 groups waiting and 1 decided alone", st)
 	}
 	ctx := context.Background()
@@ -335,7 +336,7 @@ func TestReviewPageInBrowser(t *testing.T) {
 
 	// 7. Take back the automatic crop from the history, and decide it.
 	waitIdle(t, d.db, 30*time.Second)
-	auto := groupIDs(t, d.db, sql.GroupApplied)["20250301_090000_stage1_generated.png"]
+	auto := groupIDs(t, d.db, screend.GroupApplied)["20250301_090000_stage1_generated.png"]
 	p.key("h")
 	sel := fmt.Sprintf(`tr[data-group-id="%d"] button`, auto)
 	p.do(chromedp.WaitVisible(chromedp.CSS(sel)))

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"screend"
 	"screend/sql"
 )
 
@@ -124,7 +125,7 @@ func readFileFact(e sql.JournalEntry) (fileFact, error) {
 		return fileFact{}, fmt.Errorf("stat %s: %w", e.Dst, err)
 	}
 	f := fileFact{Exists: true, ModTime: info.ModTime()}
-	if (e.Kind == sql.MoveFile && e.ImageSHA256 != nil) || e.Kind == sql.WriteSidecar {
+	if (e.Kind == screend.MoveFile && e.ImageSHA256 != nil) || e.Kind == screend.WriteSidecar {
 		if f.SHA256, err = fileSHA256(e.Dst); err != nil {
 			return fileFact{}, err
 		}
@@ -168,18 +169,18 @@ func reverseMoves(groupID int64, projectDir string, journal []sql.JournalEntry, 
 		case !f.Exists:
 			notes = append(notes, sql.TakeBackNote{Path: e.Dst, Reason: "missing: moved or removed since"})
 			continue
-		case e.Kind == sql.MoveFile && e.ImageSHA256 != nil && !bytes.Equal(f.SHA256, e.ImageSHA256),
-			e.Kind == sql.WriteSidecar && !bytes.Equal(f.SHA256, sha256Of(e.Content)),
+		case e.Kind == screend.MoveFile && e.ImageSHA256 != nil && !bytes.Equal(f.SHA256, e.ImageSHA256),
+			e.Kind == screend.WriteSidecar && !bytes.Equal(f.SHA256, sha256Of(e.Content)),
 			f.ModTime.After(e.DoneAt.Add(changedSlack)):
 			notes = append(notes, sql.TakeBackNote{Path: e.Dst, Reason: "changed since it was moved: left here"})
 			continue
 		}
 		switch e.Kind {
-		case sql.MoveFile:
-			moves = append(moves, sql.Move{GroupID: &gid, ImageID: e.ImageID, Kind: sql.MoveFile, Src: e.Dst, Dst: free(e.Src)})
-		case sql.CropFile, sql.WriteSidecar:
-			moves = append(moves, sql.Move{GroupID: &gid, Kind: sql.MoveFile, Src: e.Dst,
-				Dst: free(filepath.Join(projectDir, deleteDir, filepath.Base(e.Dst)))})
+		case screend.MoveFile:
+			moves = append(moves, sql.Move{GroupID: &gid, ImageID: e.ImageID, Kind: screend.MoveFile, Src: e.Dst, Dst: free(e.Src)})
+		case screend.CropFile, screend.WriteSidecar:
+			moves = append(moves, sql.Move{GroupID: &gid, Kind: screend.MoveFile, Src: e.Dst,
+				Dst: free(filepath.Join(projectDir, screend.FolderDeleteStaging, filepath.Base(e.Dst)))})
 		}
 	}
 	return moves, notes

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"screend"
 	"screend/scoring/onnxrt/onnxrttest"
 	"screend/sql"
 )
@@ -48,11 +49,11 @@ func TestTakeBackAutomaticDecisions(t *testing.T) {
 	d := startDaemon(t, cfg)
 	modelID := installModel(t, d.db, 498)
 	st := waitIdle(t, d.db, 60*time.Second)
-	if st.Groups[sql.GroupApplied] != 2 {
+	if st.Groups[screend.GroupApplied] != 2 {
 		t.Fatalf("status %+v, want 2 groups decided and applied", st)
 	}
 	ctx := context.Background()
-	applied := groupIDs(t, d.db, sql.GroupApplied)
+	applied := groupIDs(t, d.db, screend.GroupApplied)
 	cropped := applied["20250101_010000_stage1_generated.png"]
 	selected := applied["20250101_020000_stage1_generated.png"]
 

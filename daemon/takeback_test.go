@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"screend"
 	"screend/sql"
 )
 
@@ -13,12 +14,12 @@ func TestReverseMoves(t *testing.T) {
 	done := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	img := int64(7)
 	sha := []byte{1, 2, 3}
-	entry := func(kind, src, dst string, image bool) sql.JournalEntry {
+	entry := func(kind screend.MoveKind, src, dst string, image bool) sql.JournalEntry {
 		e := sql.JournalEntry{Move: sql.Move{Kind: kind, Src: src, Dst: dst}, DoneAt: done}
 		if image {
 			e.ImageID, e.ImageSHA256 = &img, sha
 		}
-		if kind == sql.WriteSidecar {
+		if kind == screend.WriteSidecar {
 			e.Content = []byte("{}")
 		}
 		return e
@@ -34,15 +35,15 @@ func TestReverseMoves(t *testing.T) {
 		left    []string
 	}{{
 		name:    "a selected image and its companion go back, newest first",
-		journal: []sql.JournalEntry{entry(sql.MoveFile, "/p/a.png", "/p/__selected/a.png", true), entry(sql.MoveFile, "/p/a.yaml", "/p/__selected/a.yaml", false)},
+		journal: []sql.JournalEntry{entry(screend.MoveFile, "/p/a.png", "/p/__selected/a.png", true), entry(screend.MoveFile, "/p/a.yaml", "/p/__selected/a.yaml", false)},
 		facts:   map[string]fileFact{"/p/__selected/a.png": here, "/p/__selected/a.yaml": here},
 		want:    []string{"/p/__selected/a.yaml -> /p/a.yaml", "/p/__selected/a.png -> /p/a.png"},
 	}, {
 		name: "a crop and its sidecar go to __delete_staging, the original back",
 		journal: []sql.JournalEntry{
-			entry(sql.CropFile, "/p/a.png", "/p/__cropped/a.png", true),
-			entry(sql.WriteSidecar, "", "/p/__cropped/a.decision", false),
-			entry(sql.MoveFile, "/p/a.png", "/p/__originals/a.png", true),
+			entry(screend.CropFile, "/p/a.png", "/p/__cropped/a.png", true),
+			entry(screend.WriteSidecar, "", "/p/__cropped/a.decision", false),
+			entry(screend.MoveFile, "/p/a.png", "/p/__originals/a.png", true),
 		},
 		facts: map[string]fileFact{"/p/__cropped/a.png": {Exists: true, ModTime: done}, "/p/__cropped/a.decision": sidecar, "/p/__originals/a.png": here},
 		taken: []string{"/p/__delete_staging/a.png"},
@@ -50,17 +51,17 @@ func TestReverseMoves(t *testing.T) {
 			"/p/__cropped/a.png -> /p/__delete_staging/a_1.png"},
 	}, {
 		name:    "a name taken since gets a suffix",
-		journal: []sql.JournalEntry{entry(sql.MoveFile, "/p/a.png", "/p/__delete_staging/a.png", true)},
+		journal: []sql.JournalEntry{entry(screend.MoveFile, "/p/a.png", "/p/__delete_staging/a.png", true)},
 		facts:   map[string]fileFact{"/p/__delete_staging/a.png": here},
 		taken:   []string{"/p/a.png", "/p/a_1.png"},
 		want:    []string{"/p/__delete_staging/a.png -> /p/a_2.png"},
 	}, {
 		name: "changed and missing files stay and are reported",
 		journal: []sql.JournalEntry{
-			entry(sql.MoveFile, "/p/a.png", "/p/__selected/a.png", true),
-			entry(sql.MoveFile, "/p/a.yaml", "/p/__selected/a.yaml", false),
-			entry(sql.MoveFile, "/p/b.png", "/p/__delete_staging/b.png", true),
-			entry(sql.WriteSidecar, "", "/p/__cropped/a.decision", false),
+			entry(screend.MoveFile, "/p/a.png", "/p/__selected/a.png", true),
+			entry(screend.MoveFile, "/p/a.yaml", "/p/__selected/a.yaml", false),
+			entry(screend.MoveFile, "/p/b.png", "/p/__delete_staging/b.png", true),
+			entry(screend.WriteSidecar, "", "/p/__cropped/a.decision", false),
 		},
 		facts: map[string]fileFact{
 			"/p/__selected/a.png":     {Exists: true, ModTime: done, SHA256: []byte{9}},
@@ -76,7 +77,7 @@ func TestReverseMoves(t *testing.T) {
 			var got, left []string
 			for _, m := range moves {
 				got = append(got, m.Src+" -> "+m.Dst)
-				if m.Kind != sql.MoveFile || *m.GroupID != 1 {
+				if m.Kind != screend.MoveFile || *m.GroupID != 1 {
 					t.Errorf("move %+v: want a move of group 1", m)
 				}
 			}

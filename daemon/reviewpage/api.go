@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"screend"
 	"screend/scoring/group"
 	"screend/sql"
 )
@@ -32,16 +33,16 @@ func reviewerOf(ctx context.Context) string {
 
 // pageGroup is a group as the page shows it.
 type pageGroup struct {
-	GroupID          int64       `json:"group_id"`
-	Project          string      `json:"project"`
-	FlaggedAt        time.Time   `json:"flagged_at"`
-	Reasons          []string    `json:"reasons"`
-	Confidence       *float32    `json:"confidence"`
-	SuggestedOutcome *string     `json:"suggested_outcome"`
-	SuggestedImageID *int64      `json:"suggested_image_id"`
-	SuggestedCrop    []float32   `json:"suggested_crop"`
-	ModelID          *int64      `json:"model_id"`
-	Images           []pageImage `json:"images"`
+	GroupID          int64                `json:"group_id"`
+	Project          string               `json:"project"`
+	FlaggedAt        time.Time            `json:"flagged_at"`
+	Reasons          []screend.Reason     `json:"reasons"`
+	Confidence       *float32             `json:"confidence"`
+	SuggestedOutcome *screend.OutcomeKind `json:"suggested_outcome"`
+	SuggestedImageID *int64               `json:"suggested_image_id"`
+	SuggestedCrop    []float32            `json:"suggested_crop"`
+	ModelID          *int64               `json:"model_id"`
+	Images           []pageImage          `json:"images"`
 }
 
 type pageImage struct {
@@ -82,7 +83,7 @@ func toPageGroup(it sql.ReviewItem) pageGroup {
 		g.Images = append(g.Images, p)
 	}
 	if g.Reasons == nil {
-		g.Reasons = []string{}
+		g.Reasons = []screend.Reason{}
 	}
 	return g
 }
