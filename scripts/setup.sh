@@ -212,6 +212,8 @@ main() {
 	# Tools the tests use: promtool checks /metrics, systemd-analyze the unit.
 	if [ "$(id -u)" -eq 0 ]; then install_promtool /usr/local/bin; else install_promtool "$VAR_DIR/bin"; fi
 	command -v systemd-analyze >/dev/null 2>&1 || apt_install systemd
+	# The review page's tests drive Debian's headless Chromium.
+	command -v chromium >/dev/null 2>&1 || apt_install chromium
 	create_databases
 	cat >"$VAR_DIR/env" <<-EOF
 		# Written by scripts/setup.sh; sourced by make run and make test.
