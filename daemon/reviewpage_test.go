@@ -142,8 +142,8 @@ func (p *page) screenshot(name string) {
 	must(p.t, os.WriteFile(filepath.Join(dir, name), png, 0o644))
 }
 
-// decision returns the decision of a group once it is recorded.
-type recorded struct {
+// decision returns the decision of a group once it is pageDecision.
+type pageDecision struct {
 	outcome    string
 	chosen     int64
 	crop       []float32
@@ -151,11 +151,11 @@ type recorded struct {
 	correction bool
 }
 
-func waitDecision(t *testing.T, db *sql.DB, group int64) recorded {
+func waitDecision(t *testing.T, db *sql.DB, group int64) pageDecision {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		var r recorded
+		var r pageDecision
 		var chosen *int64
 		err := db.Pool.QueryRow(context.Background(), `
 			SELECT outcome, chosen_image_id, crop, decided_by, correction_of IS NOT NULL
@@ -284,7 +284,7 @@ func TestReviewPageInBrowser(t *testing.T) {
 	}
 	for i := range 4 {
 		if math.Abs(float64(r.crop[i])-moved[i]) > 1e-4 {
-			t.Errorf("recorded box %v, page box %v", r.crop, moved)
+			t.Errorf("pageDecision box %v, page box %v", r.crop, moved)
 			break
 		}
 	}
