@@ -27,6 +27,7 @@ commands:
   load     --corpus DIR --mode live|cp|rsync|slow [--rate N] [--embedder ...]
   faults   --corpus DIR --rounds N
   issue3   --corpus DIR --model MODEL.onnx [--burst N]
+  review   [--groups N] [--side PX] [--pace D]
 
 Run "screend-bench COMMAND -h" for the flags of a command.
 `
@@ -51,6 +52,7 @@ var commands = map[string]command{
 	"faults": faultsCmd,
 	"issue3": issue3Cmd,
 	"learn":  learnCmd,
+	"review": reviewCmd,
 }
 
 // usageError is a command-line mistake: exit code 2.
