@@ -7,10 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"screend"
 	"slices"
 	"strings"
 	"time"
+
+	"screend"
 
 	"github.com/fsnotify/fsnotify"
 
@@ -28,7 +29,7 @@ import (
 // have stayed unchanged for StableFor (a file renamed into place with an
 // older mtime is taken at once).
 type watcher struct {
-	cfg     Config
+	cfg     Options
 	db      *sql.DB
 	log     *slog.Logger
 	metrics *Metrics
@@ -56,7 +57,7 @@ type candidate struct {
 // pollInterval is how often files waiting to be stable are looked at.
 const pollInterval = 250 * time.Millisecond
 
-func newWatcher(cfg Config, db *sql.DB, log *slog.Logger, m *Metrics, recorded func([]int64)) *watcher {
+func newWatcher(cfg Options, db *sql.DB, log *slog.Logger, m *Metrics, recorded func([]int64)) *watcher {
 	return &watcher{
 		cfg: cfg, db: db, log: log, metrics: m, recorded: recorded,
 		known:    map[string]sql.FileStat{},
@@ -152,7 +153,7 @@ func (w *watcher) locate(path string) (root, project string, ok bool) {
 	}
 	parts := strings.Split(rel, string(filepath.Separator))
 	for _, p := range parts {
-		if Ignored(p) {
+		if screend.Ignored(p) {
 			return "", "", false
 		}
 	}
@@ -169,15 +170,6 @@ func inboxPath(roots []string, path string) (root, rel string, ok bool) {
 		}
 	}
 	return "", "", false
-}
-
-// Ignored tells whether a file or folder name is left alone: output folders
-// (__*), dot-files, and temporary names of writers (*.part, *.tmp, *~,
-// editors' .*.swp, rsync's .name.XXXXXX).
-func Ignored(name string) bool {
-	return screend.IsReservedFolder(name) || strings.HasPrefix(name, ".") ||
-		strings.HasSuffix(name, ".part") || strings.HasSuffix(name, ".tmp") ||
-		strings.HasSuffix(name, ".crdownload") || strings.HasSuffix(name, "~")
 }
 
 // scanAll scans every root.
@@ -201,7 +193,7 @@ func (w *watcher) scanDir(ctx context.Context, root, dir string) {
 			w.log.Warn("scan", "path", path, "err", err)
 			return nil
 		}
-		if path != root && Ignored(d.Name()) {
+		if path != root && screend.Ignored(d.Name()) {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}
