@@ -24,5 +24,6 @@ func OptionsForTest(dbURL, inbox string) Options {
 		DatabaseURL: dbURL, Inbox: []string{inbox}, Settle: 2 * time.Minute, Listen: "127.0.0.1:9464",
 		RetrainSchedule: "0 3 * * *", RetrainMinDecisions: 50, ScanInterval: time.Minute, StableFor: 2 * time.Second,
 		MaxPixels: 100_000_000, DecodeWorkers: runtime.NumCPU(), IntraOpThreads: runtime.NumCPU(), BatchSize: 16,
+		ReviewListen: "127.0.0.1:9465", ReviewCache: "./var/cache/review", ReviewCacheMB: 1024, ReviewMemoryMB: 64,
 	}
 }

@@ -23,7 +23,8 @@ import (
 func testConfig(t *testing.T, dbURL string, inbox string) daemon.Options {
 	t.Helper()
 	cfg := daemon.OptionsForTest(dbURL, inbox)
-	cfg.Settle, cfg.StableFor, cfg.ScanInterval, cfg.Listen = 3*time.Second, 300*time.Millisecond, 2*time.Second, ""
+	cfg.Settle, cfg.StableFor, cfg.ScanInterval = 3*time.Second, 300*time.Millisecond, 2*time.Second
+	cfg.Listen, cfg.ReviewListen = "", ""
 	return cfg
 }
 

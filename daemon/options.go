@@ -45,6 +45,16 @@ type Options struct {
 	// BatchSize is the number of images per inference and per database
 	// write.
 	BatchSize int
+	// ReviewListen is the address of the review page; empty disables it.
+	ReviewListen string
+	// ReviewPassword is the review page's basic-auth password.
+	ReviewPassword string
+	// ReviewCache is the folder of the review page's thumbnail cache.
+	ReviewCache string
+	// ReviewCacheMB bounds the thumbnail cache on disk, in MiB.
+	ReviewCacheMB int
+	// ReviewMemoryMB bounds the thumbnails kept in memory, in MiB.
+	ReviewMemoryMB int
 	// Thresholds override the active model's confidence thresholds.
 	Thresholds model.ThresholdOverrides
 }
