@@ -292,10 +292,14 @@ func testPhotos(seed uint64, n int, share float64) []bool {
 }
 
 // cropHabits are the projects' crop thresholds, cycled: a curator crops a
-// kept picture when its shot's width (Truth.Wide, plus noise) is above the
-// project's threshold, so projects crop 90%, 55%, 80% and 40% of their kept
+// kept picture when its shot's width (Truth.Wide) is above the project's
+// threshold, except on a whim (whimShare), so projects crop 90%, 55%, 80% and 40% of their kept
 // pictures (about 48% of all groups over four projects).
 var cropHabits = []float64{0.1, 0.45, 0.2, 0.6}
+
+// whimShare is the share of kept pictures a curator crops against habit
+// (or leaves whole).
+const whimShare = 0.03
 
 // plan is everything decided about one picture before any pixel is made.
 type plan struct {
@@ -411,9 +415,20 @@ func makePlans(o Options, photos []string) []plan {
 			p.RejectReason = rejectReasons[rng.IntN(len(rejectReasons))]
 		default:
 			p.Decision = Approve
-			if habit := cropHabits[proj%len(cropHabits)]; p.Wide+0.05*rng.NormFloat64() > habit {
+			habit := cropHabits[proj%len(cropHabits)]
+			crop := p.Wide > habit
+			if rng.Float64() < whimShare {
+				crop = !crop
+			}
+			if crop {
 				p.Decision = Crop
-				p.Crop = drawCrop(rng, rng.Float64())
+				// The wider the shot, the smaller the subject and the
+				// tighter the crop: u is about uniform among crops.
+				u := rng.Float64()
+				if p.Wide > habit {
+					u = 0.9*(1-(p.Wide-habit)/(1-habit)) + 0.1*u
+				}
+				p.Crop = drawCrop(rng, u)
 			}
 			chosen := top
 			if rng.Float64() < anomalyGivenKept {

@@ -61,14 +61,16 @@
 //     smeared downwards ("melted") or blotched with a garish colour
 //     ("blotched"); the rest of the picture is fine.
 //   - crop or approve: a curator crops a wide shot (Truth.Wide, how much of
-//     the photo the picture shows, plus noise) above the project's habit;
+//     the photo the picture shows) above the project's habit, and on a
+//     whim (3%) does the opposite;
 //     the four habits (cycled over projects) crop 90%, 55%, 80% and 40% of
 //     kept pictures, about 48% of all groups. The box is normalised
 //     [x1,y1,x2,y2] and keeps the aspect ratio (normalised width ==
 //     normalised height); it frames the subject: centred horizontally
 //     (small jitter), anchored at the top in 66% of crops (no-ops included)
 //     and otherwise a little below it, the bottom cut off; its area follows
-//     the upstream quantiles (p5 27%, median 52%, p95 78%); 7.7% of crops are full-frame no-ops [0,0,1,1].
+//     the upstream quantiles (p5 27%, median 52%, p95 78%), the wider the
+//     shot the smaller (the subject is smaller); 7.7% of crops are full-frame no-ops [0,0,1,1].
 //
 // Anomalies: in about AnomalyRate of all groups (only among kept groups)
 // the highest stage is broken locally: a region of the subject is blurred,
