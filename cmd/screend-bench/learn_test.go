@@ -110,7 +110,7 @@ func TestLearnTinyCorpus(t *testing.T) {
 	if res.Embedded != m.Images || res.Cached != 0 {
 		t.Errorf("embedded %d, cached %d; want %d and 0", res.Embedded, res.Cached, m.Images)
 	}
-	if res.Examples.Groups != 80 || res.Split.Train+res.Split.Calibration+res.Split.Test != 80 || res.Split.Test == 0 {
+	if res.Examples.Groups != 80 || res.Split.Train+res.Split.Test != 80 || res.Split.Test == 0 {
 		t.Errorf("examples %+v, split %+v", res.Examples, res.Split)
 	}
 
@@ -159,11 +159,11 @@ func TestLearnTinyCorpus(t *testing.T) {
 
 	// the evaluated groups are exactly the test groups, none fitted on
 	g := rep.Groups
-	if len(g.Evaluated) != res.Split.Test || len(g.Train) != res.Split.Train || len(g.Calibration) != res.Split.Calibration {
-		t.Errorf("group lists %d/%d/%d, split %+v", len(g.Train), len(g.Calibration), len(g.Evaluated), res.Split)
+	if len(g.Evaluated) != res.Split.Test || len(g.Train) != res.Split.Train {
+		t.Errorf("group lists %d/%d, split %+v", len(g.Train), len(g.Evaluated), res.Split)
 	}
 	fitted := map[string]bool{}
-	for _, k := range append(append([]string{}, g.Train...), g.Calibration...) {
+	for _, k := range g.Train {
 		fitted[k] = true
 	}
 	for _, k := range g.Evaluated {
