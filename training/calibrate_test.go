@@ -79,4 +79,3 @@ func TestCalibrationReducesECE(t *testing.T) {
 		t.Fatalf("temperature %.3f, want about 2", tt)
 	}
 }
-
