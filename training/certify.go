@@ -1,6 +1,8 @@
 package training
 
 import (
+	"screend"
+
 	"sort"
 
 	"screend/scoring/model"
@@ -10,7 +12,7 @@ import (
 // model's outcome kind and calibrated confidence for a group, and whether
 // it agreed with the human.
 type Decision struct {
-	Kind       model.Kind
+	Kind       screend.OutcomeKind
 	Confidence float64
 	Right      bool
 }
@@ -36,7 +38,7 @@ type Decision struct {
 // A kind that fails its own check is dropped and the sequence is run again
 // on the remaining kinds, until every kept kind is below target.
 func Certify(ds []Decision, target float64) model.Thresholds {
-	kinds := map[model.Kind]bool{model.KindSelect: true, model.KindCrop: true, model.KindReject: true}
+	kinds := map[screend.OutcomeKind]bool{screend.OutcomeSelect: true, screend.OutcomeCrop: true, screend.OutcomeReject: true}
 	for {
 		var pool []Decision
 		for _, d := range ds {
@@ -49,7 +51,7 @@ func Certify(ds []Decision, target float64) model.Thresholds {
 			return model.Thresholds{Select: model.Never, Crop: model.Never, Reject: model.Never}
 		}
 		// Each kind's own observed error at t.
-		n, errs := map[model.Kind]int{}, map[model.Kind]int{}
+		n, errs := map[screend.OutcomeKind]int{}, map[screend.OutcomeKind]int{}
 		for _, d := range pool {
 			if d.Confidence >= t {
 				n[d.Kind]++
@@ -68,13 +70,13 @@ func Certify(ds []Decision, target float64) model.Thresholds {
 		if dropped {
 			continue
 		}
-		th := func(k model.Kind) float64 {
+		th := func(k screend.OutcomeKind) float64 {
 			if kinds[k] {
 				return t
 			}
 			return model.Never
 		}
-		return model.Thresholds{Select: th(model.KindSelect), Crop: th(model.KindCrop), Reject: th(model.KindReject)}
+		return model.Thresholds{Select: th(screend.OutcomeSelect), Crop: th(screend.OutcomeCrop), Reject: th(screend.OutcomeReject)}
 	}
 }
 

@@ -1,6 +1,8 @@
 package training
 
 import (
+	"screend"
+
 	"math/rand/v2"
 	"testing"
 
@@ -14,14 +16,14 @@ import (
 func TestCertifyEachKindBelowTarget(t *testing.T) {
 	t.Parallel()
 	var ds []Decision
-	add := func(n int, k model.Kind, conf float64, wrong int) {
+	add := func(n int, k screend.OutcomeKind, conf float64, wrong int) {
 		for i := 0; i < n; i++ {
 			ds = append(ds, Decision{Kind: k, Confidence: conf, Right: i >= wrong})
 		}
 	}
-	add(1000, model.KindReject, 0.99, 0)
-	add(300, model.KindCrop, 0.97, 0)
-	add(50, model.KindSelect, 0.98, 4)
+	add(1000, screend.OutcomeReject, 0.99, 0)
+	add(300, screend.OutcomeCrop, 0.97, 0)
+	add(50, screend.OutcomeSelect, 0.98, 4)
 	th := Certify(ds, 0.02)
 	if th.Select != model.Never {
 		t.Errorf("select threshold %v, want Never (4 of 50 wrong)", th.Select)
@@ -32,7 +34,7 @@ func TestCertifyEachKindBelowTarget(t *testing.T) {
 	// Selects right as often as the others are automated with them: a
 	// kind too small to certify alone is carried by the pool.
 	ds = ds[:1300]
-	add(50, model.KindSelect, 0.98, 0)
+	add(50, screend.OutcomeSelect, 0.98, 0)
 	if th := Certify(ds, 0.02); th.Select != 0.97 {
 		t.Errorf("right selects: threshold %v, want 0.97", th.Select)
 	}
@@ -42,7 +44,7 @@ func TestCertifyTooFewOrStopsAtFirstFailure(t *testing.T) {
 	t.Parallel()
 	var few []Decision
 	for i := 0; i < minCertifiable(0.02)-1; i++ {
-		few = append(few, Decision{Kind: model.KindReject, Confidence: 1 - float64(i)*1e-4, Right: true})
+		few = append(few, Decision{Kind: screend.OutcomeReject, Confidence: 1 - float64(i)*1e-4, Right: true})
 	}
 	if th := Certify(few, 0.02); th.Reject != model.Never {
 		t.Errorf("%d perfect decisions certified %v: Wilson needs %d", len(few), th.Reject, minCertifiable(0.02))
@@ -57,7 +59,7 @@ func TestCertifyTooFewOrStopsAtFirstFailure(t *testing.T) {
 	}{{300, true}, {60, false}, {3000, true}} {
 		for i := 0; i < blk.n; i++ {
 			conf -= 1e-5
-			ds = append(ds, Decision{Kind: model.KindReject, Confidence: conf, Right: blk.right})
+			ds = append(ds, Decision{Kind: screend.OutcomeReject, Confidence: conf, Right: blk.right})
 		}
 	}
 	th := Certify(ds, 0.02)
@@ -88,7 +90,7 @@ func TestCertifyHoldsTargetInSimulation(t *testing.T) {
 		ds := make([]Decision, n)
 		for i := range ds {
 			c := rng.Float64()
-			ds[i] = Decision{Kind: model.KindCrop, Confidence: c, Right: rng.Float64() >= errAt(c)}
+			ds[i] = Decision{Kind: screend.OutcomeCrop, Confidence: c, Right: rng.Float64() >= errAt(c)}
 		}
 		th := Certify(ds, target)
 		if th.Crop > 1 {

@@ -1,6 +1,8 @@
 package training
 
 import (
+	"screend"
+
 	"context"
 	"log/slog"
 	"math"
@@ -275,7 +277,7 @@ func decisions(items []oof, p model.Params, iouMin float64) []Decision {
 			continue
 		}
 		o := judge(it, p)
-		if it.ex.CropUnknown && o.Kind != model.KindReject {
+		if it.ex.CropUnknown && o.Kind != screend.OutcomeReject {
 			continue
 		}
 		out = append(out, Decision{Kind: o.Kind, Confidence: o.Confidence, Right: outcomeRight(o, it.ex, iouMin)})

@@ -3,6 +3,7 @@ package training
 import (
 	"context"
 	"fmt"
+	"screend"
 	"sort"
 
 	"screend/scoring/model"
@@ -55,16 +56,16 @@ func (m *models) rawF64(images []model.Image) (scores, cropLogits, rejectLogits 
 // kind, the same image, and for a crop a box with IoU >= iouMin. When the
 // human's crop is unknown, a select or a crop of the human's image is right.
 func outcomeRight(o model.Outcome, e *Example, iouMin float64) bool {
-	if e.CropUnknown && o.Kind != model.KindReject {
+	if e.CropUnknown && o.Kind != screend.OutcomeReject {
 		return !e.Rejected() && o.Chosen == e.Chosen
 	}
 	switch o.Kind {
-	case model.KindReject:
+	case screend.OutcomeReject:
 		return e.Rejected()
-	case model.KindSelect:
+	case screend.OutcomeSelect:
 		return !e.Rejected() && o.Chosen == e.Chosen && !e.Cropped()
-	case model.KindCrop:
-		return !e.Rejected() && o.Chosen == e.Chosen && e.Cropped() && model.IoU(o.Box, *e.Crop) >= iouMin
+	case screend.OutcomeCrop:
+		return !e.Rejected() && o.Chosen == e.Chosen && e.Cropped() && o.Box.IoU(*e.Crop) >= iouMin
 	}
 	return false
 }
@@ -106,14 +107,14 @@ type Metrics struct {
 	// Coverage is the share of groups decided automatically with the
 	// thresholds; AutoErrors of them were wrong, AutoErrorRate their share
 	// and AutoErrorUpper its Wilson 95% upper bound.
-	Coverage       float64            `json:"coverage"`
-	AutoDecided    int                `json:"auto_decided"`
-	AutoErrors     int                `json:"auto_errors"`
-	AutoErrorRate  float64            `json:"auto_error_rate"`
-	AutoErrorUpper float64            `json:"auto_error_upper"`
-	AutoByKind     map[model.Kind]int `json:"auto_by_kind"`
+	Coverage       float64                     `json:"coverage"`
+	AutoDecided    int                         `json:"auto_decided"`
+	AutoErrors     int                         `json:"auto_errors"`
+	AutoErrorRate  float64                     `json:"auto_error_rate"`
+	AutoErrorUpper float64                     `json:"auto_error_upper"`
+	AutoByKind     map[screend.OutcomeKind]int `json:"auto_by_kind"`
 	// AutoErrorsByKind counts the wrong automatic decisions per kind.
-	AutoErrorsByKind map[model.Kind]int `json:"auto_errors_by_kind"`
+	AutoErrorsByKind map[screend.OutcomeKind]int `json:"auto_errors_by_kind"`
 }
 
 // evalItem is one held-out group with its calibrated and uncalibrated outcomes.
@@ -148,7 +149,7 @@ func ratio(a, b int) float64 {
 // evaluate computes the metrics of items.
 func evaluate(items []evalItem, iouMin float64) Metrics {
 	var m Metrics
-	m.AutoByKind, m.AutoErrorsByKind = map[model.Kind]int{}, map[model.Kind]int{}
+	m.AutoByKind, m.AutoErrorsByKind = map[screend.OutcomeKind]int{}, map[screend.OutcomeKind]int{}
 	var selOK, anoOK, normOK, baseOK, baseAnoOK, baseNormOK, rejOK, cropOK, outOK int
 	var iouSum float64
 	conf, uconf, right := make([]float64, len(items)), make([]float64, len(items)), make([]bool, len(items))
@@ -185,7 +186,7 @@ func evaluate(items []evalItem, iouMin float64) Metrics {
 		if e.Cropped() {
 			m.Cropped++
 			b := it.raw.Boxes[e.Chosen]
-			iouSum += model.IoU(model.BoxFromCenter(float64(b[0]), float64(b[1]), float64(b[2])), *e.Crop)
+			iouSum += screend.BoxFromCenter(float64(b[0]), float64(b[1]), float64(b[2])).IoU(*e.Crop)
 		}
 		if len(e.Images) < 2 {
 			continue

@@ -1,6 +1,8 @@
 package training
 
 import (
+	"screend"
+
 	"math"
 	"sort"
 
@@ -21,7 +23,7 @@ import (
 // the target, or too few decisions to tell (fewer than 10), it is -1.
 func readiness(items []evalItem, p model.Params, recent int) []model.Readiness {
 	from := max(0, len(items)-recent)
-	kinds := []model.Kind{model.KindSelect, model.KindCrop, model.KindReject}
+	kinds := []screend.OutcomeKind{screend.OutcomeSelect, screend.OutcomeCrop, screend.OutcomeReject}
 	out := make([]model.Readiness, len(kinds))
 	for i, k := range kinds {
 		r := model.Readiness{Kind: k, Automated: p.Thresholds.For(k) <= 1, Recent: len(items) - from}
@@ -42,11 +44,11 @@ func readiness(items []evalItem, p model.Params, recent int) []model.Readiness {
 }
 
 // moreReviews estimates the reviewed groups kind k still needs (see readiness).
-func moreReviews(items []evalItem, k model.Kind, p model.Params) int {
+func moreReviews(items []evalItem, k screend.OutcomeKind, p model.Params) int {
 	var conf []float64
 	var right []bool
 	for _, it := range items {
-		if it.out.Kind == k && len(it.ex.Images) >= 2 && !(it.ex.CropUnknown && k != model.KindReject) {
+		if it.out.Kind == k && len(it.ex.Images) >= 2 && !(it.ex.CropUnknown && k != screend.OutcomeReject) {
 			conf = append(conf, it.out.Confidence)
 			right = append(right, outcomeRight(it.out, it.ex, p.CropIoUMin))
 		}

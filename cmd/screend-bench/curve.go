@@ -1,6 +1,8 @@
 package main
 
 import (
+	"screend"
+
 	"context"
 	"encoding/json"
 	"flag"
@@ -313,7 +315,7 @@ func (r *curveResult) Markdown() string {
 
 func kindWrong(m training.Metrics) string {
 	var parts []string
-	for _, k := range []model.Kind{model.KindSelect, model.KindCrop, model.KindReject} {
+	for _, k := range []screend.OutcomeKind{screend.OutcomeSelect, screend.OutcomeCrop, screend.OutcomeReject} {
 		parts = append(parts, fmt.Sprintf("%s %d (%d)", k, m.AutoByKind[k], m.AutoErrorsByKind[k]))
 	}
 	return strings.Join(parts, ", ")

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"screend"
 	"time"
 )
 
@@ -40,13 +41,13 @@ type Thresholds struct {
 }
 
 // For returns the threshold of kind k.
-func (t Thresholds) For(k Kind) float64 {
+func (t Thresholds) For(k screend.OutcomeKind) float64 {
 	switch k {
-	case KindSelect:
+	case screend.OutcomeSelect:
 		return t.Select
-	case KindCrop:
+	case screend.OutcomeCrop:
 		return t.Crop
-	case KindReject:
+	case screend.OutcomeReject:
 		return t.Reject
 	}
 	return Never
@@ -114,7 +115,7 @@ type Params struct {
 // thresholds certified without them) and about how many more reviewed
 // groups it needs before the kind can be certified.
 type Readiness struct {
-	Kind Kind `json:"kind"`
+	Kind screend.OutcomeKind `json:"kind"`
 	// Automated reports whether the kind has a threshold.
 	Automated bool `json:"automated"`
 	// Recent is the number of recent reviewed groups looked at; Alone of
