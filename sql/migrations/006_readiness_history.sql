@@ -1,5 +1,6 @@
--- 006_readiness: how far the active model is from deciding alone, and a
--- review queue ordered by what a resolution teaches the model.
+-- 006_readiness_history: how far the active model is from deciding alone, a
+-- review queue ordered by what a resolution teaches the model, and
+-- historical images embedded where they lie.
 
 -- model_readiness has one row per outcome kind for the active model: whether
 -- the kind is automated, of the most recent reviewed groups (recent) how
@@ -56,3 +57,28 @@ ORDER BY g.confidence IS NOT NULL,
          'unfamiliar' = ANY (g.reasons) DESC,
          g.confidence ASC,
          g.flagged_at, g.group_id;
+
+-- history_images are historical image files embedded where they lie by
+-- `screend import images`, read-only: they are not in the inbox, never
+-- grouped, moved or reviewed. Imported log decisions whose files are found
+-- here (by project and file name) become training examples. One row per
+-- file and embedder; reason is set (and embedding NULL) when the file
+-- could not be embedded.
+CREATE TABLE IF NOT EXISTS screend.history_images (
+    history_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    path        text        NOT NULL,
+    project     text        NOT NULL,
+    file_name   text        NOT NULL,
+    size        bigint      NOT NULL,
+    mtime       timestamptz NOT NULL,
+    stage       real        NOT NULL,
+    width       integer,
+    height      integer,
+    embedder_id integer     NOT NULL REFERENCES screend.embedders,
+    embedding   vector,
+    reason      text,
+    imported_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (path, embedder_id),
+    CHECK ((embedding IS NULL) = (reason IS NOT NULL))
+);
+CREATE INDEX IF NOT EXISTS history_images_name_idx ON screend.history_images (project, file_name);
