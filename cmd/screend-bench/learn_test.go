@@ -183,6 +183,20 @@ func TestLearnTinyCorpus(t *testing.T) {
 	if res2.Embedded != 0 || res2.Cached != m.Images || !reflect.DeepEqual(res2.Overall, res.Overall) {
 		t.Errorf("second run: embedded %d, cached %d; same metrics %v", res2.Embedded, res2.Cached, reflect.DeepEqual(res2.Overall, res.Overall))
 	}
+	// the learning curve: trained on training photographs, tested on the others
+	cur, err := runCurve(ctx, curveOptions{Corpus: dir, ReportDir: filepath.Join(tmp, "curve"), Reviewed: []int{30, 45},
+		Embedders: []string{"builtin"}, Seed: 1, Workers: 2, Training: opts.Training}, "test", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cur.Points) != 2 || cur.TestGroups == 0 || cur.TrainPool+cur.TestGroups != 80 || cur.Points[1].Test.Groups != cur.TestGroups {
+		t.Errorf("curve: %d points, pool %d, test %d", len(cur.Points), cur.TrainPool, cur.TestGroups)
+	}
+	for _, f := range []string{"curve.json", "curve.md", "curve.png"} {
+		if _, err := os.Stat(filepath.Join(tmp, "curve", f)); err != nil {
+			t.Error(err)
+		}
+	}
 	if d := time.Since(start); d > time.Minute {
 		t.Errorf("took %v, want under a minute", d)
 	}
