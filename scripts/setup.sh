@@ -215,6 +215,12 @@ main() {
 	# The real-encoder test builds a pretrained CNN (scripts/real_encoder)
 	# with Debian's onnx and numpy for Python.
 	/usr/bin/python3 -c 'import onnx, numpy' >/dev/null 2>&1 || apt_install python3-onnx python3-numpy
+	# The review page's tests drive Debian's headless Chromium.
+	command -v chromium >/dev/null 2>&1 || apt_install chromium
+	# The native PNG decoder opens libdeflate at run time (without it screend
+	# decodes with Go's decoders, more slowly); gcc builds the cgo parts.
+	dpkg -s libdeflate0 >/dev/null 2>&1 || apt_install libdeflate0
+	command -v gcc >/dev/null 2>&1 || apt_install gcc libc6-dev
 	create_databases
 	cat >"$VAR_DIR/env" <<-EOF
 		# Written by scripts/setup.sh; sourced by make run and make test.
