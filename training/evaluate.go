@@ -3,8 +3,9 @@ package training
 import (
 	"context"
 	"fmt"
-	"screend"
 	"sort"
+
+	"screend"
 
 	"screend/scoring/model"
 )

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"screend"
-	"screend/daemon"
 	"screend/scoring/embed"
 	"screend/scoring/imagefile"
 	"screend/sql"
@@ -68,7 +67,7 @@ func importImages(ctx context.Context, e env, args []string) error {
 			if path == abs {
 				return nil
 			}
-			if daemon.Ignored(d.Name()) {
+			if screend.Ignored(d.Name()) {
 				if d.IsDir() {
 					return filepath.SkipDir
 				}
