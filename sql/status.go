@@ -15,8 +15,8 @@ type Status struct {
 	ActiveModel *int64                     `json:"active_model"`
 	// Pending counts the images and groups the daemon still has to process
 	// without human input: images not yet processed or not yet in a final
-	// group, groups open, closed or decided but not applied, and file
-	// operations not yet done. Zero means idle.
+	// group, groups open, closed or decided but not applied, file
+	// operations not yet done, and take-backs not finished. Zero means idle.
 	Pending int `json:"pending"`
 	// Readiness is screend.model_readiness: per kind, how far the active
 	// model is from deciding alone; empty without an active model.
@@ -68,7 +68,8 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 				WHERE i.state IN ('embedded', 'duplicate')
 				  AND NOT EXISTS (SELECT 1 FROM screend.group_images gi WHERE gi.image_id = i.image_id))
 			+ (SELECT count(*) FROM screend.groups WHERE state IN ('open', 'closed', 'decided'))
-			+ (SELECT count(*) FROM screend.file_moves WHERE state = 'planned')`).
+			+ (SELECT count(*) FROM screend.file_moves WHERE state = 'planned')
+			+ (SELECT count(*) FROM screend.take_backs WHERE state <> 'done')`).
 		Scan(&st.ReviewQueue, &st.ActiveModel, &st.Pending)
 	if err != nil {
 		return st, fmt.Errorf("read status: %w", err)
