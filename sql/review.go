@@ -142,14 +142,16 @@ func (db *DB) ApplyNextDecided(ctx context.Context, dryRun bool, plan func(Group
 		found = true
 		g.ProjectDir = root + "/" + g.ProjectName
 		rows, err := tx.Query(ctx, `
-			SELECT i.image_id, i.path FROM screend.group_images gi JOIN screend.images i USING (image_id)
+			SELECT i.image_id, screend.fs_path(i.path, i.path_raw) FROM screend.group_images gi JOIN screend.images i USING (image_id)
 			WHERE gi.group_id = $1 ORDER BY gi.position`, g.ID)
 		if err != nil {
 			return err
 		}
 		g.Images, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ApplyImage, error) {
 			var im ApplyImage
-			err := r.Scan(&im.ID, &im.Path)
+			var path []byte
+			err := r.Scan(&im.ID, &path)
+			im.Path = string(path)
 			return im, err
 		})
 		if err != nil {

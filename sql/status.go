@@ -14,7 +14,8 @@ type Status struct {
 	// Pending counts the images and groups the daemon still has to process
 	// without human input: images not yet processed or not yet in a final
 	// group, groups open, closed or decided but not applied, and file
-	// operations not yet done. Zero means idle.
+	// operations not yet done, and files the watchers of live instances saw
+	// but did not record yet (still being written). Zero means idle.
 	Pending int `json:"pending"`
 }
 
@@ -52,7 +53,9 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 				WHERE i.state IN ('embedded', 'duplicate')
 				  AND NOT EXISTS (SELECT 1 FROM screend.group_images gi WHERE gi.image_id = i.image_id))
 			+ (SELECT count(*) FROM screend.groups WHERE state IN ('open', 'closed', 'decided'))
-			+ (SELECT count(*) FROM screend.file_moves WHERE state = 'planned')`).
+			+ (SELECT count(*) FROM screend.file_moves WHERE state = 'planned')
+			+ (SELECT coalesce(sum(files_waiting), 0) FROM screend.instances
+				WHERE files_waiting > 0 AND screend.instance_alive(instance_id))`).
 		Scan(&st.ReviewQueue, &st.ActiveModel, &st.Pending)
 	if err != nil {
 		return st, fmt.Errorf("read status: %w", err)
