@@ -14,3 +14,14 @@ func JournalNextDecision(ctx context.Context, cfg Config, db *sql.DB) ([]sql.Mov
 	_, moves, _, err := db.ApplyNextDecided(ctx, cfg.DryRun, a.plan)
 	return moves, err
 }
+
+// The rule that decides what became of a recorded file.
+type FileVerdict = fileVerdict
+
+const (
+	FileThere  = fileThere
+	FileGone   = fileGone
+	FileUnseen = fileUnseen
+)
+
+var LookAt = lookAt

@@ -109,7 +109,7 @@ func (db *DB) RecordFiles(ctx context.Context, files []NewFile) ([]int64, error)
 			batch.Queue(`
 				INSERT INTO screend.images (project_id, path, path_raw, rel_path, file_name, size, mtime, stage)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-				ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime = excluded.mtime,
+				ON CONFLICT (path, (coalesce(path_raw, '\x'::bytea))) DO UPDATE SET size = excluded.size, mtime = excluded.mtime,
 					path_raw = excluded.path_raw, state = 'discovered', reason = NULL, sha256 = NULL,
 					duplicate_of = NULL, format = NULL, width = NULL, height = NULL, decodes = 0,
 					retry_after = NULL, processed_at = NULL, discovered_at = now()
@@ -230,7 +230,7 @@ func (db *DB) ReleaseImages(ctx context.Context, instance int32, ids []int64, de
 func (db *DB) DeferImage(ctx context.Context, instance int32, id int64, reason string, delay time.Duration) error {
 	_, err := db.Pool.Exec(ctx, `
 		UPDATE screend.images SET claimed_by = NULL, retry_after = now() + $4::interval, decodes = 0, reason = $3
-		WHERE image_id = $1 AND claimed_by = $2 AND state = 'discovered'`, id, instance, reason, delay)
+		WHERE image_id = $1 AND claimed_by = $2 AND state = 'discovered'`, id, instance, ReadablePath(reason), delay)
 	if err != nil {
 		return fmt.Errorf("defer image %d: %w", id, err)
 	}
@@ -405,7 +405,7 @@ func (db *DB) MarkGone(ctx context.Context, instance int32, id int64, reason str
 	_, err := db.Pool.Exec(ctx, `
 		UPDATE screend.images SET state = 'gone', reason = $3,
 			processed_at = now(), claimed_by = NULL, decodes = 0
-		WHERE image_id = $1 AND claimed_by = $2 AND state = 'discovered'`, id, instance, reason)
+		WHERE image_id = $1 AND claimed_by = $2 AND state = 'discovered'`, id, instance, ReadablePath(reason))
 	if err != nil {
 		return fmt.Errorf("mark gone: %w", err)
 	}

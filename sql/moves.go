@@ -119,7 +119,7 @@ func (db *DB) FinishMove(ctx context.Context, m Move) error {
 
 // FailMove records an operation that cannot be done, with the reason.
 func (db *DB) FailMove(ctx context.Context, id int64, reason string) error {
-	_, err := db.Pool.Exec(ctx, `UPDATE screend.file_moves SET state = 'failed', error = $2, done_at = now() WHERE move_id = $1`, id, reason)
+	_, err := db.Pool.Exec(ctx, `UPDATE screend.file_moves SET state = 'failed', error = $2, done_at = now() WHERE move_id = $1`, id, ReadablePath(reason))
 	if err != nil {
 		return fmt.Errorf("fail move %d: %w", id, err)
 	}
@@ -133,7 +133,7 @@ func (db *DB) QuarantineImage(ctx context.Context, instance int32, id int64, rea
 	moves, err := db.PlanMoves(ctx, []Move{m}, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
 			UPDATE screend.images SET state = 'quarantined', reason = $2, processed_at = now(), claimed_by = NULL
-			WHERE image_id = $1 AND claimed_by = $3 AND state = 'discovered'`, id, reason, instance)
+			WHERE image_id = $1 AND claimed_by = $3 AND state = 'discovered'`, id, ReadablePath(reason), instance)
 		if err != nil {
 			return err
 		}

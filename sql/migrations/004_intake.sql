@@ -8,7 +8,13 @@
 -- to use on the file system either way.
 ALTER TABLE screend.images ADD COLUMN IF NOT EXISTS path_raw bytea;
 ALTER TABLE screend.file_moves ADD COLUMN IF NOT EXISTS src_raw bytea;
+ALTER TABLE screend.projects ADD COLUMN IF NOT EXISTS name_raw bytea;
 ALTER TABLE screend.file_moves ADD COLUMN IF NOT EXISTS dst_raw bytea;
+
+-- A path is its bytes: two names with the same readable form (a byte 0xFF,
+-- and the four characters \xFF) are two files.
+DROP INDEX IF EXISTS screend.images_path_key;
+CREATE UNIQUE INDEX IF NOT EXISTS images_fs_path_key ON screend.images (path, (coalesce(path_raw, '\x'::bytea)));
 
 CREATE OR REPLACE FUNCTION screend.fs_path(readable text, raw bytea) RETURNS bytea
 LANGUAGE sql STABLE AS $$

@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"screend/sql"
 )
@@ -28,9 +30,8 @@ import (
 const templateLock = 0x5c4ee7d1
 
 var (
-	templateOnce sync.Once
+	templateMu   sync.Mutex
 	templateName string
-	templateErr  error
 )
 
 // BaseURL returns TEST_DATABASE_URL, failing the test when it is unset.
@@ -45,14 +46,38 @@ func BaseURL(t testing.TB) string {
 
 // URL creates a fresh, migrated database for the test, drops it when the
 // test ends, and returns its connection string.
+//
+// Test binaries of older versions drop templates of other migrations; a
+// template that vanished is made again.
 func URL(t testing.TB) string {
 	t.Helper()
 	base := BaseURL(t)
-	templateOnce.Do(func() { templateName, templateErr = ensureTemplate(base) })
-	if templateErr != nil {
-		t.Fatalf("prepare template database: %v", templateErr)
+	for attempt := 1; ; attempt++ {
+		templateMu.Lock()
+		var err error
+		if templateName == "" {
+			templateName, err = ensureTemplate(base)
+		}
+		name := templateName
+		templateMu.Unlock()
+		if err != nil {
+			t.Fatalf("prepare template database: %v", err)
+		}
+		u, err := tryClone(t, base, name)
+		var pgErr *pgconn.PgError
+		if err != nil && attempt < 5 && errors.As(err, &pgErr) && pgErr.Code == "3D000" {
+			templateMu.Lock()
+			if templateName == name {
+				templateName = ""
+			}
+			templateMu.Unlock()
+			continue
+		}
+		if err != nil {
+			t.Fatalf("create test database: %v", err)
+		}
+		return u
 	}
-	return clone(t, base, templateName)
 }
 
 // EmptyURL is URL without the migrations: the database has the vector
@@ -71,16 +96,26 @@ func EmptyURL(t testing.TB) string {
 // returns its connection string.
 func clone(t testing.TB, base, template string) string {
 	t.Helper()
+	u, err := tryClone(t, base, template)
+	if err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	return u
+}
+
+// tryClone is clone returning its error.
+func tryClone(t testing.TB, base, template string) (string, error) {
+	t.Helper()
 	name := "screend_t_" + randomHex(8)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	admin, err := pgx.Connect(ctx, withDatabase(base, "postgres"))
 	if err != nil {
-		t.Fatalf("connect to test server: %v", err)
+		return "", fmt.Errorf("connect to test server: %w", err)
 	}
 	defer admin.Close(ctx)
 	if _, err := admin.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, template)); err != nil {
-		t.Fatalf("create test database: %v", err)
+		return "", err
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -105,7 +140,7 @@ func clone(t testing.TB, base, template string) string {
 			time.Sleep(200 * time.Millisecond)
 		}
 	})
-	return withDatabase(base, name)
+	return withDatabase(base, name), nil
 }
 
 // New returns an open DB on a fresh, migrated database for the test. The
@@ -124,7 +159,8 @@ func New(t testing.TB) *sql.DB {
 }
 
 // ensureTemplate creates the migrated template database for the current
-// migrations unless it exists, and drops templates of older migrations.
+// migrations unless it exists. Templates of other migrations are kept:
+// test binaries of other branches on the same server may be cloning them.
 func ensureTemplate(base string) (string, error) {
 	ms, err := sql.Migrations()
 	if err != nil {
@@ -156,19 +192,6 @@ func ensureTemplate(base string) (string, error) {
 	}
 	if exists {
 		return name, nil
-	}
-	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'screend\_tmpl\_%' AND datname <> $1`, name)
-	if err != nil {
-		return "", fmt.Errorf("list old templates: %w", err)
-	}
-	old, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return "", fmt.Errorf("list old templates: %w", err)
-	}
-	for _, o := range old {
-		if _, err := admin.Exec(ctx, fmt.Sprintf(`DROP DATABASE %s WITH (FORCE)`, pgx.Identifier{o}.Sanitize())); err != nil {
-			return "", fmt.Errorf("drop old template %s: %w", o, err)
-		}
 	}
 	building := name + "_new"
 	if _, err := admin.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, building)); err != nil {
