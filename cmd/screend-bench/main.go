@@ -26,6 +26,7 @@ commands:
   limits   --dir DIR [--embedder builtin|MODEL.onnx] [--threads N]
   load     --corpus DIR --mode live|cp|rsync|slow [--rate N] [--embedder ...]
   faults   --corpus DIR --rounds N
+  hostile  [--items 1,4,...] [--out FILE.json]   (issue 10's hostile-input cases)
   issue3   --corpus DIR --model MODEL.onnx [--burst N]
 
 Run "screend-bench COMMAND -h" for the flags of a command.
@@ -45,12 +46,13 @@ func main() {
 type command func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 var commands = map[string]command{
-	"corpus": corpusCmd,
-	"limits": limitsCmd,
-	"load":   loadCmd,
-	"faults": faultsCmd,
-	"issue3": issue3Cmd,
-	"learn":  learnCmd,
+	"corpus":  corpusCmd,
+	"limits":  limitsCmd,
+	"load":    loadCmd,
+	"faults":  faultsCmd,
+	"hostile": hostileCmd,
+	"issue3":  issue3Cmd,
+	"learn":   learnCmd,
 }
 
 // usageError is a command-line mistake: exit code 2.
