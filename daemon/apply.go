@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"screend"
 	"strconv"
 	"strings"
 	"time"
@@ -19,15 +20,6 @@ import (
 	"screend/scoring/group"
 	"screend/scoring/imagefile"
 	"screend/sql"
-)
-
-// Output folders inside a project (docs/interface.md).
-const (
-	selectedDir   = "__selected"
-	croppedDir    = "__cropped"
-	originalsDir  = "__originals"
-	manualCropDir = "__crop"
-	deleteDir     = "__delete_staging"
 )
 
 // applier moves the files of decided groups. The moves of a group are
@@ -102,56 +94,56 @@ func (a *applier) plan(g sql.GroupToApply) ([]sql.Move, error) {
 			// with the chosen image.
 			if ts := group.Parse(name).Timestamp; ts != "" {
 				if p := filepath.Join(filepath.Dir(im.Path), ts+".decision"); exists(p) {
-					moves = append(moves, sql.Move{GroupID: &gid, Kind: sql.MoveFile, Src: p,
+					moves = append(moves, sql.Move{GroupID: &gid, Kind: screend.MoveFile, Src: p,
 						Dst: filepath.Join(g.ProjectDir, targetDir(g.Decision.Outcome), ts+".decision")})
 				}
 			}
 		}
-		target := deleteDir
+		target := screend.FolderDeleteStaging
 		if chosen {
 			target = targetDir(g.Decision.Outcome)
 		}
-		if chosen && g.Decision.Outcome == "crop" {
+		if chosen && g.Decision.Outcome == screend.OutcomeCrop {
 			croppedExt := ext
 			if strings.EqualFold(ext, ".webp") {
 				croppedExt = ".png" // no WebP encoder: the crop is written as PNG
 			}
-			newStem := freeStem(filepath.Join(g.ProjectDir, croppedDir), stem, append(exts, croppedExt, ".decision"), reserved)
+			newStem := freeStem(filepath.Join(g.ProjectDir, screend.FolderCropped), stem, append(exts, croppedExt, ".decision"), reserved)
 			sidecar, err := decisionSidecar(g)
 			if err != nil {
 				return nil, err
 			}
 			moves = append(moves,
-				sql.Move{GroupID: &gid, ImageID: &imageID, Kind: sql.CropFile, Src: im.Path, Dst: newStem + croppedExt, Crop: g.Decision.Crop},
-				sql.Move{GroupID: &gid, Kind: sql.WriteSidecar, Dst: newStem + ".decision", Content: sidecar},
+				sql.Move{GroupID: &gid, ImageID: &imageID, Kind: screend.CropFile, Src: im.Path, Dst: newStem + croppedExt, Crop: g.Decision.Crop},
+				sql.Move{GroupID: &gid, Kind: screend.WriteSidecar, Dst: newStem + ".decision", Content: sidecar},
 			)
 			for i, c := range companions {
-				moves = append(moves, sql.Move{GroupID: &gid, Kind: sql.MoveFile, Src: c, Dst: newStem + exts[i+1]})
+				moves = append(moves, sql.Move{GroupID: &gid, Kind: screend.MoveFile, Src: c, Dst: newStem + exts[i+1]})
 			}
-			orig := freeStem(filepath.Join(g.ProjectDir, originalsDir), stem, []string{ext}, reserved)
-			moves = append(moves, sql.Move{GroupID: &gid, ImageID: &imageID, Kind: sql.MoveFile, Src: im.Path, Dst: orig + ext})
+			orig := freeStem(filepath.Join(g.ProjectDir, screend.FolderOriginals), stem, []string{ext}, reserved)
+			moves = append(moves, sql.Move{GroupID: &gid, ImageID: &imageID, Kind: screend.MoveFile, Src: im.Path, Dst: orig + ext})
 			continue
 		}
 		newStem := freeStem(filepath.Join(g.ProjectDir, target), stem, exts, reserved)
-		moves = append(moves, sql.Move{GroupID: &gid, ImageID: &imageID, Kind: sql.MoveFile, Src: im.Path, Dst: newStem + ext})
+		moves = append(moves, sql.Move{GroupID: &gid, ImageID: &imageID, Kind: screend.MoveFile, Src: im.Path, Dst: newStem + ext})
 		for i, c := range companions {
-			moves = append(moves, sql.Move{GroupID: &gid, Kind: sql.MoveFile, Src: c, Dst: newStem + exts[i+1]})
+			moves = append(moves, sql.Move{GroupID: &gid, Kind: screend.MoveFile, Src: c, Dst: newStem + exts[i+1]})
 		}
 	}
 	return moves, nil
 }
 
 // targetDir is where the chosen image of an outcome goes.
-func targetDir(outcome string) string {
+func targetDir(outcome screend.OutcomeKind) string {
 	switch outcome {
-	case "select":
-		return selectedDir
-	case "crop":
-		return croppedDir
-	case "manual_crop":
-		return manualCropDir
+	case screend.OutcomeSelect:
+		return screend.FolderSelected
+	case screend.OutcomeCrop:
+		return screend.FolderCropped
+	case screend.OutcomeManualCrop:
+		return screend.FolderManualCrop
 	}
-	return deleteDir
+	return screend.FolderDeleteStaging
 }
 
 // companionsOf lists the files beside an image that share its stem and are

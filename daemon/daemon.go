@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"screend/scoring/embed"
+	"screend/scoring/imagefile"
 	"screend/sql"
 )
 
@@ -135,7 +136,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	srv := NewHTTPServer(d.cfg.Listen, d.metrics, d.Health, d.log.With("component", "http"))
 	dog := NewWatchdog(d.notify, d.Health, d.log.With("component", "watchdog"))
-	d.log.Info("started", "instance", inst.ID, "embedder", d.embedder.ID(), "dry_run", d.cfg.DryRun)
+	native, decoders := imagefile.NativeStatus()
+	d.log.Info("started", "instance", inst.ID, "embedder", d.embedder.ID(), "dry_run", d.cfg.DryRun, "decoders", decoders)
+	if !native {
+		d.log.Warn("native PNG decoder unavailable; decoding with Go's decoders", "why", decoders)
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.keepInstance(gctx) })

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"screend"
 	"strconv"
 	"strings"
 
@@ -80,7 +81,7 @@ func (m *mover) do(mv sql.Move) (string, error) {
 	srcOK := exists(mv.Src)
 	dstOK := exists(mv.Dst)
 	switch mv.Kind {
-	case sql.MoveFile:
+	case screend.MoveFile:
 		switch {
 		case !srcOK && dstOK:
 			return mv.Dst, nil // renamed before a crash
@@ -99,7 +100,7 @@ func (m *mover) do(mv sql.Move) (string, error) {
 		default:
 			return mv.Dst, moveFile(mv.Src, mv.Dst)
 		}
-	case sql.WriteSidecar:
+	case screend.WriteSidecar:
 		if dstOK {
 			old, err := os.ReadFile(mv.Dst)
 			if err != nil {
@@ -112,7 +113,7 @@ func (m *mover) do(mv sql.Move) (string, error) {
 			return dst, writeNew(dst, bytes.NewReader(mv.Content))
 		}
 		return mv.Dst, writeNew(mv.Dst, bytes.NewReader(mv.Content))
-	case sql.CropFile:
+	case screend.CropFile:
 		if dstOK {
 			return mv.Dst, nil // written (always through a rename) before a crash
 		}

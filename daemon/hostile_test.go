@@ -388,14 +388,24 @@ func TestSymlinkedInboxIsWatched(t *testing.T) {
 	}
 }
 
-// Item 16: status counts files seen but not yet stable as pending.
+// Item 16: status counts files seen but not yet stable (a writer still
+// has them open) as pending.
 func TestPendingCountsFilesNotYetStable(t *testing.T) {
 	t.Parallel()
 	dbURL, inbox := newInbox(t)
 	cfg := testConfig(t, dbURL, inbox)
 	cfg.StableFor = 20 * time.Second
 	d := startDaemon(t, cfg)
-	writePNG(t, filepath.Join(inbox, "p", "20250101_000000_stage1_generated.png"), photo(40, 40, 71))
+	src := filepath.Join(t.TempDir(), "src.png")
+	writePNG(t, src, photo(40, 40, 71))
+	data, err := os.ReadFile(src)
+	must(t, err)
+	must(t, os.MkdirAll(filepath.Join(inbox, "p"), 0o755))
+	f, err := os.Create(filepath.Join(inbox, "p", "20250101_000000_stage1_generated.png"))
+	must(t, err)
+	defer f.Close()
+	_, err = f.Write(data[:len(data)/2])
+	must(t, err)
 	eventually(t, func() bool {
 		st, err := d.db.ReadStatus(context.Background())
 		return err == nil && st.Pending == 1 && len(st.Images) == 0

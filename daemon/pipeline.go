@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"screend"
 	"strings"
 	"sync"
 	"syscall"
@@ -199,6 +200,7 @@ func (p *pipeline) decode(ctx context.Context, j *job) {
 	}
 	j.info = imgInfo
 	j.input, err = p.embedder.Preprocess(img)
+	imagefile.Recycle(img) // the embedder keeps no reference to it
 	if err != nil {
 		j.failure = "preprocess: " + err.Error()
 	}
@@ -501,5 +503,5 @@ func quarantinePath(roots []string, path string) (string, error) {
 	if !ok || !inProject {
 		return "", fmt.Errorf("%s is in no project of the inbox", path)
 	}
-	return freeName(filepath.Join(root, project, "__quarantine", inside)), nil
+	return freeName(filepath.Join(root, project, screend.FolderQuarantine, inside)), nil
 }

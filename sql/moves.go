@@ -3,18 +3,9 @@ package sql
 import (
 	"context"
 	"fmt"
+	"screend"
 
 	"github.com/jackc/pgx/v5"
-)
-
-// Kinds of journaled file operation.
-const (
-	// MoveFile renames Src to Dst (copying across file systems).
-	MoveFile = "move"
-	// CropFile writes a cropped copy of Src to Dst.
-	CropFile = "crop"
-	// WriteSidecar writes Content to Dst.
-	WriteSidecar = "sidecar"
 )
 
 // Move is one journaled file operation. Dst never exists before it is done:
@@ -23,7 +14,7 @@ type Move struct {
 	ID      int64
 	GroupID *int64
 	ImageID *int64
-	Kind    string
+	Kind    screend.MoveKind
 	Src     string
 	Dst     string
 	Content []byte
@@ -104,7 +95,7 @@ func (db *DB) FinishMove(ctx context.Context, m Move) error {
 		if _, err := tx.Exec(ctx, `UPDATE screend.file_moves SET state = 'done', done_at = now() WHERE move_id = $1`, m.ID); err != nil {
 			return err
 		}
-		if m.Kind == MoveFile && m.ImageID != nil {
+		if m.Kind == screend.MoveFile && m.ImageID != nil {
 			_, err := tx.Exec(ctx, `UPDATE screend.images SET path = $2, path_raw = $3 WHERE image_id = $1`,
 				*m.ImageID, ReadablePath(m.Dst), rawPath(m.Dst))
 			return err
@@ -129,7 +120,7 @@ func (db *DB) FailMove(ctx context.Context, id int64, reason string) error {
 // QuarantineImage marks an image quarantined with its reason and journals
 // the move of its file into dst, in one transaction.
 func (db *DB) QuarantineImage(ctx context.Context, instance int32, id int64, reason, src, dst string) (Move, error) {
-	m := Move{ImageID: &id, Kind: MoveFile, Src: src, Dst: dst}
+	m := Move{ImageID: &id, Kind: screend.MoveFile, Src: src, Dst: dst}
 	moves, err := db.PlanMoves(ctx, []Move{m}, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
 			UPDATE screend.images SET state = 'quarantined', reason = $2, processed_at = now(), claimed_by = NULL

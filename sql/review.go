@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"screend"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,16 +14,16 @@ import (
 
 // ReviewItem is one row of screend.review_queue.
 type ReviewItem struct {
-	GroupID          int64             `json:"group_id"`
-	Project          string            `json:"project"`
-	FlaggedAt        time.Time         `json:"flagged_at"`
-	Reasons          []string          `json:"reasons"`
-	Confidence       *float32          `json:"confidence"`
-	SuggestedOutcome *string           `json:"suggested_outcome"`
-	SuggestedImageID *int64            `json:"suggested_image_id"`
-	SuggestedCrop    []float32         `json:"suggested_crop"`
-	ModelID          *int64            `json:"model_id"`
-	Images           []json.RawMessage `json:"images"`
+	GroupID          int64                `json:"group_id"`
+	Project          string               `json:"project"`
+	FlaggedAt        time.Time            `json:"flagged_at"`
+	Reasons          []screend.Reason     `json:"reasons"`
+	Confidence       *float32             `json:"confidence"`
+	SuggestedOutcome *screend.OutcomeKind `json:"suggested_outcome"`
+	SuggestedImageID *int64               `json:"suggested_image_id"`
+	SuggestedCrop    []float32            `json:"suggested_crop"`
+	ModelID          *int64               `json:"model_id"`
+	Images           []json.RawMessage    `json:"images"`
 }
 
 // ReviewQueue returns the groups waiting for a human, most useful first.
@@ -85,7 +86,7 @@ func (db *DB) Resolve(ctx context.Context, r Resolution) (int64, error) {
 // Decision is what was decided for a group, automatically or by a human.
 type Decision struct {
 	ID            int64
-	Outcome       string
+	Outcome       screend.OutcomeKind
 	ChosenImageID int64 // 0 for reject
 	Crop          []float32
 	Automatic     bool

@@ -709,14 +709,31 @@ func hostilePending(ctx context.Context, hc *hostileRun) (string, error) {
 	if err := until(ctx, 30*time.Second, "the daemon to be watching", func() bool { return hc.logHas(`"msg":"watching"`) }); err != nil {
 		return "", err
 	}
-	if err := hostilePhoto(filepath.Join(hc.inbox, "p", "20250101_000000_stage1_generated.png"), 48, 48, 12); err != nil {
+	// A writer that has written half of the file and keeps it open.
+	src := filepath.Join(hc.work, "src.png")
+	if err := hostilePhoto(src, 48, 48, 12); err != nil {
+		return "", err
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Join(hc.inbox, "p"), 0o755); err != nil {
+		return "", err
+	}
+	f, err := os.Create(filepath.Join(hc.inbox, "p", "20250101_000000_stage1_generated.png"))
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := f.Write(data[:len(data)/2]); err != nil {
 		return "", err
 	}
 	var st daemonStatus
-	err := until(ctx, 10*time.Second, "status to count the file", func() bool {
+	err = until(ctx, 10*time.Second, "status to count the file", func() bool {
 		var err error
 		st, err = hc.Status(ctx)
-		return err == nil && st.Pending == 1
+		return err == nil && st.Pending == 1 && len(st.Images) == 0
 	})
 	return fmt.Sprintf("pending %d while the file waits to be stable (images %v)", st.Pending, st.Images), err
 }

@@ -15,9 +15,9 @@ import (
 	"screend/sql/sqltest"
 )
 
-// screend runs the command line in-process and returns its exit code and
+// runCLI runs the command line in-process and returns its exit code and
 // output.
-func screend(t *testing.T, args ...string) (int, string, string) {
+func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	code := run(args, &stdout, &stderr)
@@ -60,7 +60,7 @@ func TestPlanOnTheRealManifest(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	code, out, errOut := screend(t, "plan", "--json", dir)
+	code, out, errOut := runCLI(t, "plan", "--json", dir)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -113,7 +113,7 @@ func TestUsageAndConfigurationErrorsExitTwo(t *testing.T) {
 			for k, v := range c.env {
 				t.Setenv(k, v)
 			}
-			code, _, errOut := screend(t, c.args...)
+			code, _, errOut := runCLI(t, c.args...)
 			if code != 2 || !strings.Contains(errOut, c.want) {
 				t.Errorf("exit %d, stderr %q; want 2 and %q", code, errOut, c.want)
 			}
@@ -135,7 +135,7 @@ database_url = "postgres://u:secret@db.example/screend"
 		t.Setenv(k, "") // restored when the test ends
 		os.Unsetenv(k)
 	}
-	code, out, errOut := screend(t, "--config", file, "config")
+	code, out, errOut := runCLI(t, "--config", file, "config")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -150,7 +150,7 @@ database_url = "postgres://u:secret@db.example/screend"
 	if err := os.WriteFile(file, []byte("setle = \"1m\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errOut := screend(t, "--config", file, "config"); code != 2 || !strings.Contains(errOut, "setle") {
+	if code, _, errOut := runCLI(t, "--config", file, "config"); code != 2 || !strings.Contains(errOut, "setle") {
 		t.Errorf("misspelt key: exit %d, %q; want 2 naming it", code, errOut)
 	}
 }
@@ -193,19 +193,19 @@ func TestReviewCommands(t *testing.T) {
 	}
 	gid := strconv.FormatInt(group, 10)
 
-	code, out, errOut := screend(t, "review", "list", "--json")
+	code, out, errOut := runCLI(t, "review", "list", "--json")
 	if code != 0 || !strings.Contains(out, `"group_id": `+gid) || !strings.Contains(out, "no_model") {
 		t.Fatalf("review list: exit %d, %s %s", code, out, errOut)
 	}
-	code, _, errOut = screend(t, "review", "resolve", gid, "--choose", "999999")
+	code, _, errOut = runCLI(t, "review", "resolve", gid, "--choose", "999999")
 	if code != 1 || !strings.Contains(errOut, "is not in group") {
 		t.Errorf("choosing a foreign image: exit %d, %q", code, errOut)
 	}
-	code, _, errOut = screend(t, "review", "resolve", gid, "--choose", strconv.FormatInt(ids[1], 10), "--crop", "0,0,2,1")
+	code, _, errOut = runCLI(t, "review", "resolve", gid, "--choose", strconv.FormatInt(ids[1], 10), "--crop", "0,0,2,1")
 	if code != 1 || !strings.Contains(errOut, "bad crop box") {
 		t.Errorf("bad box: exit %d, %q", code, errOut)
 	}
-	code, out, errOut = screend(t, "review", "resolve", gid, "--choose", strconv.FormatInt(ids[1], 10),
+	code, out, errOut = runCLI(t, "review", "resolve", gid, "--choose", strconv.FormatInt(ids[1], 10),
 		"--crop", "0.1,0,0.9,0.8", "--reviewer", "dana")
 	if code != 0 {
 		t.Fatalf("resolve: exit %d, %s", code, errOut)
@@ -217,7 +217,7 @@ func TestReviewCommands(t *testing.T) {
 	if err != nil || outcome != "crop" || chosen != ids[1] || by != "dana" {
 		t.Errorf("decision %s %d by %s (%v), want crop of %d by dana", outcome, chosen, by, err, ids[1])
 	}
-	if code, out, _ = screend(t, "status", "--json"); code != 0 || !strings.Contains(out, `"review_queue": 0`) {
+	if code, out, _ = runCLI(t, "status", "--json"); code != 0 || !strings.Contains(out, `"review_queue": 0`) {
 		t.Errorf("status after resolving: exit %d, %s", code, out)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/user"
+	"screend"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -55,7 +56,7 @@ func reviewList(ctx context.Context, e env, args []string) error {
 	for _, it := range items {
 		suggested, confidence := "-", "-"
 		if it.SuggestedOutcome != nil {
-			suggested = *it.SuggestedOutcome
+			suggested = string(*it.SuggestedOutcome)
 			if it.SuggestedImageID != nil {
 				suggested += " " + strconv.FormatInt(*it.SuggestedImageID, 10)
 			}
@@ -64,7 +65,7 @@ func reviewList(ctx context.Context, e env, args []string) error {
 			confidence = fmt.Sprintf("%.2f", *it.Confidence)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\n", it.GroupID, it.Project, it.FlaggedAt.Format("2006-01-02 15:04"),
-			strings.Join(it.Reasons, ","), suggested, confidence, len(it.Images))
+			joinReasons(it.Reasons), suggested, confidence, len(it.Images))
 	}
 	return tw.Flush()
 }
@@ -95,9 +96,11 @@ func reviewResolve(ctx context.Context, e env, args []string) error {
 	}
 	r := sql.Resolution{GroupID: groupID, ChosenImageID: choose, ManualCrop: manual, Reviewer: reviewer}
 	if crop != "" {
-		if r.Crop, err = parseBox(crop); err != nil {
+		box, err := screend.ParseBox(crop)
+		if err != nil {
 			return usageError{err.Error()}
 		}
+		r.Crop = box.Float32s()
 	}
 	if r.Reviewer == "" {
 		if u, err := user.Current(); err == nil {
@@ -117,19 +120,11 @@ func reviewResolve(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// parseBox reads "x1,y1,x2,y2".
-func parseBox(s string) ([]float32, error) {
-	parts := strings.Split(s, ",")
-	if len(parts) != 4 {
-		return nil, fmt.Errorf("crop %q: want four numbers x1,y1,x2,y2", s)
+// joinReasons writes flag reasons comma-separated.
+func joinReasons(rs []screend.Reason) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = string(r)
 	}
-	box := make([]float32, 4)
-	for i, p := range parts {
-		v, err := strconv.ParseFloat(strings.TrimSpace(p), 32)
-		if err != nil {
-			return nil, fmt.Errorf("crop %q: %v", s, err)
-		}
-		box[i] = float32(v)
-	}
-	return box, nil
+	return strings.Join(parts, ",")
 }

@@ -16,22 +16,22 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"screend"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/jackc/pgx/v5"
 
 	"screend/sql"
 )
 
-// templateLock serialises template creation between test binaries.
-const templateLock = 0x5c4ee7d1
-
 var (
-	templateMu   sync.Mutex
+	templateOnce sync.Once
 	templateName string
+	templateErr  error
 )
 
 // BaseURL returns TEST_DATABASE_URL, failing the test when it is unset.
@@ -46,38 +46,14 @@ func BaseURL(t testing.TB) string {
 
 // URL creates a fresh, migrated database for the test, drops it when the
 // test ends, and returns its connection string.
-//
-// Test binaries of older versions drop templates of other migrations; a
-// template that vanished is made again.
 func URL(t testing.TB) string {
 	t.Helper()
 	base := BaseURL(t)
-	for attempt := 1; ; attempt++ {
-		templateMu.Lock()
-		var err error
-		if templateName == "" {
-			templateName, err = ensureTemplate(base)
-		}
-		name := templateName
-		templateMu.Unlock()
-		if err != nil {
-			t.Fatalf("prepare template database: %v", err)
-		}
-		u, err := tryClone(t, base, name)
-		var pgErr *pgconn.PgError
-		if err != nil && attempt < 5 && errors.As(err, &pgErr) && pgErr.Code == "3D000" {
-			templateMu.Lock()
-			if templateName == name {
-				templateName = ""
-			}
-			templateMu.Unlock()
-			continue
-		}
-		if err != nil {
-			t.Fatalf("create test database: %v", err)
-		}
-		return u
+	templateOnce.Do(func() { templateName, templateErr = ensureTemplate(base) })
+	if templateErr != nil {
+		t.Fatalf("prepare template database: %v", templateErr)
 	}
+	return clone(t, base, templateName, true)
 }
 
 // EmptyURL is URL without the migrations: the database has the vector
@@ -89,33 +65,32 @@ func EmptyURL(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return clone(t, base, pgx.Identifier{source}.Sanitize())
+	return clone(t, base, pgx.Identifier{source}.Sanitize(), false)
 }
 
 // clone creates a database from template, drops it when the test ends, and
-// returns its connection string.
-func clone(t testing.TB, base, template string) string {
-	t.Helper()
-	u, err := tryClone(t, base, template)
-	if err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	return u
-}
-
-// tryClone is clone returning its error.
-func tryClone(t testing.TB, base, template string) (string, error) {
+// returns its connection string. When remake is set and the template is gone
+// (a test binary of other migrations, from another worktree on the same
+// server, dropped it), the template is made again once.
+func clone(t testing.TB, base, template string, remake bool) string {
 	t.Helper()
 	name := "screend_t_" + randomHex(8)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	admin, err := pgx.Connect(ctx, withDatabase(base, "postgres"))
 	if err != nil {
-		return "", fmt.Errorf("connect to test server: %w", err)
+		t.Fatalf("connect to test server: %v", err)
 	}
 	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, template)); err != nil {
-		return "", err
+	_, err = admin.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, template))
+	var pgErr *pgconn.PgError
+	if remake && errors.As(err, &pgErr) && pgErr.Code == "3D000" { // invalid_catalog_name
+		if template, err = ensureTemplate(base); err == nil {
+			_, err = admin.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, template))
+		}
+	}
+	if err != nil {
+		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -140,7 +115,7 @@ func tryClone(t testing.TB, base, template string) (string, error) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	})
-	return withDatabase(base, name), nil
+	return withDatabase(base, name)
 }
 
 // New returns an open DB on a fresh, migrated database for the test. The
@@ -158,9 +133,14 @@ func New(t testing.TB) *sql.DB {
 	return db
 }
 
+// keepTemplates is how many templates of other migrations are kept: several
+// worktrees with different migrations share one server, and dropping their
+// templates would fail their tests.
+const keepTemplates = 16
+
 // ensureTemplate creates the migrated template database for the current
-// migrations unless it exists. Templates of other migrations are kept:
-// test binaries of other branches on the same server may be cloning them.
+// migrations unless it exists, and drops the oldest templates of other
+// migrations beyond keepTemplates.
 func ensureTemplate(base string) (string, error) {
 	ms, err := sql.Migrations()
 	if err != nil {
@@ -183,7 +163,7 @@ func ensureTemplate(base string) (string, error) {
 		return "", fmt.Errorf("connect to test server: %w", err)
 	}
 	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(templateLock)); err != nil {
+	if _, err := admin.Exec(ctx, `SELECT pg_advisory_lock($1)`, screend.LockTestTemplate); err != nil {
 		return "", fmt.Errorf("lock template: %w", err)
 	}
 	var exists bool
@@ -192,6 +172,22 @@ func ensureTemplate(base string) (string, error) {
 	}
 	if exists {
 		return name, nil
+	}
+	rows, err := admin.Query(ctx, `
+		SELECT datname FROM pg_database
+		WHERE datname LIKE 'screend\_tmpl\_%' AND datname NOT LIKE '%\_new' AND datname <> $1
+		ORDER BY oid DESC OFFSET $2`, name, keepTemplates)
+	if err != nil {
+		return "", fmt.Errorf("list old templates: %w", err)
+	}
+	old, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", fmt.Errorf("list old templates: %w", err)
+	}
+	for _, o := range old {
+		if _, err := admin.Exec(ctx, fmt.Sprintf(`DROP DATABASE %s WITH (FORCE)`, pgx.Identifier{o}.Sanitize())); err != nil {
+			return "", fmt.Errorf("drop old template %s: %w", o, err)
+		}
 	}
 	building := name + "_new"
 	if _, err := admin.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, building)); err != nil {
