@@ -320,7 +320,7 @@ func (db *DB) StoreEmbeddings(ctx context.Context, instance int32, embedderID in
 			widths[i], heights[i] = int32(it.Width), int32(it.Height)
 		}
 		rows, err := tx.Query(ctx, `
-			UPDATE screend.images i SET state = 'embedded', sha256 = u.sha256, format = u.format,
+			UPDATE screend.images i SET state = 'embedded', reason = NULL, sha256 = u.sha256, format = u.format,
 				width = u.width, height = u.height, processed_at = now(), claimed_by = NULL
 			FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::int[], $5::int[])
 				AS u(image_id, sha256, format, width, height)
@@ -383,7 +383,7 @@ type execer interface {
 // how many rows it changed (0 when the claim was lost).
 func markDuplicate(ctx context.Context, q execer, instance int32, id, original int64, sha []byte) (int64, error) {
 	tag, err := q.Exec(ctx, `
-		UPDATE screend.images SET state = 'duplicate', duplicate_of = $2, sha256 = $3,
+		UPDATE screend.images SET state = 'duplicate', reason = NULL, duplicate_of = $2, sha256 = $3,
 			processed_at = now(), claimed_by = NULL
 		WHERE image_id = $1 AND claimed_by = $4 AND state = 'discovered'`, id, original, sha, instance)
 	return tag.RowsAffected(), err

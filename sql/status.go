@@ -18,6 +18,11 @@ type Status struct {
 	// operations not yet done, and files the watchers of live instances saw
 	// but did not record yet (still being written). Zero means idle.
 	Pending int `json:"pending"`
+	// Unseen counts the images (within Pending) whose files this
+	// instance cannot see now (an unmounted share, a permission error):
+	// they are tried again, but no progress is expected until the outside
+	// changes, so the watchdog does not count them as stalled work.
+	Unseen int `json:"unseen"`
 }
 
 // ReadStatus counts images and groups by state.
@@ -56,8 +61,9 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 			+ (SELECT count(*) FROM screend.groups WHERE state IN ('open', 'closed', 'decided'))
 			+ (SELECT count(*) FROM screend.file_moves WHERE state = 'planned')
 			+ (SELECT coalesce(sum(files_waiting), 0) FROM screend.instances
-				WHERE files_waiting > 0 AND screend.instance_alive(instance_id))`).
-		Scan(&st.ReviewQueue, &st.ActiveModel, &st.Pending)
+				WHERE files_waiting > 0 AND screend.instance_alive(instance_id)),
+			(SELECT count(*) FROM screend.images WHERE state = 'discovered' AND reason IS NOT NULL)`).
+		Scan(&st.ReviewQueue, &st.ActiveModel, &st.Pending, &st.Unseen)
 	if err != nil {
 		return st, fmt.Errorf("read status: %w", err)
 	}
