@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"screend/daemon/reviewpage"
 	"screend/scoring/embed"
 	"screend/scoring/imagefile"
 	"screend/sql"
@@ -107,9 +108,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "decider"), metrics: d.metrics,
 		embedder: d.embedder.ID(), embedderID: embedderID, wake: newWaker(), decided: app.wake.Wake,
 	}
+	back := &takeBacker{db: d.db, log: d.log.With("component", "takeback"), moves: moves, wake: newWaker()}
 	listen := &listener{
 		url: d.cfg.DatabaseURL, log: d.log.With("component", "listener"),
-		resolved: app.wake.Wake, model: dec.wake.Wake,
+		resolved: app.wake.Wake, model: dec.wake.Wake, takeBack: back.wake.Wake,
 	}
 	grp := &grouper{
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "grouper"), metrics: d.metrics,
@@ -134,6 +136,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		d.notify.Status("running")
 	}
+	page, err := reviewpage.New(reviewpage.Config{
+		Listen: d.cfg.ReviewListen, Password: d.cfg.ReviewPassword, CacheDir: d.cfg.ReviewCache,
+		CacheBytes: int64(d.cfg.ReviewCacheMB) << 20, MemoryBytes: int64(d.cfg.ReviewMemoryMB) << 20,
+		MaxPixels: d.cfg.MaxPixels,
+	}, d.db, d.log.With("component", "reviewpage"))
+	if err != nil {
+		return err
+	}
 	srv := NewHTTPServer(d.cfg.Listen, d.metrics, d.Health, d.log.With("component", "http"))
 	dog := NewWatchdog(d.notify, d.Health, d.log.With("component", "watchdog"))
 	native, decoders := imagefile.NativeStatus()
@@ -149,9 +159,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	g.Go(func() error { return grp.Run(gctx) })
 	g.Go(func() error { return dec.Run(gctx) })
 	g.Go(func() error { return app.Run(gctx) })
+	g.Go(func() error { return back.Run(gctx) })
 	g.Go(func() error { return listen.Run(gctx) })
 	g.Go(func() error { return retrain.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return page.Run(gctx) })
 	g.Go(func() error { return dog.Run(gctx) })
 	g.Go(func() error {
 		return d.metrics.SampleStatus(gctx, d.db, 15*time.Second, d.log.With("component", "metrics"))
