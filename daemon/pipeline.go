@@ -10,13 +10,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"screend"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sync/semaphore"
+
+	"screend"
 
 	"screend/scoring/embed"
 	"screend/scoring/imagefile"
@@ -29,7 +30,7 @@ import (
 // many files wait; the state of every image lives in the database, so work
 // interrupted at any point is claimed again and done once.
 type pipeline struct {
-	cfg        Config
+	cfg        Options
 	db         *sql.DB
 	log        *slog.Logger
 	metrics    *Metrics

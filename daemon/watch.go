@@ -8,11 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"screend"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"screend"
 
 	"github.com/fsnotify/fsnotify"
 
@@ -36,7 +37,7 @@ import (
 // recorded again at its next close, and the pipeline, which checks size and
 // mtime before decoding, releases it to be processed again.
 type watcher struct {
-	cfg     Config
+	cfg     Options
 	db      *sql.DB
 	log     *slog.Logger
 	metrics *Metrics
@@ -81,7 +82,7 @@ const pollInterval = 250 * time.Millisecond
 // closedDelay gathers the files closed within it into one recording.
 const closedDelay = 20 * time.Millisecond
 
-func newWatcher(cfg Config, db *sql.DB, log *slog.Logger, m *Metrics, recorded func([]int64)) *watcher {
+func newWatcher(cfg Options, db *sql.DB, log *slog.Logger, m *Metrics, recorded func([]int64)) *watcher {
 	return &watcher{
 		cfg: cfg, db: db, log: log, metrics: m, recorded: recorded,
 		known:    map[string]sql.FileStat{},
@@ -224,7 +225,7 @@ func (w *watcher) locate(path string) (root, project string, ok bool) {
 	}
 	parts := strings.Split(rel, string(filepath.Separator))
 	for _, p := range parts {
-		if Ignored(p) {
+		if screend.Ignored(p) {
 			return "", "", false
 		}
 	}
@@ -260,15 +261,6 @@ func ResolveRoot(root string) (string, error) {
 	return real, nil
 }
 
-// Ignored tells whether a file or folder name is left alone: output folders
-// (__*), dot-files, and temporary names of writers (*.part, *.tmp, *~,
-// editors' .*.swp, rsync's .name.XXXXXX).
-func Ignored(name string) bool {
-	return screend.IsReservedFolder(name) || strings.HasPrefix(name, ".") ||
-		strings.HasSuffix(name, ".part") || strings.HasSuffix(name, ".tmp") ||
-		strings.HasSuffix(name, ".crdownload") || strings.HasSuffix(name, "~")
-}
-
 // scanAll scans every root.
 func (w *watcher) scanAll(ctx context.Context) {
 	start := time.Now()
@@ -290,7 +282,7 @@ func (w *watcher) scanDir(ctx context.Context, root, dir string) {
 			w.log.Warn("scan", "path", path, "err", err)
 			return nil
 		}
-		if path != root && Ignored(d.Name()) {
+		if path != root && screend.Ignored(d.Name()) {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}

@@ -3,6 +3,7 @@ package sql
 import (
 	"context"
 	"fmt"
+
 	"screend"
 )
 

@@ -15,7 +15,8 @@ import (
 	"strings"
 	"testing"
 
-	"screend/daemon"
+	"screend/cmd/screend/config"
+
 	"screend/daemon/reviewpage"
 	"screend/sql"
 	"screend/sql/sqltest"
@@ -239,14 +240,14 @@ func TestCredentialsAreRequired(t *testing.T) {
 	if _, err := reviewpage.New(reviewpage.Config{Listen: "0.0.0.0:9465", CacheDir: t.TempDir()}, f.db, slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("the page starts on 0.0.0.0 without a password")
 	}
-	_, err := daemon.LoadConfig("", func(k string) (string, bool) {
+	_, err := config.Load("", func(k string) (string, bool) {
 		v, ok := map[string]string{"SCREEND_REVIEW_LISTEN": "192.0.2.1:9465"}[k]
 		return v, ok
 	})
 	if err == nil || !strings.Contains(err.Error(), "SCREEND_REVIEW_LISTEN") || !strings.Contains(err.Error(), "password") {
 		t.Errorf("configuration without a password off loopback: %v", err)
 	}
-	cfg, err := daemon.LoadConfig("", func(k string) (string, bool) {
+	cfg, err := config.Load("", func(k string) (string, bool) {
 		v, ok := map[string]string{"SCREEND_REVIEW_LISTEN": "192.0.2.1:9465", "SCREEND_REVIEW_PASSWORD": "s3cret-pw"}[k]
 		return v, ok
 	})
