@@ -28,6 +28,8 @@ commands:
   faults   --corpus DIR --rounds N
   hostile  [--items 1,4,...] [--out FILE.json]   (issue 10's hostile-input cases)
   issue3   --corpus DIR --model MODEL.onnx [--burst N]
+  learn    --corpus DIR [--report DIR]
+  curve    --corpus DIR [--reviewed 100,300,1000,3000] [--embedders builtin,cnn,both --encoder MODEL.onnx]
 
 Run "screend-bench COMMAND -h" for the flags of a command.
 `
@@ -53,6 +55,7 @@ var commands = map[string]command{
 	"hostile": hostileCmd,
 	"issue3":  issue3Cmd,
 	"learn":   learnCmd,
+	"curve":   curveCmd,
 }
 
 // usageError is a command-line mistake: exit code 2.
