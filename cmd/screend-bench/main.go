@@ -30,6 +30,7 @@ commands:
   issue3   --corpus DIR --model MODEL.onnx [--burst N]
   learn    --corpus DIR [--report DIR]
   curve    --corpus DIR [--reviewed 100,300,1000,3000] [--embedders builtin,cnn,both --encoder MODEL.onnx]
+  review   [--groups N] [--side PX] [--pace D]
 
 Run "screend-bench COMMAND -h" for the flags of a command.
 `
@@ -51,11 +52,12 @@ var commands = map[string]command{
 	"corpus":  corpusCmd,
 	"limits":  limitsCmd,
 	"load":    loadCmd,
-	"faults":  faultsCmd,
 	"hostile": hostileCmd,
+	"faults":  faultsCmd,
 	"issue3":  issue3Cmd,
 	"learn":   learnCmd,
 	"curve":   curveCmd,
+	"review":  reviewCmd,
 }
 
 // usageError is a command-line mistake: exit code 2.
