@@ -33,7 +33,7 @@ type NewFile struct {
 // KnownFiles returns the size and mtime of every image recorded under
 // root, keyed by path, so a rescan reads only new or changed files.
 func (db *DB) KnownFiles(ctx context.Context, root string) (map[string]FileStat, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT i.path, i.size, i.mtime
 		FROM screend.images i JOIN screend.projects p USING (project_id)
 		WHERE p.root = $1`, root)
@@ -58,7 +58,7 @@ func (db *DB) KnownFiles(ctx context.Context, root string) (map[string]FileStat,
 // the files it recorded anew and marks their projects active.
 func (db *DB) RecordFiles(ctx context.Context, files []NewFile) ([]int64, error) {
 	var ids []int64
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		// Projects first, in id order, as StoreEmbeddings locks them, so the
 		// two never wait for each other in a cycle.
 		projects := map[int64]bool{}
@@ -119,7 +119,7 @@ type ClaimedImage struct {
 // ClaimImages claims up to limit images waiting to be processed, skipping
 // rows other transactions hold and images claimed by live instances.
 func (db *DB) ClaimImages(ctx context.Context, instance int32, limit int) ([]ClaimedImage, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		UPDATE screend.images i SET claimed_by = $1, attempts = attempts + 1
 		WHERE image_id IN (
 			SELECT image_id FROM screend.images
@@ -146,7 +146,7 @@ func (db *DB) ClaimImages(ctx context.Context, instance int32, limit int) ([]Cla
 // ReleaseImages gives back the claims on files that were still changing,
 // to be claimed again after the delay.
 func (db *DB) ReleaseImages(ctx context.Context, instance int32, ids []int64, delay time.Duration) error {
-	_, err := db.Pool.Exec(ctx, `
+	_, err := db.pool.Exec(ctx, `
 		UPDATE screend.images SET claimed_by = NULL, retry_after = now() + $3::interval
 		WHERE image_id = ANY($1) AND claimed_by = $2 AND state = 'discovered'`, ids, instance, delay)
 	if err != nil {
@@ -159,7 +159,7 @@ func (db *DB) ReleaseImages(ctx context.Context, instance int32, ids []int64, de
 // this sha256 (embedded, or claimed for embedding), other than self.
 func (db *DB) FindContent(ctx context.Context, projectID int64, sha []byte, self int64) (int64, bool, error) {
 	var id int64
-	err := db.Pool.QueryRow(ctx, `
+	err := db.pool.QueryRow(ctx, `
 		SELECT image_id FROM screend.images
 		WHERE project_id = $1 AND sha256 = $2 AND image_id <> $3 AND state IN ('embedded', 'discovered')
 		ORDER BY (state = 'embedded') DESC, image_id
@@ -192,7 +192,7 @@ type Embedded struct {
 // instance (the claim was lost and taken over) are skipped. It returns how
 // many vectors and how many duplicates were stored.
 func (db *DB) StoreEmbeddings(ctx context.Context, instance int32, embedderID int32, items []Embedded) (stored, duplicates int, err error) {
-	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		projects := map[int64]bool{}
 		for _, it := range items {
 			projects[it.ProjectID] = true
@@ -296,7 +296,7 @@ func (db *DB) StoreEmbeddings(ctx context.Context, instance int32, embedderID in
 
 // MarkDuplicate records that the image holds the same content as original.
 func (db *DB) MarkDuplicate(ctx context.Context, instance int32, id, original int64, sha []byte) error {
-	if _, err := markDuplicate(ctx, db.Pool, instance, id, original, sha); err != nil {
+	if _, err := markDuplicate(ctx, db.pool, instance, id, original, sha); err != nil {
 		return fmt.Errorf("mark duplicate: %w", err)
 	}
 	return nil
@@ -318,7 +318,7 @@ func markDuplicate(ctx context.Context, q execer, instance int32, id, original i
 
 // MarkGone records that an image's file vanished before it was processed.
 func (db *DB) MarkGone(ctx context.Context, instance int32, id int64) error {
-	_, err := db.Pool.Exec(ctx, `
+	_, err := db.pool.Exec(ctx, `
 		UPDATE screend.images SET state = 'gone', reason = 'file vanished before processing',
 			processed_at = now(), claimed_by = NULL
 		WHERE image_id = $1 AND claimed_by = $2 AND state = 'discovered'`, id, instance)

@@ -23,7 +23,7 @@ type Status struct {
 // ReadStatus counts images and groups by state.
 func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 	st := Status{Images: map[screend.ImageState]int{}, Groups: map[screend.GroupState]int{}}
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT 'image', state, count(*) FROM screend.images GROUP BY state
 		UNION ALL
 		SELECT 'group', state, count(*) FROM screend.groups GROUP BY state`)
@@ -45,7 +45,7 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 	if err := rows.Err(); err != nil {
 		return st, fmt.Errorf("read status: %w", err)
 	}
-	err = db.Pool.QueryRow(ctx, `
+	err = db.pool.QueryRow(ctx, `
 		SELECT
 			(SELECT count(*) FROM screend.groups WHERE state = 'flagged'),
 			(SELECT model_id FROM screend.models WHERE state = 'active'),
