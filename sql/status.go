@@ -18,6 +18,20 @@ type Status struct {
 	// group, groups open, closed or decided but not applied, and file
 	// operations not yet done. Zero means idle.
 	Pending int `json:"pending"`
+	// Readiness is screend.model_readiness: per kind, how far the active
+	// model is from deciding alone; empty without an active model.
+	Readiness []Readiness `json:"readiness"`
+}
+
+// Readiness is one row of screend.model_readiness.
+type Readiness struct {
+	Kind         string `json:"kind"`
+	Automated    bool   `json:"automated"`
+	Recent       int    `json:"recent"`
+	Alone        int    `json:"alone"`
+	Wrong        int    `json:"wrong"`
+	MoreReviews  int    `json:"more_reviews"`
+	ReviewsSince int    `json:"reviews_since"`
 }
 
 // ReadStatus counts images and groups by state.
@@ -59,5 +73,31 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 	if err != nil {
 		return st, fmt.Errorf("read status: %w", err)
 	}
+	if st.Readiness, err = db.ReadReadiness(ctx); err != nil {
+		return st, err
+	}
 	return st, nil
+}
+
+// ReadReadiness reads screend.model_readiness.
+func (db *DB) ReadReadiness(ctx context.Context) ([]Readiness, error) {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT kind, automated, recent, alone, wrong, more_reviews, reviews_since
+		FROM screend.model_readiness ORDER BY kind`)
+	if err != nil {
+		return nil, fmt.Errorf("read readiness: %w", err)
+	}
+	defer rows.Close()
+	out := []Readiness{}
+	for rows.Next() {
+		var r Readiness
+		if err := rows.Scan(&r.Kind, &r.Automated, &r.Recent, &r.Alone, &r.Wrong, &r.MoreReviews, &r.ReviewsSince); err != nil {
+			return nil, fmt.Errorf("read readiness: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read readiness: %w", err)
+	}
+	return out, nil
 }
