@@ -81,7 +81,7 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 
 // ReadReadiness reads screend.model_readiness.
 func (db *DB) ReadReadiness(ctx context.Context) ([]Readiness, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT kind, automated, recent, alone, wrong, more_reviews, reviews_since
 		FROM screend.model_readiness ORDER BY kind`)
 	if err != nil {
