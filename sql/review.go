@@ -123,8 +123,9 @@ func (db *DB) ApplyNextDecided(ctx context.Context, dryRun bool, plan func(Group
 	found := false
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var root string
+		var name []byte
 		err := tx.QueryRow(ctx, `
-			SELECT g.group_id, p.name, p.root, d.decision_id, d.outcome, coalesce(d.chosen_image_id, 0), d.crop,
+			SELECT g.group_id, screend.fs_path(p.name, p.name_raw), p.root, d.decision_id, d.outcome, coalesce(d.chosen_image_id, 0), d.crop,
 				d.automatic, d.decided_by, d.confidence, d.model_id
 			FROM screend.groups g
 			JOIN screend.projects p USING (project_id)
@@ -132,7 +133,7 @@ func (db *DB) ApplyNextDecided(ctx context.Context, dryRun bool, plan func(Group
 			WHERE g.state = 'decided'
 			ORDER BY g.group_id
 			LIMIT 1
-			FOR UPDATE OF g SKIP LOCKED`).Scan(&g.ID, &g.ProjectName, &root, &g.Decision.ID, &g.Decision.Outcome,
+			FOR UPDATE OF g SKIP LOCKED`).Scan(&g.ID, &name, &root, &g.Decision.ID, &g.Decision.Outcome,
 			&g.Decision.ChosenImageID, &g.Decision.Crop, &g.Decision.Automatic, &g.Decision.DecidedBy,
 			&g.Decision.Confidence, &g.Decision.ModelID)
 		if err == pgx.ErrNoRows {
@@ -142,16 +143,19 @@ func (db *DB) ApplyNextDecided(ctx context.Context, dryRun bool, plan func(Group
 			return err
 		}
 		found = true
+		g.ProjectName = string(name)
 		g.ProjectDir = root + "/" + g.ProjectName
 		rows, err := tx.Query(ctx, `
-			SELECT i.image_id, i.path FROM screend.group_images gi JOIN screend.images i USING (image_id)
+			SELECT i.image_id, screend.fs_path(i.path, i.path_raw) FROM screend.group_images gi JOIN screend.images i USING (image_id)
 			WHERE gi.group_id = $1 ORDER BY gi.position`, g.ID)
 		if err != nil {
 			return err
 		}
 		g.Images, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ApplyImage, error) {
 			var im ApplyImage
-			err := r.Scan(&im.ID, &im.Path)
+			var path []byte
+			err := r.Scan(&im.ID, &path)
+			im.Path = string(path)
 			return im, err
 		})
 		if err != nil {

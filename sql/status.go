@@ -16,8 +16,14 @@ type Status struct {
 	// Pending counts the images and groups the daemon still has to process
 	// without human input: images not yet processed or not yet in a final
 	// group, groups open, closed or decided but not applied, and file
-	// operations not yet done. Zero means idle.
+	// operations not yet done, and files the watchers of live instances saw
+	// but did not record yet (still being written). Zero means idle.
 	Pending int `json:"pending"`
+	// Unseen counts the images (within Pending) whose files this
+	// instance cannot see now (an unmounted share, a permission error):
+	// they are tried again, but no progress is expected until the outside
+	// changes, so the watchdog does not count them as stalled work.
+	Unseen int `json:"unseen"`
 	// Readiness is screend.model_readiness: per kind, how far the active
 	// model is from deciding alone; empty without an active model.
 	Readiness []Readiness `json:"readiness"`
@@ -68,8 +74,11 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 				WHERE i.state IN ('embedded', 'duplicate')
 				  AND NOT EXISTS (SELECT 1 FROM screend.group_images gi WHERE gi.image_id = i.image_id))
 			+ (SELECT count(*) FROM screend.groups WHERE state IN ('open', 'closed', 'decided'))
-			+ (SELECT count(*) FROM screend.file_moves WHERE state = 'planned')`).
-		Scan(&st.ReviewQueue, &st.ActiveModel, &st.Pending)
+			+ (SELECT count(*) FROM screend.file_moves WHERE state = 'planned')
+			+ (SELECT coalesce(sum(files_waiting), 0) FROM screend.instances
+				WHERE files_waiting > 0 AND screend.instance_alive(instance_id)),
+			(SELECT count(*) FROM screend.images WHERE state = 'discovered' AND reason IS NOT NULL)`).
+		Scan(&st.ReviewQueue, &st.ActiveModel, &st.Pending, &st.Unseen)
 	if err != nil {
 		return st, fmt.Errorf("read status: %w", err)
 	}
