@@ -44,7 +44,7 @@ type Readiness struct {
 // ReadStatus counts images and groups by state.
 func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 	st := Status{Images: map[screend.ImageState]int{}, Groups: map[screend.GroupState]int{}}
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT 'image', state, count(*) FROM screend.images GROUP BY state
 		UNION ALL
 		SELECT 'group', state, count(*) FROM screend.groups GROUP BY state`)
@@ -66,7 +66,7 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 	if err := rows.Err(); err != nil {
 		return st, fmt.Errorf("read status: %w", err)
 	}
-	err = db.Pool.QueryRow(ctx, `
+	err = db.pool.QueryRow(ctx, `
 		SELECT
 			(SELECT count(*) FROM screend.groups WHERE state = 'flagged'),
 			(SELECT model_id FROM screend.models WHERE state = 'active'),
@@ -92,7 +92,7 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 
 // ReadReadiness reads screend.model_readiness.
 func (db *DB) ReadReadiness(ctx context.Context) ([]Readiness, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT kind, automated, recent, alone, wrong, more_reviews, reviews_since
 		FROM screend.model_readiness ORDER BY kind`)
 	if err != nil {
