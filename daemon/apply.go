@@ -12,10 +12,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"screend"
 	"strconv"
 	"strings"
 	"time"
+
+	"screend"
 
 	"screend/scoring/group"
 	"screend/scoring/imagefile"
@@ -26,7 +27,7 @@ import (
 // planned and journaled in the same transaction that marks it applied,
 // then carried out; after a crash the journal is finished on the next start.
 type applier struct {
-	cfg     Config
+	cfg     Options
 	db      *sql.DB
 	log     *slog.Logger
 	metrics *Metrics

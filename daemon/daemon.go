@@ -15,6 +15,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -28,7 +29,7 @@ import (
 
 // Daemon is one running instance of screend.
 type Daemon struct {
-	cfg      Config
+	cfg      Options
 	db       *sql.DB
 	embedder embed.Embedder
 	log      *slog.Logger
@@ -40,7 +41,7 @@ type Daemon struct {
 
 // New builds a daemon from its parts; Run starts it. notify reports to
 // systemd and may be nil.
-func New(cfg Config, db *sql.DB, embedder embed.Embedder, log *slog.Logger, metrics *Metrics, notify *Notifier) *Daemon {
+func New(cfg Options, db *sql.DB, embedder embed.Embedder, log *slog.Logger, metrics *Metrics, notify *Notifier) *Daemon {
 	d := &Daemon{cfg: cfg, db: db, embedder: embedder, log: log, metrics: metrics, notify: notify}
 	// Open groups wait up to Settle without progress; beyond that, pending
 	// work that does not move means the daemon is stuck.
@@ -62,6 +63,17 @@ const instanceCheck = 2 * time.Second
 func (d *Daemon) Run(ctx context.Context) error {
 	if _, err := d.db.Migrate(ctx); err != nil {
 		return err
+	}
+	d.cfg.Inbox = slices.Clone(d.cfg.Inbox)
+	for i, root := range d.cfg.Inbox {
+		real, err := ResolveRoot(root)
+		if err != nil {
+			return err
+		}
+		if real != root {
+			d.log.Info("inbox root resolved", "root", root, "watching", real)
+		}
+		d.cfg.Inbox[i] = real
 	}
 	inst, err := sql.RegisterInstance(ctx, d.cfg.DatabaseURL)
 	if err != nil {
@@ -115,6 +127,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		pipe.wake.Wake()
 		grp.Touch(projects)
 	})
+	watch.instance = pipe.instance
 	// Ready once the database, schema, models and watches are up: after the
 	// first scan.
 	watch.ready = func() {

@@ -11,19 +11,15 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"screend"
 	"strconv"
 	"strings"
+
+	"screend"
 
 	"golang.org/x/sys/unix"
 
 	"screend/sql"
 )
-
-// tmpPrefix starts the names of the files screend writes before renaming
-// them into place; the watcher ignores dot-files, so they are never taken
-// as input.
-const tmpPrefix = ".screend-tmp-"
 
 // mover carries out journaled file operations (sql.Move). Each operation is
 // idempotent and can be resumed after a crash at any point: the file system
@@ -155,7 +151,7 @@ func moveFile(src, dst string) error {
 // into place, failing rather than replacing an existing dst.
 func writeNew(dst string, r io.Reader) error {
 	dir := filepath.Dir(dst)
-	tmp, err := os.CreateTemp(dir, tmpPrefix+"*")
+	tmp, err := os.CreateTemp(dir, screend.TempPrefix+"*")
 	if err != nil {
 		return fmt.Errorf("create temporary file: %w", err)
 	}

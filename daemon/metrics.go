@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"screend"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"screend"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -40,6 +43,12 @@ type Metrics struct {
 	Pending       prometheus.Gauge
 	ModelVersion  prometheus.Gauge
 	ModelCoverage prometheus.Gauge
+	// ReadinessAlone and ReadinessMore are screend.model_readiness per
+	// kind: recent reviewed groups the active model would decide alone, and
+	// about how many more reviews the kind needs (0: automated, -1: not in
+	// sight). SampleStatus keeps them current.
+	ReadinessAlone *prometheus.GaugeVec
+	ReadinessMore  *prometheus.GaugeVec
 }
 
 // Queues are the values of screend_queue_depth's queue label: images
@@ -83,6 +92,12 @@ func NewMetrics() *Metrics {
 			Name: "screend_model_version", Help: "ID of the active model in screend.models; 0 when there is none."}),
 		ModelCoverage: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "screend_model_coverage_ratio", Help: "Share of held-out groups the active model decided automatically in its evaluation; 0 without a model."}),
+		ReadinessAlone: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "screend_readiness_decided_alone", Help: "Of the recent reviewed groups, how many the active model would decide alone, by outcome kind."},
+			[]string{"kind"}),
+		ReadinessMore: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "screend_readiness_more_reviews", Help: "About how many more reviewed groups an outcome kind needs to be decided alone: 0 when it is, -1 when more reviews alone will not do."},
+			[]string{"kind"}),
 	}
 	for _, q := range Queues {
 		m.QueueDepth.WithLabelValues(q)
@@ -94,8 +109,41 @@ func NewMetrics() *Metrics {
 		m.GroupsClosed, m.GroupsDecided, m.GroupsFlagged, m.GroupsResolved,
 		m.StageSeconds, m.BatchSize,
 		m.QueueDepth, m.Pending, m.ModelVersion, m.ModelCoverage,
+		m.ReadinessAlone, m.ReadinessMore,
 	)
 	return m
+}
+
+// Progress sums the counters that move whenever the daemon gets work done:
+// files discovered, embedded, found duplicate or quarantined, and groups
+// closed, decided, flagged or resolved. Health watches it.
+func (m *Metrics) Progress() float64 {
+	sum := 0.0
+	for _, c := range []prometheus.Collector{
+		m.FilesDiscovered, m.FilesEmbedded, m.FilesDuplicate, m.FilesQuarantined,
+		m.GroupsClosed, m.GroupsDecided, m.GroupsFlagged, m.GroupsResolved,
+	} {
+		sum += counterSum(c)
+	}
+	return sum
+}
+
+// counterSum adds up the values of a counter or of every child of a
+// counter vector.
+func counterSum(c prometheus.Collector) float64 {
+	ch := make(chan prometheus.Metric)
+	go func() {
+		c.Collect(ch)
+		close(ch)
+	}()
+	sum := 0.0
+	for m := range ch {
+		var d dto.Metric
+		if m.Write(&d) == nil {
+			sum += d.GetCounter().GetValue()
+		}
+	}
+	return sum
 }
 
 // ObserveStatus sets the queue and pending gauges from a status read.
@@ -106,6 +154,16 @@ func (m *Metrics) ObserveStatus(st sql.Status) {
 	m.QueueDepth.WithLabelValues("apply").Set(float64(st.Groups[screend.GroupDecided]))
 	m.QueueDepth.WithLabelValues("review").Set(float64(st.ReviewQueue))
 	m.Pending.Set(float64(st.Pending))
+	m.ReadinessAlone.Reset()
+	m.ReadinessMore.Reset()
+	for _, r := range st.Readiness {
+		m.ReadinessAlone.WithLabelValues(r.Kind).Set(float64(r.Alone))
+		more := r.MoreReviews
+		if more > 0 {
+			more = max(0, more-r.ReviewsSince)
+		}
+		m.ReadinessMore.WithLabelValues(r.Kind).Set(float64(more))
+	}
 }
 
 // ObserveModel sets the model gauges: id 0 means no active model.

@@ -72,7 +72,7 @@ func insertModel(t *testing.T, db *sql.DB, created time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Pool.Exec(ctx, `UPDATE screend.models SET created_at = $2 WHERE model_id = $1`, mid, created); err != nil {
+	if _, err := sqltest.Pool(db).Exec(ctx, `UPDATE screend.models SET created_at = $2 WHERE model_id = $1`, mid, created); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -179,7 +179,7 @@ func TestRetrainerOneInstanceAtATime(t *testing.T) {
 
 func TestRetrainerDisabled(t *testing.T) {
 	t.Parallel()
-	r, err := newRetrainer(Config{}, nil, "builtin-v1", testLog(t))
+	r, err := newRetrainer(Options{}, nil, "builtin-v1", testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}

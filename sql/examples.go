@@ -3,8 +3,9 @@ package sql
 import (
 	"context"
 	"fmt"
-	"screend"
 	"time"
+
+	"screend"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgvector/pgvector-go"
@@ -61,7 +62,7 @@ type ExampleSkip struct {
 // EmbedderByName returns the id and dimension of the embedder registered as
 // name; ok is false when it is not registered (nothing was embedded with it).
 func (db *DB) EmbedderByName(ctx context.Context, name string) (id int32, dim int, ok bool, err error) {
-	err = db.Pool.QueryRow(ctx, `SELECT embedder_id, dim FROM screend.embedders WHERE name = $1`, name).Scan(&id, &dim)
+	err = db.pool.QueryRow(ctx, `SELECT embedder_id, dim FROM screend.embedders WHERE name = $1`, name).Scan(&id, &dim)
 	if err == pgx.ErrNoRows {
 		return 0, 0, false, nil
 	}
@@ -75,7 +76,7 @@ func (db *DB) EmbedderByName(ctx context.Context, name string) (id int32, dim in
 // (automatic = false) with its group's images and their embeddings of
 // embedder; groups with an image not embedded are skipped.
 func (db *DB) ReviewExamples(ctx context.Context, embedderID int32) ([]ExampleRow, []ExampleSkip, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT d.decision_id, d.group_id, g.project_id, p.name, d.decided_at, d.outcome,
 			coalesce(d.chosen_image_id, 0), d.crop,
 			i.image_id, o.image_id, i.file_name, i.stage, coalesce(o.width, 0), coalesce(o.height, 0), e.embedding
@@ -163,7 +164,9 @@ func (db *DB) ReviewExamples(ctx context.Context, embedderID int32) ([]ExampleRo
 // ImportedExamples returns the imported decisions whose candidates are all
 // on disk and embedded with embedder: every candidate file name must name
 // exactly one image (duplicates of one content count once) of one project
-// of the decision's project name. Others are skipped with the reason.
+// of the decision's project name, in the inbox or, for a name no inbox
+// file has, among the history images of the project (ImageID is then
+// minus the history_id). Others are skipped with the reason.
 func (db *DB) ImportedExamples(ctx context.Context, embedderID int32) ([]ExampleRow, []ExampleSkip, error) {
 	type match struct {
 		projectID int64
@@ -172,7 +175,7 @@ func (db *DB) ImportedExamples(ctx context.Context, embedderID int32) ([]Example
 	}
 	// matches[project name][file name] lists the images of that name.
 	matches := map[string]map[string][]match{}
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		WITH names AS (
 			SELECT DISTINCT d.project, c.name
 			FROM screend.imported_decisions d, unnest(d.candidate_files) AS c(name))
@@ -183,7 +186,18 @@ func (db *DB) ImportedExamples(ctx context.Context, embedderID int32) ([]Example
 		JOIN screend.images i ON i.project_id = p.project_id AND i.file_name = names.name
 		JOIN screend.images o ON o.image_id = coalesce(i.duplicate_of, i.image_id)
 		LEFT JOIN screend.embeddings e ON e.image_id = o.image_id AND e.embedder_id = $1
-		WHERE i.state <> 'quarantined'`, embedderID)
+		WHERE i.state <> 'quarantined'
+		UNION ALL
+		-- historical files embedded where they lie, when no inbox file has the name
+		SELECT names.project, coalesce(p.project_id, 0), h.file_name, -h.history_id, h.stage,
+			coalesce(h.width, 0), coalesce(h.height, 0), h.embedding
+		FROM names
+		JOIN screend.history_images h ON h.project = names.project AND h.file_name = names.name
+			AND h.embedder_id = $1 AND h.embedding IS NOT NULL
+		LEFT JOIN screend.projects p ON p.name = names.project
+		WHERE NOT EXISTS (
+			SELECT 1 FROM screend.images i
+			WHERE i.project_id = p.project_id AND i.file_name = names.name AND i.state <> 'quarantined')`, embedderID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("match imported decisions: %w", err)
 	}
@@ -210,7 +224,7 @@ func (db *DB) ImportedExamples(ctx context.Context, embedderID int32) ([]Example
 		return nil, nil, fmt.Errorf("match imported decisions: %w", err)
 	}
 
-	rows, err = db.Pool.Query(ctx, `
+	rows, err = db.pool.Query(ctx, `
 		SELECT imported_id, source, line, project, coalesce(decided_at, imported_at), chosen_file,
 			candidate_files, coalesce(crop_status, CASE WHEN crop IS NULL THEN 'not_logged' ELSE 'box' END), crop
 		FROM screend.imported_decisions
@@ -315,7 +329,7 @@ func (db *DB) ImportedExamples(ctx context.Context, embedderID int32) ([]Example
 // review resolutions decided and log rows imported (first imported) since.
 func (db *DB) HumanDecisionsSince(ctx context.Context, t time.Time) (int, error) {
 	var n int
-	err := db.Pool.QueryRow(ctx, `
+	err := db.pool.QueryRow(ctx, `
 		SELECT (SELECT count(*) FROM screend.decisions WHERE NOT automatic AND decided_at > $1)
 		     + (SELECT count(*) FROM screend.imported_decisions WHERE imported_at > $1)`, t).Scan(&n)
 	if err != nil {

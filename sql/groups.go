@@ -3,11 +3,12 @@ package sql
 import (
 	"context"
 	"fmt"
-	"screend"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"screend"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -41,7 +42,7 @@ type NewGroup struct {
 // same keep their id. It returns how many groups it closed.
 func (db *DB) Regroup(ctx context.Context, projectID int64, form func(ProjectState) []NewGroup) (int, error) {
 	closed := 0
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2::int)`, int32(screend.LockProject), projectID); err != nil {
 			return err
 		}
@@ -123,6 +124,16 @@ func (db *DB) Regroup(ctx context.Context, projectID int64, form func(ProjectSta
 				return err
 			}
 		}
+		// Open groups left with no image to wait for (every file of theirs
+		// went gone) are dropped.
+		_, err = tx.Exec(ctx, `
+			DELETE FROM screend.groups g
+			WHERE g.project_id = $1 AND g.state = 'open' AND NOT EXISTS (
+				SELECT 1 FROM screend.group_images gi JOIN screend.images i USING (image_id)
+				WHERE gi.group_id = g.group_id AND i.state IN ('discovered', 'embedded', 'duplicate'))`, projectID)
+		if err != nil {
+			return err
+		}
 		return tx.SendBatch(ctx, batch).Close()
 	})
 	if err != nil {
@@ -142,15 +153,15 @@ func idsKey(ids []int64) string {
 // ProjectsToSettle returns the projects quiet for at least settle that
 // still have images in no final group.
 func (db *DB) ProjectsToSettle(ctx context.Context, settle time.Duration) ([]int64, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT p.project_id FROM screend.projects p
 		WHERE p.last_file_at <= now() - $1::interval
 		  AND EXISTS (
 			SELECT 1 FROM screend.images i
 			LEFT JOIN screend.group_images gi USING (image_id)
 			LEFT JOIN screend.groups g USING (group_id)
-			WHERE i.project_id = p.project_id AND i.state IN ('embedded', 'duplicate')
-			  AND (g.group_id IS NULL OR g.state = 'open'))`, settle)
+			WHERE i.project_id = p.project_id AND i.state IN ('embedded', 'duplicate', 'gone')
+			  AND (g.group_id IS NULL AND i.state <> 'gone' OR g.state = 'open'))`, settle)
 	if err != nil {
 		return nil, fmt.Errorf("find projects to settle: %w", err)
 	}

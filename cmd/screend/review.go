@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os/user"
-	"screend"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"screend"
 
 	"screend/sql"
 )

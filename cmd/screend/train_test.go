@@ -7,11 +7,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"screend"
 	"strings"
 	"testing"
 
-	"screend/daemon"
+	"screend"
+	"screend/cmd/screend/config"
+
 	"screend/scoring/onnxrt"
 	"screend/sql"
 	"screend/sql/sqltest"
@@ -23,7 +24,7 @@ import (
 func testEnv(t *testing.T) (env, *sql.DB, *bytes.Buffer) {
 	t.Helper()
 	url := sqltest.URL(t)
-	cfg, err := daemon.LoadConfig("", func(k string) (string, bool) {
+	cfg, err := config.Load("", func(k string) (string, bool) {
 		switch k {
 		case "SCREEND_DATABASE_URL":
 			return url, true
@@ -100,7 +101,7 @@ func importCounts(t *testing.T, db *sql.DB) (map[string][2]int, map[string]int) 
 		per[f] = [2]int{rows, rejects}
 	}
 	status := map[string]int{}
-	rows, err := db.Pool.Query(ctx, `SELECT crop_status, count(*) FROM screend.imported_decisions GROUP BY 1`)
+	rows, err := sqltest.Pool(db).Query(ctx, `SELECT crop_status, count(*) FROM screend.imported_decisions GROUP BY 1`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +147,7 @@ func TestImportRealLogs(t *testing.T) {
 		}
 	}
 	var detail string
-	if err := db.Pool.QueryRow(context.Background(), `
+	if err := sqltest.Pool(db).QueryRow(context.Background(), `
 		SELECT detail FROM screend.import_rejects WHERE source = 'select_crop_log.csv' AND line = 3`).Scan(&detail); err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +176,7 @@ func TestImportRealLogs(t *testing.T) {
 		t.Errorf("after mapping: %v, crop status %v", per["select_crop_log.csv"], status)
 	}
 	var hannah int
-	if err := db.Pool.QueryRow(context.Background(), `
+	if err := sqltest.Pool(db).QueryRow(context.Background(), `
 		SELECT count(*) FROM screend.imported_decisions WHERE source = 'select_crop_log.csv' AND project = 'upstream-crop'`).Scan(&hannah); err != nil {
 		t.Fatal(err)
 	}
@@ -273,6 +274,21 @@ func TestTrainAndModelCommands(t *testing.T) {
 	}
 	third := int64(3)
 
+	// status shows the active model's readiness per kind
+	out.Reset()
+	if err := status(ctx, e, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"select:", "crop:", "reject:"} {
+		if !strings.Contains(out.String(), k) {
+			t.Errorf("status lacks the readiness of %s\n%s", k, out)
+		}
+	}
+	rs, err := db.ReadReadiness(ctx)
+	if err != nil || len(rs) != 3 || rs[0].Recent == 0 {
+		t.Errorf("model_readiness: %+v, %v; want three kinds judged on the reviewed groups", rs, err)
+	}
+
 	out.Reset()
 	if err := models(ctx, e, []string{"list", "--json"}); err != nil {
 		t.Fatal(err)
@@ -301,7 +317,7 @@ func TestTrainAndModelCommands(t *testing.T) {
 	}
 
 	// manual promotion bypasses the gate, even of a failed candidate
-	if _, err := db.Pool.Exec(ctx, `UPDATE screend.models SET state = 'failed_gate' WHERE model_id = $1`, third); err != nil {
+	if _, err := sqltest.Pool(db).Exec(ctx, `UPDATE screend.models SET state = 'failed_gate' WHERE model_id = $1`, third); err != nil {
 		t.Fatal(err)
 	}
 	out.Reset()

@@ -1,4 +1,8 @@
-package daemon
+// Package config reads screend's configuration: defaults, then a TOML
+// file, then environment variables, which win. It is parsed once at start
+// into a Config, validated, and turned into the options of the parts
+// (Daemon) by cmd/screend.
+package config
 
 import (
 	"errors"
@@ -11,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"screend/daemon"
 
 	"github.com/BurntSushi/toml"
 	"github.com/robfig/cron/v3"
@@ -61,6 +67,11 @@ type Config struct {
 	// DecodeWorkers is the number of goroutines decoding and preprocessing
 	// images. Default: the number of CPUs.
 	DecodeWorkers int
+	// DecodeMemoryMB is the memory all decode workers together may hold
+	// for files and decoded pixels (file size plus width×height×bytes per
+	// pixel of the header's colour model); a file that alone needs more is
+	// quarantined as too large. Default: 1024.
+	DecodeMemoryMB int64
 	// IntraOpThreads is ONNX Runtime's thread count for one inference.
 	// Default: the number of CPUs.
 	IntraOpThreads int
@@ -89,23 +100,32 @@ type Config struct {
 	// Thresholds override the active model's confidence thresholds per
 	// outcome kind; unset (the default) uses the model's, which training
 	// set for its target error rate.
-	Thresholds ThresholdOverrides
+	Thresholds model.ThresholdOverrides
 }
 
-// ThresholdOverrides are optional per-kind confidence thresholds.
-type ThresholdOverrides struct {
-	Select, Crop, Reject *float64
-}
-
-// apply replaces the thresholds that are overridden.
-func (o ThresholdOverrides) apply(t *model.Thresholds) {
-	for _, p := range []struct {
-		o *float64
-		t *float64
-	}{{o.Select, &t.Select}, {o.Crop, &t.Crop}, {o.Reject, &t.Reject}} {
-		if p.o != nil {
-			*p.t = *p.o
-		}
+// Daemon returns the daemon's options.
+func (c Config) Daemon() daemon.Options {
+	return daemon.Options{
+		DatabaseURL:         c.DatabaseURL,
+		Inbox:               c.Inbox,
+		Settle:              c.Settle,
+		Listen:              c.Listen,
+		RetrainSchedule:     c.RetrainSchedule,
+		RetrainMinDecisions: c.RetrainMinDecisions,
+		DryRun:              c.DryRun,
+		ScanInterval:        c.ScanInterval,
+		StableFor:           c.StableFor,
+		MaxPixels:           c.MaxPixels,
+		DecodeWorkers:       c.DecodeWorkers,
+		DecodeMemoryMB:      c.DecodeMemoryMB,
+		IntraOpThreads:      c.IntraOpThreads,
+		BatchSize:           c.BatchSize,
+		ReviewListen:        c.ReviewListen,
+		ReviewPassword:      c.ReviewPassword,
+		ReviewCache:         c.ReviewCache,
+		ReviewCacheMB:       c.ReviewCacheMB,
+		ReviewMemoryMB:      c.ReviewMemoryMB,
+		Thresholds:          c.Thresholds,
 	}
 }
 
@@ -205,6 +225,9 @@ var settings = []setting{
 	{key: "decode_workers", env: "SCREEND_DECODE_WORKERS", def: strconv.Itoa(runtime.NumCPU()),
 		set: func(c *Config, v string) (err error) { c.DecodeWorkers, err = strconv.Atoi(v); return err },
 		get: func(c *Config) string { return strconv.Itoa(c.DecodeWorkers) }},
+	{key: "decode_memory_mb", env: "SCREEND_DECODE_MEMORY_MB", def: "1024",
+		set: func(c *Config, v string) (err error) { c.DecodeMemoryMB, err = strconv.ParseInt(v, 10, 64); return err },
+		get: func(c *Config) string { return strconv.FormatInt(c.DecodeMemoryMB, 10) }},
 	{key: "intra_op_threads", env: "SCREEND_INTRA_OP_THREADS", def: strconv.Itoa(runtime.NumCPU()),
 		set: func(c *Config, v string) (err error) { c.IntraOpThreads, err = strconv.Atoi(v); return err },
 		get: func(c *Config) string { return strconv.Itoa(c.IntraOpThreads) }},
@@ -228,19 +251,19 @@ var settings = []setting{
 		get: func(c *Config) string { return formatThreshold(c.Thresholds.Reject) }},
 }
 
-// ConfigError is a bad configuration value; the program exits with code 2.
-type ConfigError struct {
+// Error is a bad configuration value; the program exits with code 2.
+type Error struct {
 	Setting string
 	Err     error
 }
 
-func (e *ConfigError) Error() string { return fmt.Sprintf("setting %s: %v", e.Setting, e.Err) }
-func (e *ConfigError) Unwrap() error { return e.Err }
+func (e *Error) Error() string { return fmt.Sprintf("setting %s: %v", e.Setting, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
 
-// LoadConfig builds the configuration from the defaults, then the TOML file
+// Load builds the configuration from the defaults, then the TOML file
 // at path (the default file when path is empty and it exists), then the
 // environment as given by lookup, which wins. It validates the result.
-func LoadConfig(path string, lookup func(string) (string, bool)) (Config, error) {
+func Load(path string, lookup func(string) (string, bool)) (Config, error) {
 	var c Config
 	values := map[string]string{}
 	for _, s := range settings {
@@ -267,7 +290,7 @@ func LoadConfig(path string, lookup func(string) (string, bool)) (Config, error)
 	}
 	for _, s := range settings {
 		if err := s.set(&c, strings.TrimSpace(values[s.key])); err != nil {
-			return c, &ConfigError{Setting: s.env, Err: err}
+			return c, &Error{Setting: s.env, Err: err}
 		}
 	}
 	return c, c.Validate()
@@ -278,11 +301,11 @@ func LoadConfig(path string, lookup func(string) (string, bool)) (Config, error)
 func readTOML(path string, values map[string]string) error {
 	var raw map[string]any
 	if _, err := toml.DecodeFile(path, &raw); err != nil {
-		return &ConfigError{Setting: path, Err: err}
+		return &Error{Setting: path, Err: err}
 	}
 	for k, v := range raw {
 		if _, ok := values[k]; !ok {
-			return &ConfigError{Setting: k, Err: fmt.Errorf("unknown setting in %s", path)}
+			return &Error{Setting: k, Err: fmt.Errorf("unknown setting in %s", path)}
 		}
 		switch v := v.(type) {
 		case []any:
@@ -301,7 +324,7 @@ func readTOML(path string, values map[string]string) error {
 // Validate checks every value and names the setting that is wrong.
 func (c Config) Validate() error {
 	bad := func(env string, format string, args ...any) error {
-		return &ConfigError{Setting: env, Err: fmt.Errorf(format, args...)}
+		return &Error{Setting: env, Err: fmt.Errorf(format, args...)}
 	}
 	if _, err := url.Parse(c.DatabaseURL); err != nil || c.DatabaseURL == "" {
 		return bad("SCREEND_DATABASE_URL", "not a connection URL")
@@ -356,6 +379,9 @@ func (c Config) Validate() error {
 	if c.DecodeWorkers < 1 || c.DecodeWorkers > 256 {
 		return bad("SCREEND_DECODE_WORKERS", "must be between 1 and 256, got %d", c.DecodeWorkers)
 	}
+	if c.DecodeMemoryMB < 16 {
+		return bad("SCREEND_DECODE_MEMORY_MB", "must be at least 16, got %d", c.DecodeMemoryMB)
+	}
 	if c.IntraOpThreads < 1 || c.IntraOpThreads > 256 {
 		return bad("SCREEND_INTRA_OP_THREADS", "must be between 1 and 256, got %d", c.IntraOpThreads)
 	}
@@ -379,7 +405,7 @@ func (c Config) Settings() [][2]string {
 		v := s.get(&c)
 		switch {
 		case s.secret && s.key == "database_url":
-			v = redactURL(v)
+			v = RedactURL(v)
 		case s.secret && v != "":
 			v = "(set, hidden)"
 		}
@@ -388,8 +414,8 @@ func (c Config) Settings() [][2]string {
 	return out
 }
 
-// redactURL hides the password of a connection URL.
-func redactURL(v string) string {
+// RedactURL hides the password of a connection URL.
+func RedactURL(v string) string {
 	u, err := url.Parse(v)
 	if err != nil {
 		return "(unparsable, hidden)"

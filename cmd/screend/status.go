@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"screend/sql"
+)
+
+// status is `screend status [--json]`.
+func status(ctx context.Context, e env, args []string) error {
+	var asJSON bool
+	if _, err := flags("status", e, args, func(fs *flagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON") }); err != nil {
+		return err
+	}
+	db, err := sql.Open(ctx, e.cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := db.ReadStatus(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(e.stdout, st)
+	}
+	fmt.Fprintf(e.stdout, "images:       %s\n", counts(st.Images))
+	fmt.Fprintf(e.stdout, "groups:       %s\n", counts(st.Groups))
+	fmt.Fprintf(e.stdout, "review queue: %d\n", st.ReviewQueue)
+	if st.ActiveModel != nil {
+		fmt.Fprintf(e.stdout, "active model: %d\n", *st.ActiveModel)
+	} else {
+		fmt.Fprintln(e.stdout, "active model: none (every group is flagged for review)")
+	}
+	fmt.Fprintf(e.stdout, "pending:      %d\n", st.Pending)
+	if st.Unseen > 0 {
+		fmt.Fprintf(e.stdout, "unseen:       %d (files this instance cannot see now: see screend.images.reason)\n", st.Unseen)
+	}
+	for _, r := range st.Readiness {
+		fmt.Fprintf(e.stdout, "%-13s %s\n", r.Kind+":", readinessText(r))
+	}
+	return nil
+}
+
+// readinessText says how far a kind is from being decided alone.
+func readinessText(r sql.Readiness) string {
+	recent := fmt.Sprintf("%d of the last %d reviewed groups would be decided alone (%d wrong)", r.Alone, r.Recent, r.Wrong)
+	switch {
+	case r.Automated:
+		return "decided alone; " + recent
+	case r.MoreReviews < 0:
+		return "not decided alone: its error is above the target; more reviews alone will not do"
+	default:
+		more := max(0, r.MoreReviews-r.ReviewsSince)
+		return fmt.Sprintf("not decided alone yet: about %d more reviews (%d since the model was trained), then retrain", more, r.ReviewsSince)
+	}
+}
+
+// counts prints counts by state, sorted by state.
+func counts[K ~string](m map[K]int) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
