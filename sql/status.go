@@ -15,9 +15,10 @@ type Status struct {
 	ActiveModel *int64                     `json:"active_model"`
 	// Pending counts the images and groups the daemon still has to process
 	// without human input: images not yet processed or not yet in a final
-	// group, groups open, closed or decided but not applied, and file
-	// operations not yet done, and files the watchers of live instances saw
-	// but did not record yet (still being written). Zero means idle.
+	// group, groups open, closed or decided but not applied, file
+	// operations not yet done, take-backs not finished, and files the
+	// watchers of live instances saw but did not record yet (still being
+	// written). Zero means idle.
 	Pending int `json:"pending"`
 	// Unseen counts the images (within Pending) whose files this
 	// instance cannot see now (an unmounted share, a permission error):
@@ -75,6 +76,7 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 				  AND NOT EXISTS (SELECT 1 FROM screend.group_images gi WHERE gi.image_id = i.image_id))
 			+ (SELECT count(*) FROM screend.groups WHERE state IN ('open', 'closed', 'decided'))
 			+ (SELECT count(*) FROM screend.file_moves WHERE state = 'planned')
+			+ (SELECT count(*) FROM screend.take_backs WHERE state <> 'done')
 			+ (SELECT coalesce(sum(files_waiting), 0) FROM screend.instances
 				WHERE files_waiting > 0 AND screend.instance_alive(instance_id)),
 			(SELECT count(*) FROM screend.images WHERE state = 'discovered' AND reason IS NOT NULL)`).
