@@ -18,6 +18,8 @@ var progressMetrics = map[string]bool{
 	"screend_groups_decided_total":    true,
 	"screend_groups_flagged_total":    true,
 	"screend_groups_resolved_total":   true,
+	"screend_groups_failed_total":     true,
+	"screend_file_moves_total":        true,
 }
 
 // health tells whether the daemon is healthy: its database answers and its

@@ -13,11 +13,13 @@ import (
 
 // Group states, as stored in screend.groups.state.
 const (
-	GroupOpen    = "open"
-	GroupClosed  = "closed"
-	GroupFlagged = "flagged"
-	GroupDecided = "decided"
-	GroupApplied = "applied"
+	GroupOpen     = "open"
+	GroupClosed   = "closed"
+	GroupFlagged  = "flagged"
+	GroupDecided  = "decided"
+	GroupApplying = "applying"
+	GroupApplied  = "applied"
+	GroupFailed   = "failed"
 )
 
 // projectLockClass is the first key of the transaction advisory lock that

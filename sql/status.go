@@ -3,6 +3,9 @@ package sql
 import (
 	"context"
 	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Status is the state of the whole system, for `screend status`.
@@ -13,9 +16,24 @@ type Status struct {
 	ActiveModel *int64         `json:"active_model"`
 	// Pending counts the images and groups the daemon still has to process
 	// without human input: images not yet processed or not yet in a final
-	// group, groups open, closed or decided but not applied, and file
-	// operations not yet done. Zero means idle.
+	// group, groups open, closed or decided but not yet journaled, and file
+	// operations not yet tried. Zero means idle. Work that failed and waits
+	// for a retry is not pending but Failing: it needs the cause fixed.
 	Pending int `json:"pending"`
+	// Failing lists the file operations and groups that failed and wait for
+	// a retry (oldest first, at most 20): fix the cause (a permission, a full
+	// disk) and the next retry succeeds.
+	Failing []Failure `json:"failing"`
+}
+
+// Failure is a file operation or a group that failed and waits for a retry.
+type Failure struct {
+	MoveID     int64     `json:"move_id,omitempty"`
+	GroupID    *int64    `json:"group_id"`
+	Dst        string    `json:"dst,omitempty"`
+	Attempts   int       `json:"attempts"`
+	Error      string    `json:"error"`
+	RetryAfter time.Time `json:"retry_after"`
 }
 
 // ReadStatus counts images and groups by state.
@@ -51,11 +69,31 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 			+ (SELECT count(*) FROM screend.images i
 				WHERE i.state IN ('embedded', 'duplicate')
 				  AND NOT EXISTS (SELECT 1 FROM screend.group_images gi WHERE gi.image_id = i.image_id))
-			+ (SELECT count(*) FROM screend.groups WHERE state IN ('open', 'closed', 'decided'))
-			+ (SELECT count(*) FROM screend.file_moves WHERE state = 'planned')`).
+			+ (SELECT count(*) FROM screend.groups WHERE state IN ('open', 'closed')
+				OR (state = 'decided' AND retry_after IS NULL))
+			+ (SELECT count(*) FROM screend.file_moves WHERE state = 'planned' AND attempts = 0)`).
 		Scan(&st.ReviewQueue, &st.ActiveModel, &st.Pending)
 	if err != nil {
 		return st, fmt.Errorf("read status: %w", err)
+	}
+	rows, err = db.Pool.Query(ctx, `
+		SELECT move_id, group_id, dst, attempts, error, retry_after FROM (
+			SELECT move_id, group_id, dst, attempts, coalesce(error, '') AS error, retry_after
+			FROM screend.file_moves WHERE state = 'planned' AND attempts > 0
+			UNION ALL
+			SELECT 0, group_id, '', 0, coalesce(error, ''), retry_after
+			FROM screend.groups WHERE state = 'decided' AND retry_after IS NOT NULL) f
+		ORDER BY retry_after LIMIT 20`)
+	if err != nil {
+		return st, fmt.Errorf("read failing moves: %w", err)
+	}
+	st.Failing, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Failure, error) {
+		var f Failure
+		err := r.Scan(&f.MoveID, &f.GroupID, &f.Dst, &f.Attempts, &f.Error, &f.RetryAfter)
+		return f, err
+	})
+	if err != nil {
+		return st, fmt.Errorf("read failing moves: %w", err)
 	}
 	return st, nil
 }
