@@ -45,7 +45,7 @@ type applier struct {
 const (
 	applyPoll       = 2 * time.Second
 	projectSweep    = 30 * time.Second
-	groupRetryAfter = time.Minute
+	groupRetryAfter = 10 * time.Second
 )
 
 // dueMovesPerRound bounds the journaled moves one round carries out.

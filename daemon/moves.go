@@ -88,12 +88,13 @@ func foldersToList(g sql.DecidedGroup) []string {
 	return dirs
 }
 
-// listFolders lists dirs; a folder that does not exist is empty.
+// listFolders lists dirs; a folder that does not exist (or is not a
+// folder: the mover then fails to make it, and retries) is empty.
 func listFolders(dirs []string) (folders, error) {
 	f := folders{}
 	for _, d := range dirs {
 		entries, err := os.ReadDir(d)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, unix.ENOTDIR) {
 			return nil, fmt.Errorf("list %s: %w", d, err)
 		}
 		names := make(map[string]bool, len(entries))

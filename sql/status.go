@@ -18,7 +18,8 @@ type Status struct {
 	// without human input: images not yet processed or not yet in a final
 	// group, groups open, closed or decided but not yet journaled, and file
 	// operations not yet tried. Zero means idle. Work that failed and waits
-	// for a retry is not pending but Failing: it needs the cause fixed.
+	// for a retry (and the moves of its group behind it) is not pending but
+	// Failing: it needs the cause fixed.
 	Pending int `json:"pending"`
 	// Failing lists the file operations and groups that failed and wait for
 	// a retry (oldest first, at most 20): fix the cause (a permission, a full
@@ -71,7 +72,9 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 				  AND NOT EXISTS (SELECT 1 FROM screend.group_images gi WHERE gi.image_id = i.image_id))
 			+ (SELECT count(*) FROM screend.groups WHERE state IN ('open', 'closed')
 				OR (state = 'decided' AND retry_after IS NULL))
-			+ (SELECT count(*) FROM screend.file_moves WHERE state = 'planned' AND attempts = 0)`).
+			+ (SELECT count(*) FROM screend.file_moves m WHERE m.state = 'planned' AND m.attempts = 0
+				AND NOT EXISTS (SELECT 1 FROM screend.file_moves e
+					WHERE e.group_id = m.group_id AND e.state = 'planned' AND e.attempts > 0))`).
 		Scan(&st.ReviewQueue, &st.ActiveModel, &st.Pending)
 	if err != nil {
 		return st, fmt.Errorf("read status: %w", err)
