@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"screend"
 	"slices"
 	"strings"
 	"testing"
@@ -70,7 +71,7 @@ func checkNothingLost(t *testing.T, before, after map[string][]string) []string 
 
 // groupIDs returns the ids of the groups in state, with their first image's
 // relative path, in that order.
-func groupIDs(t *testing.T, db *sql.DB, state string) map[string]int64 {
+func groupIDs(t *testing.T, db *sql.DB, state screend.GroupState) map[string]int64 {
 	t.Helper()
 	rows, err := db.Pool.Query(context.Background(), `
 		SELECT g.group_id, (array_agg(i.rel_path ORDER BY gi.position))[1]
@@ -116,7 +117,7 @@ func TestReviewerResolutionsMoveFilesAndLoseNothing(t *testing.T) {
 
 	d := startDaemon(t, testConfig(t, dbURL, inbox))
 	waitIdle(t, d.db, 60*time.Second)
-	flagged := groupIDs(t, d.db, sql.GroupFlagged)
+	flagged := groupIDs(t, d.db, screend.GroupFlagged)
 	if len(flagged) != 4 {
 		t.Fatalf("flagged groups %v, want 4", flagged)
 	}
@@ -140,7 +141,7 @@ func TestReviewerResolutionsMoveFilesAndLoseNothing(t *testing.T) {
 	resolve("20250708_063000_stage1_generated.png", sql.Resolution{
 		ChosenImageID: imageID(t, d.db, "20250708_063000_stage2_upscaled.png"), ManualCrop: true})
 	st := waitApplied(t, d.db)
-	if st.Groups[sql.GroupApplied] != 4 || st.ReviewQueue != 0 {
+	if st.Groups[screend.GroupApplied] != 4 || st.ReviewQueue != 0 {
 		t.Fatalf("status %+v, want 4 groups applied", st)
 	}
 
@@ -226,7 +227,7 @@ func TestResolveRefusesBadResolutions(t *testing.T) {
 	stageFiles(t, filepath.Join(inbox, "p"), "20250101_020000", 32, 2, "stage1_generated", "stage2_upscaled")
 	d := startDaemon(t, testConfig(t, dbURL, inbox))
 	waitIdle(t, d.db, 60*time.Second)
-	flagged := groupIDs(t, d.db, sql.GroupFlagged)
+	flagged := groupIDs(t, d.db, screend.GroupFlagged)
 	g1, g2 := flagged["20250101_010000_stage1_generated.png"], flagged["20250101_020000_stage1_generated.png"]
 	other := imageID(t, d.db, "20250101_020000_stage2_upscaled.png")
 	mine := imageID(t, d.db, "20250101_010000_stage2_upscaled.png")
@@ -257,7 +258,7 @@ func TestResolveRefusesBadResolutions(t *testing.T) {
 		t.Errorf("second resolution: err = %v, want 'is not waiting for review'", err)
 	}
 	st := waitApplied(t, d.db)
-	if st.Groups[sql.GroupFlagged] != 1 || st.Groups[sql.GroupApplied] != 1 {
+	if st.Groups[screend.GroupFlagged] != 1 || st.Groups[screend.GroupApplied] != 1 {
 		t.Errorf("groups %v, want g1 still flagged and g2 applied", st.Groups)
 	}
 }
@@ -331,7 +332,7 @@ func TestModelDecidesEachOutcome(t *testing.T) {
 			d := startDaemon(t, cfg)
 			modelID := installModel(t, d.db, 498)
 			st := waitIdle(t, d.db, 60*time.Second)
-			if st.Groups[sql.GroupApplied] != 3 || st.ReviewQueue != 0 {
+			if st.Groups[screend.GroupApplied] != 3 || st.ReviewQueue != 0 {
 				t.Fatalf("status %+v, want 3 groups decided and applied", st)
 			}
 			rows, err := d.db.Pool.Query(context.Background(), `
@@ -404,7 +405,7 @@ func TestCrashesWhileMovingAreFinishedOnRestart(t *testing.T) {
 	db, err := sql.Open(ctx, dbURL)
 	must(t, err)
 	defer db.Close()
-	flagged := groupIDs(t, db, sql.GroupFlagged)
+	flagged := groupIDs(t, db, screend.GroupFlagged)
 	for first, chosen := range map[string]string{
 		"20250101_010000_stage1_generated.png": "20250101_010000_stage2_upscaled.png",
 		"20250101_020000_stage1_generated.png": "20250101_020000_stage2_upscaled.png",
@@ -425,7 +426,7 @@ func TestCrashesWhileMovingAreFinishedOnRestart(t *testing.T) {
 	}
 	done := 0
 	for _, mv := range partial {
-		if mv.Kind == sql.MoveFile && done < 2 {
+		if mv.Kind == screend.MoveFile && done < 2 {
 			must(t, os.MkdirAll(filepath.Dir(mv.Dst), 0o755))
 			must(t, os.Rename(mv.Src, mv.Dst))
 			done++
@@ -443,7 +444,7 @@ func TestCrashesWhileMovingAreFinishedOnRestart(t *testing.T) {
 		if _, err := os.Stat(mv.Dst); err != nil {
 			t.Errorf("%s not at its destination: %v", mv.Dst, err)
 		}
-		if mv.Kind == sql.MoveFile {
+		if mv.Kind == screend.MoveFile {
 			if _, err := os.Stat(mv.Src); err == nil {
 				t.Errorf("%s still at its source", mv.Src)
 			}
@@ -507,7 +508,7 @@ func TestUnfamiliarGroupIsFlagged(t *testing.T) {
 			d := startDaemon(t, cfg)
 			waitIdle(t, d.db, 60*time.Second)
 			// A human decides the first picture: it is the training data.
-			first := groupIDs(t, d.db, sql.GroupFlagged)["20250101_010000_stage1_generated.png"]
+			first := groupIDs(t, d.db, screend.GroupFlagged)["20250101_010000_stage1_generated.png"]
 			_, err := d.db.Resolve(context.Background(), sql.Resolution{GroupID: first,
 				ChosenImageID: imageID(t, d.db, "20250101_010000_stage2_upscaled.png"), Reviewer: "erin"})
 			must(t, err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"screend"
 	"screend/sql"
 )
 
@@ -25,9 +26,10 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 }
 
 // groupState reads a group's state and error.
-func groupState(t *testing.T, db *sql.DB, id int64) (string, string) {
+func groupState(t *testing.T, db *sql.DB, id int64) (screend.GroupState, string) {
 	t.Helper()
-	var state, reason string
+	var state screend.GroupState
+	var reason string
 	must(t, db.Pool.QueryRow(context.Background(), `SELECT state, coalesce(error, '') FROM screend.groups WHERE group_id = $1`, id).Scan(&state, &reason))
 	return state, reason
 }
@@ -44,7 +46,7 @@ func TestBadDecisionDoesNotBlockOthers(t *testing.T) {
 	stageFiles(t, proj, "20250101_020000", 32, 2, "stage1_generated", "stage2_upscaled")
 	d := startDaemon(t, testConfig(t, dbURL, inbox))
 	waitIdle(t, d.db, 60*time.Second)
-	flagged := groupIDs(t, d.db, sql.GroupFlagged)
+	flagged := groupIDs(t, d.db, screend.GroupFlagged)
 	bad, good := flagged["20250101_010000_stage1_generated.png"], flagged["20250101_020000_stage1_generated.png"]
 	ctx := context.Background()
 	_, err := d.db.Pool.Exec(ctx, `
@@ -56,13 +58,13 @@ func TestBadDecisionDoesNotBlockOthers(t *testing.T) {
 	must(t, err)
 	waitUntil(t, 30*time.Second, "the good group applied", func() bool {
 		s, _ := groupState(t, d.db, good)
-		return s == sql.GroupApplied
+		return s == screend.GroupApplied
 	})
 	if _, err := os.Stat(filepath.Join(proj, "__selected", "20250101_020000_stage2_upscaled.png")); err != nil {
 		t.Errorf("good group's choice not moved: %v", err)
 	}
 	state, reason := groupState(t, d.db, bad)
-	if state != sql.GroupFailed || !strings.Contains(reason, "bad crop box {0,NULL,1,1}") {
+	if state != screend.GroupFailed || !strings.Contains(reason, "bad crop box {0,NULL,1,1}") {
 		t.Errorf("bad group is %s (%q), want failed with the bad box named", state, reason)
 	}
 	if _, err := os.Stat(filepath.Join(proj, "20250101_010000_stage2_upscaled.png")); err != nil {
@@ -85,7 +87,7 @@ func TestFailedMoveIsRetriedAndVisible(t *testing.T) {
 	must(t, os.WriteFile(blocker, []byte("in the way"), 0o644))
 	d := startDaemon(t, testConfig(t, dbURL, inbox))
 	waitIdle(t, d.db, 60*time.Second)
-	g := groupIDs(t, d.db, sql.GroupFlagged)["20250101_010000_stage1_generated.png"]
+	g := groupIDs(t, d.db, screend.GroupFlagged)["20250101_010000_stage1_generated.png"]
 	ctx := context.Background()
 	_, err := d.db.Resolve(ctx, sql.Resolution{GroupID: g, ChosenImageID: imageID(t, d.db, "20250101_010000_stage2_upscaled.png")})
 	must(t, err)
@@ -99,7 +101,7 @@ func TestFailedMoveIsRetriedAndVisible(t *testing.T) {
 	if f := st.Failing[0]; f.GroupID == nil || *f.GroupID != g || !strings.Contains(f.Error, "not a directory") || f.Attempts < 1 {
 		t.Errorf("failing move %+v, want group %d with the reason", f, g)
 	}
-	if state, _ := groupState(t, d.db, g); state != sql.GroupApplying {
+	if state, _ := groupState(t, d.db, g); state != screend.GroupApplying {
 		t.Errorf("group is %s while its move fails, want applying", state)
 	}
 	if st.Pending != 0 {
@@ -109,7 +111,7 @@ func TestFailedMoveIsRetriedAndVisible(t *testing.T) {
 	must(t, os.Remove(blocker))
 	waitUntil(t, 30*time.Second, "the retried move", func() bool {
 		s, _ := groupState(t, d.db, g)
-		return s == sql.GroupApplied
+		return s == screend.GroupApplied
 	})
 	for _, p := range []string{"__selected/20250101_010000_stage2_upscaled.png", "__selected/20250101_010000_stage2_upscaled.yaml",
 		"20250101_010000_stage2_upscaled.1.yaml"} {
@@ -190,7 +192,7 @@ func TestRenamedFilesAndProjectsFailTheirGroups(t *testing.T) {
 	cfg := testConfig(t, dbURL, inbox)
 	first := startDaemon(t, cfg)
 	waitIdle(t, first.db, 60*time.Second)
-	flagged := groupIDs(t, first.db, sql.GroupFlagged)
+	flagged := groupIDs(t, first.db, screend.GroupFlagged)
 	gp, gq := flagged["20250101_010000_stage1_generated.png"], flagged["20250101_020000_stage1_generated.png"]
 	chosen := imageID(t, first.db, "20250101_010000_stage2_upscaled.png")
 	must(t, first.stop())
@@ -210,7 +212,7 @@ func TestRenamedFilesAndProjectsFailTheirGroups(t *testing.T) {
 		group int64
 		want  string
 	}{{gp, "is gone (renamed or deleted)"}, {gq, "project folder " + filepath.Join(inbox, "q") + " is gone"}} {
-		if state, reason := groupState(t, second.db, c.group); state != sql.GroupFailed || !strings.Contains(reason, c.want) {
+		if state, reason := groupState(t, second.db, c.group); state != screend.GroupFailed || !strings.Contains(reason, c.want) {
 			t.Errorf("group %d is %s (%q), want failed: %q", c.group, state, reason, c.want)
 		}
 	}
@@ -250,9 +252,9 @@ func TestLongNamesNeverHang(t *testing.T) {
 	must(t, err)
 	waitUntil(t, 30*time.Second, "the long-named crop applied", func() bool {
 		s, _ := groupState(t, d.db, g)
-		return s == sql.GroupApplied || s == sql.GroupFailed
+		return s == screend.GroupApplied || s == screend.GroupFailed
 	})
-	if s, reason := groupState(t, d.db, g); s != sql.GroupApplied {
+	if s, reason := groupState(t, d.db, g); s != screend.GroupApplied {
 		t.Fatalf("group %s: %s", s, reason)
 	}
 	entries, err := os.ReadDir(filepath.Join(proj, "__cropped"))

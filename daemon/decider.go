@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"screend"
 	"slices"
 	"time"
 
@@ -53,10 +54,10 @@ func (d *decider) Run(ctx context.Context) error {
 		decided := false
 		for _, s := range scored {
 			switch s.State {
-			case sql.GroupFlagged:
+			case screend.GroupFlagged:
 				d.metrics.GroupsFlagged.Inc()
-			case sql.GroupDecided:
-				d.metrics.GroupsDecided.WithLabelValues(s.Outcome).Inc()
+			case screend.GroupDecided:
+				d.metrics.GroupsDecided.WithLabelValues(string(s.Outcome)).Inc()
 				decided = true
 			}
 		}
@@ -111,10 +112,6 @@ func (d *decider) closeBundle() {
 	d.modelID = 0
 }
 
-// reasonConflict flags a group holding the same content as a group already
-// decided.
-const reasonConflict = "conflict"
-
 // unfamiliar tells whether the embedding is farther from every image of the
 // training data than the model's familiar radius.
 func (d *decider) unfamiliar(ctx context.Context, v []float32) (bool, error) {
@@ -132,64 +129,64 @@ func (d *decider) unfamiliar(ctx context.Context, v []float32) (bool, error) {
 // score turns a group into a suggestion, and a decision when the model is
 // sure enough.
 func (d *decider) score(ctx context.Context, g sql.GroupToScore) sql.Scored {
-	flag := func(reasons ...string) sql.Scored {
+	flag := func(reasons ...screend.Reason) sql.Scored {
 		if len(g.Images) == 1 {
-			reasons = append(reasons, model.ReasonSingleImage)
+			reasons = append(reasons, screend.ReasonSingleImage)
 		}
 		d.log.Info("flagged", "group_id", g.ID, "project", g.Project, "images", len(g.Images), "reasons", reasons)
-		return sql.Scored{State: sql.GroupFlagged, Reasons: reasons}
+		return sql.Scored{State: screend.GroupFlagged, Reasons: reasons}
 	}
 	if d.bundle == nil {
 		if g.Conflict {
-			return flag("no_model", reasonConflict)
+			return flag(screend.ReasonNoModel, screend.ReasonConflict)
 		}
-		return flag("no_model")
+		return flag(screend.ReasonNoModel)
 	}
 	imgs := make([]model.Image, len(g.Images))
 	for i, im := range g.Images {
 		if im.Embedding == nil {
-			return flag("no_embedding")
+			return flag(screend.ReasonNoEmbedding)
 		}
 		imgs[i] = model.Image{Embedding: im.Embedding, Stage: im.Stage, Width: im.Width, Height: im.Height}
 	}
 	out, err := d.bundle.Decide(ctx, imgs)
 	if err != nil {
 		d.log.Error("score group", "group_id", g.ID, "err", err)
-		return flag("model_error")
+		return flag(screend.ReasonModelError)
 	}
 	s := sql.Scored{
-		State:      sql.GroupFlagged,
-		Outcome:    string(out.Kind),
+		State:      screend.GroupFlagged,
+		Outcome:    out.Kind,
 		Confidence: float32(out.Confidence),
 		ModelID:    d.modelID,
 		Reasons:    out.Reasons,
 		Scores:     map[int64]float32{},
 	}
-	if out.Kind != model.KindReject {
+	if out.Kind != screend.OutcomeReject {
 		s.ChosenImageID = g.Images[out.Chosen].ID
 	}
 	// A flagged group keeps the suggested box for the reviewer; a decided
 	// one only when it is cropped.
-	s.Crop = []float32{float32(out.Box[0]), float32(out.Box[1]), float32(out.Box[2]), float32(out.Box[3])}
+	s.Crop = out.Box.Float32s()
 	for i, im := range g.Images {
 		s.Scores[im.ID] = float32(out.Scores[i])
 	}
 	if g.Conflict {
-		s.Reasons = append(s.Reasons, reasonConflict)
+		s.Reasons = append(s.Reasons, screend.ReasonConflict)
 	}
 	if unfamiliar, err := d.unfamiliar(ctx, g.Images[out.Chosen].Embedding); err != nil {
 		d.log.Error("familiarity check", "group_id", g.ID, "err", err)
-		s.Reasons = append(s.Reasons, "model_error")
+		s.Reasons = append(s.Reasons, screend.ReasonModelError)
 	} else if unfamiliar {
-		s.Reasons = append(s.Reasons, model.ReasonUnfamiliar)
+		s.Reasons = append(s.Reasons, screend.ReasonUnfamiliar)
 	}
 	if out.Auto && len(s.Reasons) == 0 {
-		s.State = sql.GroupDecided
-		if out.Kind != model.KindCrop {
+		s.State = screend.GroupDecided
+		if out.Kind != screend.OutcomeCrop {
 			s.Crop = nil
 		}
-	} else if len(g.Images) == 1 && !slices.Contains(s.Reasons, model.ReasonSingleImage) {
-		s.Reasons = append(s.Reasons, model.ReasonSingleImage)
+	} else if len(g.Images) == 1 && !slices.Contains(s.Reasons, screend.ReasonSingleImage) {
+		s.Reasons = append(s.Reasons, screend.ReasonSingleImage)
 	}
 	d.log.Info("scored", "group_id", g.ID, "project", g.Project, "outcome", out.Kind,
 		"confidence", fmt.Sprintf("%.3f", out.Confidence), "model_version", d.modelID,

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"log/slog"
+	"screend"
 	"time"
 
 	"screend/scoring/group"
@@ -130,13 +131,13 @@ func formGroups(st sql.ProjectState, settle time.Duration) []sql.NewGroup {
 		for i, p := range g.Paths {
 			im := byPath[p]
 			ids[i] = im.ID
-			processed = processed && im.State != sql.ImageDiscovered
+			processed = processed && im.State != screend.ImageDiscovered
 		}
 		out = append(out, sql.NewGroup{ImageIDs: ids, Closed: processed && ((g.Ended && trustEnded) || settled)})
 	}
 	if settled {
 		for _, p := range singles {
-			if im := byPath[p]; im.State != sql.ImageDiscovered {
+			if im := byPath[p]; im.State != screend.ImageDiscovered {
 				out = append(out, sql.NewGroup{ImageIDs: []int64{im.ID}, Closed: true})
 			}
 		}

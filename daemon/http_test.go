@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"screend"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -67,7 +68,7 @@ func touchAll(m *daemon.Metrics) {
 	m.GroupsResolved.Inc()
 	m.StageSeconds.WithLabelValues("embed").Observe(0.02)
 	m.BatchSize.Observe(8)
-	m.ObserveStatus(sql.Status{Images: map[string]int{"discovered": 4}, Groups: map[string]int{"open": 1}, ReviewQueue: 2, Pending: 5})
+	m.ObserveStatus(sql.Status{Images: map[screend.ImageState]int{screend.ImageDiscovered: 4}, Groups: map[screend.GroupState]int{screend.GroupOpen: 1}, ReviewQueue: 2, Pending: 5})
 	m.ObserveModel(7, 0.85)
 }
 

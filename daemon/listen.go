@@ -3,18 +3,10 @@ package daemon
 import (
 	"context"
 	"log/slog"
+	"screend"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-)
-
-// Notification channels the daemon listens on.
-const (
-	// channelResolved carries the id of a group a human resolved
-	// (screend.resolve_group sends it).
-	channelResolved = "screend_resolved"
-	// channelModel carries the id of a newly promoted model.
-	channelModel = "screend_model"
 )
 
 // listener turns PostgreSQL notifications into wake-ups, so a human
@@ -50,7 +42,7 @@ func (l *listener) listen(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	for _, ch := range []string{channelResolved, channelModel} {
+	for _, ch := range []string{screend.ChannelResolved, screend.ChannelModel} {
 		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
 			return err
 		}
@@ -64,9 +56,9 @@ func (l *listener) listen(ctx context.Context) error {
 			return err
 		}
 		switch n.Channel {
-		case channelResolved:
+		case screend.ChannelResolved:
 			l.resolved()
-		case channelModel:
+		case screend.ChannelModel:
 			l.model()
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"screend"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -116,10 +117,10 @@ func NewMetrics() *Metrics {
 
 // ObserveStatus sets the queue and pending gauges from a status read.
 func (m *Metrics) ObserveStatus(st sql.Status) {
-	m.QueueDepth.WithLabelValues("embed").Set(float64(st.Images[sql.ImageDiscovered]))
-	m.QueueDepth.WithLabelValues("settle").Set(float64(st.Groups[sql.GroupOpen]))
-	m.QueueDepth.WithLabelValues("decide").Set(float64(st.Groups[sql.GroupClosed]))
-	m.QueueDepth.WithLabelValues("apply").Set(float64(st.Groups[sql.GroupDecided]))
+	m.QueueDepth.WithLabelValues("embed").Set(float64(st.Images[screend.ImageDiscovered]))
+	m.QueueDepth.WithLabelValues("settle").Set(float64(st.Groups[screend.GroupOpen]))
+	m.QueueDepth.WithLabelValues("decide").Set(float64(st.Groups[screend.GroupClosed]))
+	m.QueueDepth.WithLabelValues("apply").Set(float64(st.Groups[screend.GroupDecided]))
 	m.QueueDepth.WithLabelValues("review").Set(float64(st.ReviewQueue))
 	m.Pending.Set(float64(st.Pending))
 	failing := 0

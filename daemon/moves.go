@@ -25,6 +25,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"screend"
 	"screend/scoring/group"
 	"screend/scoring/imagefile"
 	"screend/sql"
@@ -34,15 +35,6 @@ import (
 // decided group goes, a pure function of the group and the folder
 // listings) and the mover (carrying out journaled operations, retrying
 // those that fail for a reason that can go away).
-
-// Output folders inside a project (docs/interface.md).
-const (
-	selectedDir   = "__selected"
-	croppedDir    = "__cropped"
-	originalsDir  = "__originals"
-	manualCropDir = "__crop"
-	deleteDir     = "__delete_staging"
-)
 
 // minCropPixels is the smallest side of a crop, in pixels of the image;
 // screend.resolve_group refuses smaller boxes with the same limit.
@@ -82,7 +74,7 @@ func foldersToList(g sql.DecidedGroup) []string {
 		add(filepath.Dir(im.Path))
 	}
 	project := filepath.Join(g.ProjectRoot, g.ProjectName)
-	for _, d := range []string{selectedDir, croppedDir, originalsDir, manualCropDir, deleteDir} {
+	for _, d := range []string{screend.FolderSelected, screend.FolderCropped, screend.FolderOriginals, screend.FolderManualCrop, screend.FolderDeleteStaging} {
 		add(filepath.Join(project, d))
 	}
 	return dirs
@@ -117,7 +109,7 @@ func planMoves(g sql.DecidedGroup, listing folders) ([]sql.Move, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.Outcome != "reject" && !containsImage(g.Images, d.ChosenImageID) {
+	if d.Outcome != screend.OutcomeReject && !containsImage(g.Images, d.ChosenImageID) {
 		return nil, fmt.Errorf("%w: chosen image %d is not in group %d", errCannotApply, d.ChosenImageID, g.ID)
 	}
 	project := filepath.Join(g.ProjectRoot, g.ProjectName)
@@ -134,31 +126,31 @@ func planMoves(g sql.DecidedGroup, listing folders) ([]sql.Move, error) {
 		for _, c := range companions {
 			exts = append(exts, strings.TrimPrefix(filepath.Base(c), stem))
 		}
-		chosen := im.ID == d.ChosenImageID && d.Outcome != "reject"
+		chosen := im.ID == d.ChosenImageID && d.Outcome != screend.OutcomeReject
 		if !listing.taken(im.Path) {
 			if chosen {
 				return nil, fmt.Errorf("%w: chosen image %s is gone (renamed or deleted)", errCannotApply, im.Path)
 			}
 			continue // nothing to move; the watcher records it gone
 		}
-		target := deleteDir
+		target := screend.FolderDeleteStaging
 		if chosen {
 			target = targetDir(d.Outcome)
 			// The group-level <timestamp>.decision of the old tools travels
 			// with the chosen image.
 			if ts := group.Parse(name).Timestamp; ts != "" {
 				if p := filepath.Join(filepath.Dir(im.Path), ts+".decision"); listing.taken(p) {
-					moves = append(moves, sql.Move{GroupID: &gid, Kind: sql.MoveFile, Src: p,
+					moves = append(moves, sql.Move{GroupID: &gid, Kind: screend.MoveFile, Src: p,
 						Dst: filepath.Join(project, target, ts+".decision")})
 				}
 			}
 		}
-		if chosen && d.Outcome == "crop" {
+		if chosen && d.Outcome == screend.OutcomeCrop {
 			croppedExt := ext
 			if strings.EqualFold(ext, ".webp") {
 				croppedExt = ".png" // no WebP encoder: the crop is written as PNG
 			}
-			newStem, err := freeStem(filepath.Join(project, croppedDir), stem, append(exts, croppedExt, ".decision"), taken)
+			newStem, err := freeStem(filepath.Join(project, screend.FolderCropped), stem, append(exts, croppedExt, ".decision"), taken)
 			if err != nil {
 				return nil, err
 			}
@@ -168,18 +160,18 @@ func planMoves(g sql.DecidedGroup, listing folders) ([]sql.Move, error) {
 				return nil, err
 			}
 			moves = append(moves,
-				sql.Move{GroupID: &gid, ImageID: &imageID, Kind: sql.CropFile, Src: im.Path, Dst: newStem + croppedExt, Crop: crop},
-				sql.Move{GroupID: &gid, Kind: sql.WriteSidecar, Dst: newStem + ".decision", Content: sidecar},
+				sql.Move{GroupID: &gid, ImageID: &imageID, Kind: screend.CropFile, Src: im.Path, Dst: newStem + croppedExt, Crop: crop},
+				sql.Move{GroupID: &gid, Kind: screend.WriteSidecar, Dst: newStem + ".decision", Content: sidecar},
 			)
 			for i, c := range companions {
-				moves = append(moves, sql.Move{GroupID: &gid, Kind: sql.MoveFile, Src: c, Dst: newStem + exts[i+1]})
+				moves = append(moves, sql.Move{GroupID: &gid, Kind: screend.MoveFile, Src: c, Dst: newStem + exts[i+1]})
 			}
-			orig, err := freeStem(filepath.Join(project, originalsDir), stem, []string{ext}, taken)
+			orig, err := freeStem(filepath.Join(project, screend.FolderOriginals), stem, []string{ext}, taken)
 			if err != nil {
 				return nil, err
 			}
 			reserve(reserved, orig, []string{ext})
-			moves = append(moves, sql.Move{GroupID: &gid, ImageID: &imageID, Kind: sql.MoveFile, Src: im.Path, Dst: orig + ext})
+			moves = append(moves, sql.Move{GroupID: &gid, ImageID: &imageID, Kind: screend.MoveFile, Src: im.Path, Dst: orig + ext})
 			continue
 		}
 		newStem, err := freeStem(filepath.Join(project, target), stem, exts, taken)
@@ -187,9 +179,9 @@ func planMoves(g sql.DecidedGroup, listing folders) ([]sql.Move, error) {
 			return nil, err
 		}
 		reserve(reserved, newStem, exts)
-		moves = append(moves, sql.Move{GroupID: &gid, ImageID: &imageID, Kind: sql.MoveFile, Src: im.Path, Dst: newStem + ext})
+		moves = append(moves, sql.Move{GroupID: &gid, ImageID: &imageID, Kind: screend.MoveFile, Src: im.Path, Dst: newStem + ext})
 		for i, c := range companions {
-			moves = append(moves, sql.Move{GroupID: &gid, Kind: sql.MoveFile, Src: c, Dst: newStem + exts[i+1]})
+			moves = append(moves, sql.Move{GroupID: &gid, Kind: screend.MoveFile, Src: c, Dst: newStem + exts[i+1]})
 		}
 	}
 	return moves, nil
@@ -199,12 +191,12 @@ func planMoves(g sql.DecidedGroup, listing folders) ([]sql.Move, error) {
 // x1 < x2 and y1 < y2 for a crop, none otherwise.
 func decisionBox(d sql.Decision) ([]float32, error) {
 	switch d.Outcome {
-	case "select", "reject", "manual_crop":
+	case screend.OutcomeSelect, screend.OutcomeReject, screend.OutcomeManualCrop:
 		if d.Crop != nil {
 			return nil, fmt.Errorf("%w: outcome %s with a crop box", errCannotApply, d.Outcome)
 		}
 		return nil, nil
-	case "crop":
+	case screend.OutcomeCrop:
 	default:
 		return nil, fmt.Errorf("%w: unknown outcome %q", errCannotApply, d.Outcome)
 	}
@@ -242,16 +234,16 @@ func containsImage(images []sql.ApplyImage, id int64) bool {
 }
 
 // targetDir is where the chosen image of an outcome goes.
-func targetDir(outcome string) string {
+func targetDir(outcome screend.OutcomeKind) string {
 	switch outcome {
-	case "select":
-		return selectedDir
-	case "crop":
-		return croppedDir
-	case "manual_crop":
-		return manualCropDir
+	case screend.OutcomeSelect:
+		return screend.FolderSelected
+	case screend.OutcomeCrop:
+		return screend.FolderCropped
+	case screend.OutcomeManualCrop:
+		return screend.FolderManualCrop
 	}
-	return deleteDir
+	return screend.FolderDeleteStaging
 }
 
 // companionsOf lists the regular files beside an image with exactly its
@@ -458,7 +450,7 @@ func (m *mover) do(mv sql.Move) (string, error) {
 	srcOK := mv.Src != "" && onDisk(mv.Src)
 	dstOK := onDisk(mv.Dst)
 	switch mv.Kind {
-	case sql.MoveFile:
+	case screend.MoveFile:
 		switch {
 		case !srcOK && dstOK:
 			return mv.Dst, nil // renamed before a crash
@@ -480,7 +472,7 @@ func (m *mover) do(mv sql.Move) (string, error) {
 		default:
 			return mv.Dst, moveFile(mv.Src, mv.Dst)
 		}
-	case sql.WriteSidecar:
+	case screend.WriteSidecar:
 		if dstOK {
 			old, err := os.ReadFile(mv.Dst)
 			if err != nil {
@@ -496,7 +488,7 @@ func (m *mover) do(mv sql.Move) (string, error) {
 			return dst, writeNew(dst, bytes.NewReader(mv.Content), m.fileMode)
 		}
 		return mv.Dst, writeNew(mv.Dst, bytes.NewReader(mv.Content), m.fileMode)
-	case sql.CropFile:
+	case screend.CropFile:
 		if dstOK {
 			return mv.Dst, nil // written (always through a rename) before a crash
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"screend"
 	"screend/sql"
 )
 
@@ -125,14 +126,14 @@ func TestPlanMoves(t *testing.T) {
 		want     []string // kind src -> dst, relative to the project
 		err      string
 	}{
-		{"select", sql.Decision{Outcome: "select", ChosenImageID: 2}, listing, []string{
+		{"select", sql.Decision{Outcome: screend.OutcomeSelect, ChosenImageID: 2}, listing, []string{
 			"move s_stage1.png -> __delete_staging/s_stage1.png",
 			"move s_stage1.yaml -> __delete_staging/s_stage1.yaml",
 			"move s_stage2.png -> __selected/s_stage2.png",
 			"move s_stage2.caption -> __selected/s_stage2.caption",
 			"move s_stage2.yaml -> __selected/s_stage2.yaml",
 		}, ""},
-		{"crop", sql.Decision{Outcome: "crop", ChosenImageID: 2, Crop: []*float32{f(0), f(0), f(0.5), f(0.5)}}, listing, []string{
+		{"crop", sql.Decision{Outcome: screend.OutcomeCrop, ChosenImageID: 2, Crop: []*float32{f(0), f(0), f(0.5), f(0.5)}}, listing, []string{
 			"move s_stage1.png -> __delete_staging/s_stage1.png",
 			"move s_stage1.yaml -> __delete_staging/s_stage1.yaml",
 			"crop s_stage2.png -> __cropped/s_stage2.png",
@@ -141,7 +142,7 @@ func TestPlanMoves(t *testing.T) {
 			"move s_stage2.yaml -> __cropped/s_stage2.yaml",
 			"move s_stage2.png -> __originals/s_stage2.png",
 		}, ""},
-		{"reject, a name taken", sql.Decision{Outcome: "reject"},
+		{"reject, a name taken", sql.Decision{Outcome: screend.OutcomeReject},
 			folders{p: listing[p], p + "/__delete_staging": {"s_stage1.png": true}}, []string{
 				"move s_stage1.png -> __delete_staging/s_stage1_1.png",
 				"move s_stage1.yaml -> __delete_staging/s_stage1_1.yaml",
@@ -149,14 +150,14 @@ func TestPlanMoves(t *testing.T) {
 				"move s_stage2.caption -> __delete_staging/s_stage2.caption",
 				"move s_stage2.yaml -> __delete_staging/s_stage2.yaml",
 			}, ""},
-		{"manual crop, a lost image", sql.Decision{Outcome: "manual_crop", ChosenImageID: 2},
+		{"manual crop, a lost image", sql.Decision{Outcome: screend.OutcomeManualCrop, ChosenImageID: 2},
 			folders{p: {"s_stage2.png": true}}, []string{"move s_stage2.png -> __crop/s_stage2.png"}, ""},
-		{"NULL in the box", sql.Decision{Outcome: "crop", ChosenImageID: 2, Crop: []*float32{f(0), nil, f(1), f(1)}}, listing,
+		{"NULL in the box", sql.Decision{Outcome: screend.OutcomeCrop, ChosenImageID: 2, Crop: []*float32{f(0), nil, f(1), f(1)}}, listing,
 			nil, "bad crop box {0,NULL,1,1}"},
-		{"inverted box", sql.Decision{Outcome: "crop", ChosenImageID: 2, Crop: []*float32{f(0.6), f(0), f(0.4), f(1)}}, listing,
+		{"inverted box", sql.Decision{Outcome: screend.OutcomeCrop, ChosenImageID: 2, Crop: []*float32{f(0.6), f(0), f(0.4), f(1)}}, listing,
 			nil, "bad crop box"},
-		{"chosen image of another group", sql.Decision{Outcome: "select", ChosenImageID: 9}, listing, nil, "not in group"},
-		{"chosen image renamed", sql.Decision{Outcome: "select", ChosenImageID: 2}, folders{p: {"s_stage1.png": true}}, nil,
+		{"chosen image of another group", sql.Decision{Outcome: screend.OutcomeSelect, ChosenImageID: 9}, listing, nil, "not in group"},
+		{"chosen image renamed", sql.Decision{Outcome: screend.OutcomeSelect, ChosenImageID: 2}, folders{p: {"s_stage1.png": true}}, nil,
 			"chosen image /in/p/s_stage2.png is gone"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -178,7 +179,7 @@ func TestPlanMoves(t *testing.T) {
 					src = ""
 				}
 				dst, _ := filepath.Rel(p, m.Dst)
-				got = append(got, m.Kind+" "+src+" -> "+dst)
+				got = append(got, string(m.Kind)+" "+src+" -> "+dst)
 			}
 			if !slices.Equal(got, c.want) {
 				t.Errorf("moves\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))

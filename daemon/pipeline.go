@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"screend"
 	"strings"
 	"sync"
 	"time"
@@ -343,5 +344,5 @@ func quarantinePath(roots []string, path string) (string, error) {
 	if !ok || !inProject {
 		return "", fmt.Errorf("%s is in no project of the inbox", path)
 	}
-	return freeName(filepath.Join(root, project, "__quarantine", inside))
+	return freeName(filepath.Join(root, project, screend.FolderQuarantine, inside))
 }

@@ -3,17 +3,18 @@ package daemon
 import (
 	"context"
 	"errors"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"screend"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
 
+	"screend/internal/progress"
 	"screend/scoring/group"
 	"screend/sql"
 )
@@ -41,7 +42,7 @@ type watcher struct {
 	projects map[string]int64        // project folder path -> id
 	fsw      *fsnotify.Watcher
 	// scanning reports the progress of the first scan; nil afterwards.
-	scanning *Progress
+	scanning *progress.Log
 }
 
 // candidate is a file waiting to be stable.
@@ -85,7 +86,7 @@ func (w *watcher) Run(ctx context.Context) error {
 		}
 	}
 	// The first scan of a large inbox takes a while: it reports progress.
-	w.scanning = NewProgress(io.Discard, w.log, "first scan", 0)
+	w.scanning = progress.NewLog(w.log, "first scan", 0)
 	w.scanAll(ctx)
 	w.scanning.Done()
 	w.scanning = nil
@@ -174,7 +175,7 @@ func inboxPath(roots []string, path string) (root, rel string, ok bool) {
 // (__*), dot-files, and temporary names of writers (*.part, *.tmp, *~,
 // editors' .*.swp, rsync's .name.XXXXXX).
 func Ignored(name string) bool {
-	return strings.HasPrefix(name, "__") || strings.HasPrefix(name, ".") ||
+	return screend.IsReservedFolder(name) || strings.HasPrefix(name, ".") ||
 		strings.HasSuffix(name, ".part") || strings.HasSuffix(name, ".tmp") ||
 		strings.HasSuffix(name, ".crdownload") || strings.HasSuffix(name, "~")
 }

@@ -7,12 +7,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"screend"
 )
 
 // Decision is what was decided for a group, automatically or by a human.
 type Decision struct {
 	ID            int64
-	Outcome       string
+	Outcome       screend.OutcomeKind
 	ChosenImageID int64 // 0 for reject
 	// Crop is the box as stored: elements may be NULL (nil), which the
 	// applier refuses.
@@ -88,9 +90,9 @@ func (db *DB) NextDecidedGroup(ctx context.Context) (DecidedGroup, bool, error) 
 func (db *DB) JournalMoves(ctx context.Context, instance int32, groupID int64, moves []Move, dryRun bool) ([]Move, bool, error) {
 	stored := false
 	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		state := GroupApplying
+		state := screend.GroupApplying
 		if len(moves) == 0 {
-			state = GroupApplied
+			state = screend.GroupApplied
 		}
 		tag, err := tx.Exec(ctx, `
 			UPDATE screend.groups SET state = $2, error = NULL, retry_after = NULL

@@ -3,13 +3,10 @@ package sql
 import (
 	"context"
 	"fmt"
+	"screend"
 
 	"github.com/jackc/pgx/v5"
 )
-
-// embedderLockClass is the first key of the lock that guards creating an
-// embedder's index ('embe').
-const embedderLockClass = 1701667429
 
 // EnsureEmbedder returns the id of the embedder called name, registering it
 // and creating its HNSW index (cosine distance, over its vectors only) on
@@ -34,7 +31,7 @@ func (db *DB) EnsureEmbedder(ctx context.Context, name string, dim int) (int32, 
 	// index casts to it and covers this embedder's rows alone. The lock
 	// keeps instances starting together from creating it twice.
 	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(embedderLockClass), id); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(screend.LockEmbedder), id); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, fmt.Sprintf(`

@@ -3,6 +3,7 @@ package sql
 import (
 	"context"
 	"fmt"
+	"screend"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -131,14 +132,14 @@ func (db *DB) ReviewExamples(ctx context.Context, embedderID int32) ([]ExampleRo
 			cur = &ExampleRow{From: ExampleFromReview, ID: decisionID, Ref: fmt.Sprintf("group %d", groupID),
 				ProjectID: projectID, Project: project, Time: decidedAt, Chosen: -1}
 			curChosen = chosenID
-			switch outcome {
-			case "select":
+			switch screend.OutcomeKind(outcome) {
+			case screend.OutcomeSelect:
 				cur.CropKnown = CropKnownNone
-			case "crop":
+			case screend.OutcomeCrop:
 				cur.CropKnown, cur.Crop = CropKnownBox, crop
-			case "manual_crop":
+			case screend.OutcomeManualCrop:
 				cur.CropKnown = CropKnownCropped
-			case "reject":
+			case screend.OutcomeReject:
 				cur.CropKnown = CropKnownNone
 			}
 		}

@@ -3,6 +3,7 @@ package sql
 import (
 	"context"
 	"fmt"
+	"screend"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,26 +12,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Group states, as stored in screend.groups.state.
-const (
-	GroupOpen     = "open"
-	GroupClosed   = "closed"
-	GroupFlagged  = "flagged"
-	GroupDecided  = "decided"
-	GroupApplying = "applying"
-	GroupApplied  = "applied"
-	GroupFailed   = "failed"
-)
-
-// projectLockClass is the first key of the transaction advisory lock that
-// serialises regrouping a project between instances ('grou').
-const projectLockClass = 1735553909
-
 // ProjectImage is an image of a project that is not yet in a final group.
 type ProjectImage struct {
 	ID      int64
 	RelPath string
-	State   string
+	State   screend.ImageState
 	// GroupID is the open group the image is in, if any.
 	GroupID int64
 }
@@ -56,7 +42,7 @@ type NewGroup struct {
 func (db *DB) Regroup(ctx context.Context, projectID int64, form func(ProjectState) []NewGroup) (int, error) {
 	closed := 0
 	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2::int)`, int32(projectLockClass), projectID); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2::int)`, int32(screend.LockProject), projectID); err != nil {
 			return err
 		}
 		var st ProjectState
@@ -110,9 +96,9 @@ func (db *DB) Regroup(ctx context.Context, projectID int64, form func(ProjectSta
 				}
 				continue
 			}
-			state := GroupOpen
+			state := screend.GroupOpen
 			if g.Closed {
-				state = GroupClosed
+				state = screend.GroupClosed
 				closed++
 			}
 			batch.Queue(`

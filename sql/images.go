@@ -12,15 +12,6 @@ import (
 	"github.com/pgvector/pgvector-go"
 )
 
-// Image states, as stored in screend.images.state.
-const (
-	ImageDiscovered  = "discovered"
-	ImageEmbedded    = "embedded"
-	ImageDuplicate   = "duplicate"
-	ImageQuarantined = "quarantined"
-	ImageGone        = "gone"
-)
-
 // FileStat is what a scan knows of a file: enough to tell whether it changed.
 type FileStat struct {
 	Path  string

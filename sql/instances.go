@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"screend"
 
 	"github.com/jackc/pgx/v5"
 )
-
-// instanceLockClass is the first key of the session advisory lock each
-// instance holds for its life ('scre'); screend.instance_alive checks it.
-const instanceLockClass = 1935897189
 
 // Instance is a registered, running daemon. Its claims on images and groups
 // stay valid only while its connection holds the instance lock: when the
@@ -34,7 +31,7 @@ func RegisterInstance(ctx context.Context, url string) (*Instance, error) {
 		INSERT INTO screend.instances (hostname, pid) VALUES ($1, $2)
 		RETURNING instance_id`, host, os.Getpid()).Scan(&id)
 	if err == nil {
-		_, err = conn.Exec(ctx, `SELECT pg_advisory_lock($1, $2)`, int32(instanceLockClass), id)
+		_, err = conn.Exec(ctx, `SELECT pg_advisory_lock($1, $2)`, int32(screend.LockInstance), id)
 	}
 	if err != nil {
 		conn.Close(ctx)

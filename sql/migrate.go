@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"screend"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,10 +15,6 @@ import (
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
-
-// migrateLock is the advisory lock key that serialises migrations between
-// instances starting at the same time.
-const migrateLock = 0x5c4ee7d0
 
 // Migration is one numbered SQL file of migrations/.
 type Migration struct {
@@ -68,10 +65,10 @@ func (db *DB) Migrate(ctx context.Context) ([]Migration, error) {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrateLock)); err != nil {
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, screend.LockMigrate); err != nil {
 		return nil, fmt.Errorf("migrate: take lock: %w", err)
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrateLock))
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, screend.LockMigrate)
 
 	_, err = conn.Exec(ctx, `
 		CREATE SCHEMA IF NOT EXISTS screend;

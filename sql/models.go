@@ -4,24 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"screend"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-)
-
-// Model states, as stored in screend.models.state.
-const (
-	ModelCandidate  = "candidate"
-	ModelActive     = "active"
-	ModelRetired    = "retired"
-	ModelFailedGate = "failed_gate"
 )
 
 // Model is a trained bundle in the registry.
 type Model struct {
 	ID         int64
 	EmbedderID int32
-	State      string
+	State      screend.ModelState
 	Ranker     []byte
 	Crop       []byte
 	Reject     []byte
@@ -91,7 +84,7 @@ func (db *DB) PromoteModel(ctx context.Context, id int64) error {
 		if tag.RowsAffected() != 1 {
 			return fmt.Errorf("no model %d", id)
 		}
-		_, err = tx.Exec(ctx, `SELECT pg_notify('screend_model', $1::bigint::text)`, id)
+		_, err = tx.Exec(ctx, `SELECT pg_notify($2, $1::bigint::text)`, id, screend.ChannelModel)
 		return err
 	})
 	if err != nil {

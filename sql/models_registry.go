@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"screend"
 	"strconv"
 	"time"
 
@@ -17,14 +18,14 @@ var ErrNoModel = errors.New("no such model")
 
 // ModelInfo is a registry entry without the ONNX bytes.
 type ModelInfo struct {
-	ID         int64           `json:"model_id"`
-	EmbedderID int32           `json:"embedder_id"`
-	Embedder   string          `json:"embedder"`
-	State      string          `json:"state"`
-	Examples   int             `json:"examples"`
-	CreatedAt  time.Time       `json:"created_at"`
-	PromotedAt *time.Time      `json:"promoted_at"`
-	Metrics    json.RawMessage `json:"metrics"`
+	ID         int64              `json:"model_id"`
+	EmbedderID int32              `json:"embedder_id"`
+	Embedder   string             `json:"embedder"`
+	State      screend.ModelState `json:"state"`
+	Examples   int                `json:"examples"`
+	CreatedAt  time.Time          `json:"created_at"`
+	PromotedAt *time.Time         `json:"promoted_at"`
+	Metrics    json.RawMessage    `json:"metrics"`
 }
 
 // ListModels returns every registered model, newest first.
@@ -128,7 +129,7 @@ func (db *DB) RollbackModel(ctx context.Context) (retired, restored int64, err e
 		if _, err := tx.Exec(ctx, `UPDATE screend.models SET state = 'active' WHERE model_id = $1`, restored); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `SELECT pg_notify('screend_model', $1)`, strconv.FormatInt(restored, 10))
+		_, err = tx.Exec(ctx, `SELECT pg_notify($2, $1)`, strconv.FormatInt(restored, 10), screend.ChannelModel)
 		return err
 	})
 	if err != nil {

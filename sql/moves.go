@@ -8,37 +8,18 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"screend"
 )
 
-// Kinds of journaled file operation (screend.file_moves.kind; migration
-// 005 documents the journal).
-const (
-	// MoveFile renames Src to Dst (copying across file systems).
-	MoveFile = "move"
-	// CropFile writes a cropped copy of Src to Dst.
-	CropFile = "crop"
-	// WriteSidecar writes Content to Dst.
-	WriteSidecar = "sidecar"
-)
-
-// States of a journaled file operation (screend.file_moves.state).
-const (
-	// MovePlanned is not done yet; Attempts > 0 means it failed that often
-	// and waits for a retry.
-	MovePlanned = "planned"
-	// MoveDone is done: the file is at Dst.
-	MoveDone = "done"
-	// MoveFailed was given up; the file is where it was.
-	MoveFailed = "failed"
-)
-
-// Move is one journaled file operation. Dst never exists before it is done:
-// nothing is overwritten.
+// Move is one journaled file operation (screend.file_moves; migration 005
+// documents the journal). Dst never exists before it is done: nothing is
+// overwritten.
 type Move struct {
 	ID       int64
 	GroupID  *int64
 	ImageID  *int64
-	Kind     string
+	Kind     screend.MoveKind
 	Src      string
 	Dst      string
 	Content  []byte
@@ -119,7 +100,7 @@ func (db *DB) FinishMove(ctx context.Context, m Move) error {
 			WHERE move_id = $1`, m.ID); err != nil {
 			return err
 		}
-		if m.Kind == MoveFile && m.ImageID != nil {
+		if m.Kind == screend.MoveFile && m.ImageID != nil {
 			if _, err := tx.Exec(ctx, `UPDATE screend.images SET path = $2 WHERE image_id = $1`, *m.ImageID, m.Dst); err != nil {
 				return err
 			}
@@ -185,7 +166,7 @@ func (db *DB) FailMove(ctx context.Context, m Move, reason string) error {
 // QuarantineImage marks an image quarantined with its reason and journals
 // the move of its file into dst, claimed by instance, in one transaction.
 func (db *DB) QuarantineImage(ctx context.Context, instance int32, id int64, reason, src, dst string) (Move, error) {
-	moves := []Move{{ImageID: &id, Kind: MoveFile, Src: src, Dst: dst}}
+	moves := []Move{{ImageID: &id, Kind: screend.MoveFile, Src: src, Dst: dst}}
 	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
 			UPDATE screend.images SET state = 'quarantined', reason = $2, processed_at = now(), claimed_by = NULL

@@ -7,22 +7,24 @@ import (
 	"fmt"
 	"time"
 
+	"screend"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // ReviewItem is one row of screend.review_queue.
 type ReviewItem struct {
-	GroupID          int64             `json:"group_id"`
-	Project          string            `json:"project"`
-	FlaggedAt        time.Time         `json:"flagged_at"`
-	Reasons          []string          `json:"reasons"`
-	Confidence       *float32          `json:"confidence"`
-	SuggestedOutcome *string           `json:"suggested_outcome"`
-	SuggestedImageID *int64            `json:"suggested_image_id"`
-	SuggestedCrop    []float32         `json:"suggested_crop"`
-	ModelID          *int64            `json:"model_id"`
-	Images           []json.RawMessage `json:"images"`
+	GroupID          int64                `json:"group_id"`
+	Project          string               `json:"project"`
+	FlaggedAt        time.Time            `json:"flagged_at"`
+	Reasons          []screend.Reason     `json:"reasons"`
+	Confidence       *float32             `json:"confidence"`
+	SuggestedOutcome *screend.OutcomeKind `json:"suggested_outcome"`
+	SuggestedImageID *int64               `json:"suggested_image_id"`
+	SuggestedCrop    []float32            `json:"suggested_crop"`
+	ModelID          *int64               `json:"model_id"`
+	Images           []json.RawMessage    `json:"images"`
 }
 
 // ReviewQueue returns the groups waiting for a human, most useful first.

@@ -3,6 +3,7 @@ package sql
 import (
 	"context"
 	"fmt"
+	"screend"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgvector/pgvector-go"
@@ -33,14 +34,14 @@ type GroupToScore struct {
 
 // Scored is what scoring made of a group.
 type Scored struct {
-	// State is GroupDecided (decided automatically) or GroupFlagged.
-	State         string
-	Outcome       string // select, crop or reject; "" when nothing is suggested
-	ChosenImageID int64  // 0 for reject or no suggestion
+	// State is screend.GroupDecided (decided automatically) or screend.GroupFlagged.
+	State         screend.GroupState
+	Outcome       screend.OutcomeKind // select, crop or reject; "" when nothing is suggested
+	ChosenImageID int64               // 0 for reject or no suggestion
 	Crop          []float32
 	Confidence    float32
 	ModelID       int64 // 0 without a model
-	Reasons       []string
+	Reasons       []screend.Reason
 	Scores        map[int64]float32
 }
 
@@ -62,7 +63,7 @@ func (db *DB) ScoreClosedGroups(ctx context.Context, embedderID int32, limit int
 					JOIN screend.images other ON other.project_id = i.project_id AND other.sha256 = i.sha256
 						AND other.image_id <> i.image_id
 					JOIN screend.group_images ogi ON ogi.image_id = other.image_id AND ogi.group_id <> gi.group_id
-					JOIN screend.groups og ON og.group_id = ogi.group_id AND og.state IN ('decided', 'applied')
+					JOIN screend.groups og ON og.group_id = ogi.group_id AND og.state IN ('decided', 'applying', 'applied', 'failed')
 					WHERE gi.group_id = g.group_id)
 				FROM screend.groups g JOIN screend.projects p USING (project_id)
 				WHERE g.state = 'closed'
@@ -125,14 +126,14 @@ func recordScore(ctx context.Context, tx pgx.Tx, groupID int64, s Scored) error 
 	if s.ChosenImageID != 0 {
 		chosen = &s.ChosenImageID
 	}
-	var outcome *string
+	var outcome *screend.OutcomeKind
 	var confidence *float32
 	if s.Outcome != "" {
 		outcome, confidence = &s.Outcome, &s.Confidence
 	}
 	reasons := s.Reasons
 	if reasons == nil {
-		reasons = []string{}
+		reasons = []screend.Reason{}
 	}
 	_, err := tx.Exec(ctx, `
 		UPDATE screend.groups SET state = $2, suggested_outcome = $3, suggested_image_id = $4,
@@ -147,7 +148,7 @@ func recordScore(ctx context.Context, tx pgx.Tx, groupID int64, s Scored) error 
 			return err
 		}
 	}
-	if s.State == GroupDecided {
+	if s.State == screend.GroupDecided {
 		_, err = tx.Exec(ctx, `
 			INSERT INTO screend.decisions (group_id, outcome, chosen_image_id, crop, automatic, decided_by,
 				suggested_outcome, suggested_image_id, suggested_crop, confidence, model_id, reasons)

@@ -6,14 +6,16 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"screend"
 )
 
 // Status is the state of the whole system, for `screend status`.
 type Status struct {
-	Images      map[string]int `json:"images"`
-	Groups      map[string]int `json:"groups"`
-	ReviewQueue int            `json:"review_queue"`
-	ActiveModel *int64         `json:"active_model"`
+	Images      map[screend.ImageState]int `json:"images"`
+	Groups      map[screend.GroupState]int `json:"groups"`
+	ReviewQueue int                        `json:"review_queue"`
+	ActiveModel *int64                     `json:"active_model"`
 	// Pending counts the images and groups the daemon still has to process
 	// without human input: images not yet processed or not yet in a final
 	// group, groups open, closed or decided but not yet journaled, and file
@@ -39,7 +41,7 @@ type Failure struct {
 
 // ReadStatus counts images and groups by state.
 func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
-	st := Status{Images: map[string]int{}, Groups: map[string]int{}}
+	st := Status{Images: map[screend.ImageState]int{}, Groups: map[screend.GroupState]int{}}
 	rows, err := db.Pool.Query(ctx, `
 		SELECT 'image', state, count(*) FROM screend.images GROUP BY state
 		UNION ALL
@@ -54,9 +56,9 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 			return st, fmt.Errorf("read status: %w", err)
 		}
 		if kind == "image" {
-			st.Images[state] = n
+			st.Images[screend.ImageState(state)] = n
 		} else {
-			st.Groups[state] = n
+			st.Groups[screend.GroupState(state)] = n
 		}
 	}
 	if err := rows.Err(); err != nil {

@@ -3,6 +3,7 @@ package training
 import (
 	"math"
 	"math/rand/v2"
+	"screend"
 	"testing"
 
 	"screend/scoring/model"
@@ -130,18 +131,18 @@ func TestCalibrationReducesECE(t *testing.T) {
 func TestThresholdsPerKindNoPooledFallback(t *testing.T) {
 	t.Parallel()
 	two := []model.Image{{Stage: 1}, {Stage: 2}}
-	box := [4]float64{0.1, 0, 0.9, 0.8}
+	box := screend.Box{0.1, 0, 0.9, 0.8}
 	var items []evalItem
-	add := func(n int, kind model.Kind, conf float64, ex func(i int) Example, chosen int) {
+	add := func(n int, kind screend.OutcomeKind, conf float64, ex func(i int) Example, chosen int) {
 		for i := 0; i < n; i++ {
 			e := ex(i)
 			e.Images = two
 			items = append(items, evalItem{ex: &e, out: model.Outcome{Kind: kind, Chosen: chosen, Box: box, Confidence: conf}})
 		}
 	}
-	add(1000, model.KindReject, 0.99, func(int) Example { return Example{Chosen: -1} }, 1)
-	add(300, model.KindCrop, 0.97, func(int) Example { return Example{Chosen: 1, Crop: &box} }, 1)
-	add(50, model.KindSelect, 0.98, func(i int) Example {
+	add(1000, screend.OutcomeReject, 0.99, func(int) Example { return Example{Chosen: -1} }, 1)
+	add(300, screend.OutcomeCrop, 0.97, func(int) Example { return Example{Chosen: 1, Crop: &box} }, 1)
+	add(50, screend.OutcomeSelect, 0.98, func(i int) Example {
 		if i < 4 {
 			return Example{Chosen: 0} // the human kept the other image
 		}
@@ -169,7 +170,7 @@ func TestThresholdsPerKindNoPooledFallback(t *testing.T) {
 	// no crop decisions at all: crop is never automatic either
 	var noCrop []evalItem
 	for _, it := range items {
-		if it.out.Kind != model.KindCrop {
+		if it.out.Kind != screend.OutcomeCrop {
 			noCrop = append(noCrop, it)
 		}
 	}
@@ -184,7 +185,7 @@ func TestThresholdsPerKindNoPooledFallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Kind != model.KindSelect || o.Auto || o.Confidence < 0.99 {
+	if o.Kind != screend.OutcomeSelect || o.Auto || o.Confidence < 0.99 {
 		t.Errorf("confident select: kind %s auto %v confidence %v, want a select that is not automatic", o.Kind, o.Auto, o.Confidence)
 	}
 }

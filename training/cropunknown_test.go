@@ -2,6 +2,7 @@ package training
 
 import (
 	"context"
+	"screend"
 	"testing"
 
 	"screend/scoring/model"
@@ -41,7 +42,7 @@ func TestCropUnknown(t *testing.T) {
 		t.Errorf("crop model sees %d rows of a crop-unknown group, want none", n)
 	}
 	bad := ex
-	bad.Crop = &[4]float64{0, 0, 0.5, 0.5}
+	bad.Crop = &screend.Box{0, 0, 0.5, 0.5}
 	if err := bad.validate(16); err == nil {
 		t.Error("an example with a box and crop_unknown validates")
 	}
@@ -51,10 +52,10 @@ func TestCropUnknown(t *testing.T) {
 		o    model.Outcome
 		want bool
 	}{
-		{model.Outcome{Kind: model.KindSelect, Chosen: ex.Chosen}, true},
-		{model.Outcome{Kind: model.KindCrop, Chosen: ex.Chosen, Box: [4]float64{0.9, 0.9, 1, 1}}, true},
-		{model.Outcome{Kind: model.KindSelect, Chosen: (ex.Chosen + 1) % len(ex.Images)}, false},
-		{model.Outcome{Kind: model.KindReject, Chosen: ex.Chosen}, false},
+		{model.Outcome{Kind: screend.OutcomeSelect, Chosen: ex.Chosen}, true},
+		{model.Outcome{Kind: screend.OutcomeCrop, Chosen: ex.Chosen, Box: [4]float64{0.9, 0.9, 1, 1}}, true},
+		{model.Outcome{Kind: screend.OutcomeSelect, Chosen: (ex.Chosen + 1) % len(ex.Images)}, false},
+		{model.Outcome{Kind: screend.OutcomeReject, Chosen: ex.Chosen}, false},
 	} {
 		if got := outcomeRight(c.o, &ex, 0.5); got != c.want {
 			t.Errorf("outcomeRight(%s of image %d) = %v, want %v", c.o.Kind, c.o.Chosen, got, c.want)

@@ -1,6 +1,7 @@
 package training
 
 import (
+	"screend"
 	"sort"
 
 	"screend/scoring/model"
@@ -53,16 +54,16 @@ func (m *models) rawF64(images []model.Image) (scores, cropLogits, rejectLogits 
 // kind, the same image, and for a crop a box with IoU >= iouMin. When the
 // human's crop is unknown, a select or a crop of the human's image is right.
 func outcomeRight(o model.Outcome, e *Example, iouMin float64) bool {
-	if e.CropUnknown && o.Kind != model.KindReject {
+	if e.CropUnknown && o.Kind != screend.OutcomeReject {
 		return !e.Rejected() && o.Chosen == e.Chosen
 	}
 	switch o.Kind {
-	case model.KindReject:
+	case screend.OutcomeReject:
 		return e.Rejected()
-	case model.KindSelect:
+	case screend.OutcomeSelect:
 		return !e.Rejected() && o.Chosen == e.Chosen && !e.Cropped()
-	case model.KindCrop:
-		return !e.Rejected() && o.Chosen == e.Chosen && e.Cropped() && model.IoU(o.Box, *e.Crop) >= iouMin
+	case screend.OutcomeCrop:
+		return !e.Rejected() && o.Chosen == e.Chosen && e.Cropped() && o.Box.IoU(*e.Crop) >= iouMin
 	}
 	return false
 }
@@ -104,14 +105,14 @@ type Metrics struct {
 	// Coverage is the share of groups decided automatically with the
 	// thresholds; AutoErrors of them were wrong, AutoErrorRate their share
 	// and AutoErrorUpper its Wilson 95% upper bound.
-	Coverage       float64            `json:"coverage"`
-	AutoDecided    int                `json:"auto_decided"`
-	AutoErrors     int                `json:"auto_errors"`
-	AutoErrorRate  float64            `json:"auto_error_rate"`
-	AutoErrorUpper float64            `json:"auto_error_upper"`
-	AutoByKind     map[model.Kind]int `json:"auto_by_kind"`
+	Coverage       float64                     `json:"coverage"`
+	AutoDecided    int                         `json:"auto_decided"`
+	AutoErrors     int                         `json:"auto_errors"`
+	AutoErrorRate  float64                     `json:"auto_error_rate"`
+	AutoErrorUpper float64                     `json:"auto_error_upper"`
+	AutoByKind     map[screend.OutcomeKind]int `json:"auto_by_kind"`
 	// AutoErrorsByKind counts the wrong automatic decisions per kind.
-	AutoErrorsByKind map[model.Kind]int `json:"auto_errors_by_kind"`
+	AutoErrorsByKind map[screend.OutcomeKind]int `json:"auto_errors_by_kind"`
 }
 
 // evalItem is one held-out group with its calibrated and uncalibrated outcomes.
@@ -145,7 +146,7 @@ func ratio(a, b int) float64 {
 // evaluate computes the metrics of items.
 func evaluate(items []evalItem, iouMin float64) Metrics {
 	var m Metrics
-	m.AutoByKind, m.AutoErrorsByKind = map[model.Kind]int{}, map[model.Kind]int{}
+	m.AutoByKind, m.AutoErrorsByKind = map[screend.OutcomeKind]int{}, map[screend.OutcomeKind]int{}
 	var selOK, anoOK, normOK, baseOK, baseAnoOK, baseNormOK, rejOK, cropOK, outOK int
 	var iouSum float64
 	conf, uconf, right := make([]float64, len(items)), make([]float64, len(items)), make([]bool, len(items))
@@ -182,7 +183,7 @@ func evaluate(items []evalItem, iouMin float64) Metrics {
 		if e.Cropped() {
 			m.Cropped++
 			b := it.raw.Boxes[e.Chosen]
-			iouSum += model.IoU(model.BoxFromCenter(float64(b[0]), float64(b[1]), float64(b[2])), *e.Crop)
+			iouSum += screend.BoxFromCenter(float64(b[0]), float64(b[1]), float64(b[2])).IoU(*e.Crop)
 		}
 		if len(e.Images) < 2 {
 			continue
@@ -245,21 +246,21 @@ func evaluate(items []evalItem, iouMin float64) Metrics {
 // nor do keep decisions on groups whose crop is unknown (whether they are
 // right is only partly known).
 func thresholds(items []evalItem, target, iouMin float64) model.Thresholds {
-	conf := map[model.Kind][]float64{}
-	right := map[model.Kind][]bool{}
+	conf := map[screend.OutcomeKind][]float64{}
+	right := map[screend.OutcomeKind][]bool{}
 	for _, it := range items {
 		if len(it.ex.Images) < 2 {
 			continue
 		}
-		if it.ex.CropUnknown && it.out.Kind != model.KindReject {
+		if it.ex.CropUnknown && it.out.Kind != screend.OutcomeReject {
 			continue // right or wrong is not fully known: it cannot bound an error rate
 		}
 		k := it.out.Kind
 		conf[k] = append(conf[k], it.out.Confidence)
 		right[k] = append(right[k], outcomeRight(it.out, it.ex, iouMin))
 	}
-	th := func(k model.Kind) float64 { return Threshold(conf[k], right[k], target) }
-	return model.Thresholds{Select: th(model.KindSelect), Crop: th(model.KindCrop), Reject: th(model.KindReject)}
+	th := func(k screend.OutcomeKind) float64 { return Threshold(conf[k], right[k], target) }
+	return model.Thresholds{Select: th(screend.OutcomeSelect), Crop: th(screend.OutcomeCrop), Reject: th(screend.OutcomeReject)}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -3,6 +3,7 @@ package training
 import (
 	"fmt"
 	"math"
+	"screend"
 	"time"
 
 	"screend/scoring/model"
@@ -23,7 +24,7 @@ type Example struct {
 	Chosen int
 	// Crop is the normalised box [x1, y1, x2, y2] the human cropped the
 	// chosen image to, nil for no crop. A full-frame box counts as no crop.
-	Crop *[4]float64
+	Crop *screend.Box
 	// CropUnknown says the human kept Chosen but whether (and how) it was
 	// cropped is not known (a reviewer's manual crop, log rows without
 	// coordinates, the selection and anomaly logs); Crop must be nil. The
@@ -38,7 +39,7 @@ func (e Example) Rejected() bool { return e.Chosen < 0 }
 // Cropped reports whether the human kept the chosen image with a real
 // (not full-frame) crop; false when the crop is unknown.
 func (e Example) Cropped() bool {
-	return e.Chosen >= 0 && !e.CropUnknown && e.Crop != nil && !model.IsFullFrame(*e.Crop)
+	return e.Chosen >= 0 && !e.CropUnknown && e.Crop != nil && !e.Crop.IsFullFrame()
 }
 
 // CropLabelled reports whether the example teaches the crop model: the
@@ -95,8 +96,8 @@ func (e Example) validate(dim int) error {
 
 // cropTarget returns the (cx, cy, scale) target of a cropped example.
 func (e Example) cropTarget() [3]float64 {
-	cx, cy, s := model.CenterFromBox(*e.Crop)
-	return [3]float64{clamp01(cx), clamp01(cy), math.Min(1, math.Max(model.MinScale, s))}
+	cx, cy, s := e.Crop.Center()
+	return [3]float64{clamp01(cx), clamp01(cy), math.Min(1, math.Max(screend.MinScale, s))}
 }
 
 func clamp01(v float64) float64 { return math.Min(1, math.Max(0, v)) }

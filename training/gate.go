@@ -3,6 +3,7 @@ package training
 import (
 	"context"
 	"fmt"
+	"screend/sql"
 
 	"screend/scoring/model"
 )
@@ -120,4 +121,54 @@ func HeldOutExamples(examples []Example, heldOut float64) ([]Example, string) {
 		out[i] = examples[j]
 	}
 	return out, on
+}
+
+// gateAgainstActive runs the candidate and the active model through ONNX
+// Runtime on the same held-out groups of the new run and compares them with
+// Gate.
+func gateAgainstActive(ctx context.Context, db *sql.DB, embedderID int32, examples []Example, res Result, cfg Config) (GateResult, error) {
+	held, on := HeldOutExamples(examples, cfg.HeldOut)
+	g := GateResult{On: on}
+	cand, err := model.NewBundle(res.Ranker, res.Crop, res.Reject, res.Params, 1)
+	if err != nil {
+		return g, fmt.Errorf("open candidate: %w", err)
+	}
+	defer cand.Close()
+	if g.Candidate, err = EvaluateBundle(ctx, cand, held, cfg.CropIoUMin); err != nil {
+		return g, err
+	}
+	active, err := db.ActiveModel(ctx)
+	if err != nil {
+		return g, err
+	}
+	if active == nil {
+		g.Pass, g.Reason = true, "no model is active"
+		return g, nil
+	}
+	g.ActiveID = active.ID
+	if active.EmbedderID != embedderID {
+		g.Pass, g.Reason = true, fmt.Sprintf("the active model %d takes another embedder's vectors and cannot decide these groups", active.ID)
+		return g, nil
+	}
+	p, err := model.UnmarshalParams(active.Params)
+	if err == nil && p.EmbeddingDim != res.Params.EmbeddingDim {
+		err = fmt.Errorf("it takes %d-d embeddings, not %d", p.EmbeddingDim, res.Params.EmbeddingDim)
+	}
+	var ab *model.Bundle
+	if err == nil {
+		ab, err = model.NewBundle(active.Ranker, active.Crop, active.Reject, p, 1)
+	}
+	if err != nil {
+		// The daemon cannot use it either.
+		g.Pass, g.Reason = true, fmt.Sprintf("the active model %d cannot be loaded (%v)", active.ID, err)
+		return g, nil
+	}
+	defer ab.Close()
+	ae, err := EvaluateBundle(ctx, ab, held, cfg.CropIoUMin)
+	if err != nil {
+		return g, err
+	}
+	g.Active = &ae
+	g.Pass, g.Reason = Gate(g.Candidate, ae, cfg.TargetErrorRate)
+	return g, nil
 }

@@ -29,7 +29,7 @@ func ImportRows(res importlog.Result) ([]sql.ImportedDecision, []sql.ImportRejec
 			r.Heights = append(r.Heights, int32(c.Height))
 		}
 		if d.Crop != nil {
-			r.Crop = []float32{float32(d.Crop[0]), float32(d.Crop[1]), float32(d.Crop[2]), float32(d.Crop[3])}
+			r.Crop = d.Crop.Float32s()
 		}
 		rows = append(rows, r)
 	}

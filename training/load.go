@@ -3,6 +3,7 @@ package training
 import (
 	"context"
 	"fmt"
+	"screend"
 	"slices"
 	"sort"
 	"strings"
@@ -169,7 +170,7 @@ func Examples(rows []sql.ExampleRow, skips []sql.ExampleSkip) ([]Example, LoadSu
 		switch {
 		case r.Chosen < 0 || r.CropKnown == sql.CropKnownNone:
 		case r.CropKnown == sql.CropKnownBox && len(r.Crop) == 4:
-			ex.Crop = &[4]float64{float64(r.Crop[0]), float64(r.Crop[1]), float64(r.Crop[2]), float64(r.Crop[3])}
+			ex.Crop, _ = screend.BoxFromFloat32s(r.Crop) // four numbers: no error
 		default: // cropped without a box, or not recorded
 			ex.CropUnknown = true
 			sum.CropUnknown++

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"screend"
 	"time"
 
 	"screend/scoring/model"
@@ -64,7 +65,7 @@ func synthetic(seed uint64, groups, dim int, projects ...string) []Example {
 		}
 		if ex.Chosen >= 0 && base[2] > 0 {
 			s := 0.7 + 0.15*math.Tanh(base[3])
-			ex.Crop = &[4]float64{0.5 - s/2, 0, 0.5 + s/2, s}
+			ex.Crop = &screend.Box{0.5 - s/2, 0, 0.5 + s/2, s}
 		}
 		out = append(out, ex)
 	}

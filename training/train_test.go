@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"screend"
 	"strings"
 	"testing"
 	"time"
@@ -93,7 +94,7 @@ func TestTrainLearnsAndBeatsBaseline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if out.Chosen == ex.Chosen || ex.Chosen < 0 && out.Kind == model.KindReject {
+		if out.Chosen == ex.Chosen || ex.Chosen < 0 && out.Kind == screend.OutcomeReject {
 			agree++
 		}
 	}

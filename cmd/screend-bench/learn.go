@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"screend"
 	"slices"
 	"strings"
 	"sync"
@@ -292,10 +293,10 @@ func learnExamples(truth []corpus.Truth, vecs map[string]embedding) ([]training.
 			if len(t.Crop) != 4 {
 				return nil, c, fmt.Errorf("picture %d: crop %v", t.Picture, t.Crop)
 			}
-			box := [4]float64{t.Crop[0], t.Crop[1], t.Crop[2], t.Crop[3]}
+			box := screend.Box{t.Crop[0], t.Crop[1], t.Crop[2], t.Crop[3]}
 			ex.Crop = &box
 			c.Crops++
-			if model.IsFullFrame(box) {
+			if box.IsFullFrame() {
 				c.NoopCrops++
 			}
 		default:
@@ -511,8 +512,8 @@ func mapText[K ~string](m map[K]int) string {
 	return strings.Join(parts, ", ")
 }
 
-func kindText(m map[model.Kind]int) string {
-	return fmt.Sprintf("%d select, %d crop, %d reject", m[model.KindSelect], m[model.KindCrop], m[model.KindReject])
+func kindText(m map[screend.OutcomeKind]int) string {
+	return fmt.Sprintf("%d select, %d crop, %d reject", m[screend.OutcomeSelect], m[screend.OutcomeCrop], m[screend.OutcomeReject])
 }
 
 // pct1 formats a share as a percentage with one decimal.

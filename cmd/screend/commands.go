@@ -3,8 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"screend/daemon"
@@ -17,7 +18,7 @@ func runDaemon(ctx context.Context, e env, args []string) error {
 	if _, err := flags("run", e, args, func(*flagSet) {}); err != nil {
 		return err
 	}
-	log := daemon.NewLogger(e.cfg.LogFormat, e.cfg.LogLevel, e.stderr)
+	log := newLogger(e.cfg.LogFormat, e.cfg.LogLevel, e.stderr)
 	db, emb, closeParts, err := openParts(ctx, e.cfg)
 	if err != nil {
 		return err
@@ -104,7 +105,7 @@ func status(ctx context.Context, e env, args []string) error {
 	if _, err := flags("status", e, args, func(fs *flagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON") }); err != nil {
 		return err
 	}
-	db, err := sql.Open(ctx, e.cfg.DatabaseURL)
+	db, err := openMigrated(ctx, e.cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
@@ -128,15 +129,11 @@ func status(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-func counts(m map[string]int) string {
+func counts[K ~string](m map[K]int) string {
 	if len(m) == 0 {
 		return "none"
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = fmt.Sprintf("%s %d", k, m[k])

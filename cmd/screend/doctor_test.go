@@ -14,7 +14,7 @@ func TestDoctorNamesWhatIsMissing(t *testing.T) {
 	t.Setenv("SCREEND_ONNXRUNTIME_LIB", "/nonexistent/libonnxruntime.so")
 	t.Setenv("SCREEND_INBOX", "/nonexistent/inbox")
 	t.Setenv("SCREEND_EMBEDDER", "/nonexistent/encoder.onnx")
-	code, out, _ := screend(t, "doctor", "--json")
+	code, out, _ := runCLI(t, "doctor", "--json")
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
@@ -33,7 +33,7 @@ func TestDoctorPassesOnTheSetUpMachine(t *testing.T) {
 	}
 	t.Setenv("SCREEND_DATABASE_URL", sqltest.URL(t))
 	t.Setenv("SCREEND_INBOX", inbox)
-	code, out, errOut := screend(t, "doctor", "--json")
+	code, out, errOut := runCLI(t, "doctor", "--json")
 	if code != 0 || len(doctorFailures(t, out)) != 0 {
 		t.Errorf("exit %d (%s): %s", code, errOut, out)
 	}

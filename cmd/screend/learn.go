@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"screend"
 	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
-	"screend/daemon"
 	"screend/scoring/model"
 	"screend/sql"
 	"screend/training"
@@ -23,11 +23,11 @@ import (
 func train(ctx context.Context, e env, args []string) error {
 	var asJSON bool
 	var reportDir string
-	minGroups := daemon.DefaultMinGroups
+	minGroups := training.DefaultMinGroups
 	rest, err := flags("train", e, args, func(fs *flagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
 		fs.StringVar(&reportDir, "report", "", "write the evaluation (report.json, PNG plots, gate.json) into `DIR`")
-		fs.IntVar(&minGroups, "min-groups", daemon.DefaultMinGroups, "the fewest groups of human decisions to train on")
+		fs.IntVar(&minGroups, "min-groups", training.DefaultMinGroups, "the fewest groups of human decisions to train on")
 	})
 	if err != nil {
 		return err
@@ -35,19 +35,24 @@ func train(ctx context.Context, e env, args []string) error {
 	if len(rest) != 0 || minGroups < 1 {
 		return usageError{"train takes no arguments; --min-groups must be positive"}
 	}
-	log := daemon.NewLogger(e.cfg.LogFormat, e.cfg.LogLevel, e.stderr)
+	log := newLogger(e.cfg.LogFormat, e.cfg.LogLevel, e.stderr)
 	db, emb, closeParts, err := openParts(ctx, e.cfg)
 	if err != nil {
 		return err
 	}
 	defer closeParts()
+	if err := checkMigrated(ctx, db); err != nil {
+		return err
+	}
 	name := emb.ID()
-	res, err := daemon.Train(ctx, db, daemon.TrainOptions{Embedder: name, MinGroups: minGroups, ReportDir: reportDir, ProgressTo: e.stderr}, log)
+	progress := newProgress(e.stderr, log, "train", 0)
+	res, err := training.Run(ctx, db, training.RunOptions{Embedder: name, MinGroups: minGroups, ReportDir: reportDir, Progress: progress.Set}, log)
+	progress.Done()
 	if asJSON {
 		out := struct {
-			daemon.TrainResult
+			training.RunResult
 			Error string `json:"error,omitempty"`
-		}{TrainResult: res}
+		}{RunResult: res}
 		if err != nil {
 			out.Error = err.Error()
 		}
@@ -67,7 +72,7 @@ func train(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-func printEvaluation(w io.Writer, res daemon.TrainResult) {
+func printEvaluation(w io.Writer, res training.RunResult) {
 	m := res.Metrics
 	fmt.Fprintf(w, "held-out evaluation on %d %s groups (train %d, calibration %d):\n",
 		m.Overall.Groups, m.EvaluatedOn, m.Split.Train, m.Split.Calibration)
@@ -105,7 +110,7 @@ func printEvaluation(w io.Writer, res daemon.TrainResult) {
 	}
 }
 
-func targetOf(res daemon.TrainResult) float64 {
+func targetOf(res training.RunResult) float64 {
 	if res.Report != nil {
 		return res.Report.Config.TargetErrorRate
 	}
@@ -145,7 +150,7 @@ func models(ctx context.Context, e env, args []string) error {
 	default:
 		return usageError{"usage: screend models list [--json] | promote ID | rollback"}
 	}
-	db, err := sql.Open(ctx, e.cfg.DatabaseURL)
+	db, err := openMigrated(ctx, e.cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
@@ -188,7 +193,7 @@ func models(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if m.State == sql.ModelActive {
+		if m.State == screend.ModelActive {
 			fmt.Fprintf(e.stdout, "model %d is already active\n", id)
 			return nil
 		}
@@ -274,7 +279,7 @@ func importCmd(ctx context.Context, e env, args []string) error {
 	if len(files) == 0 {
 		return usageError{"import logs needs at least one FILE"}
 	}
-	db, err := sql.Open(ctx, e.cfg.DatabaseURL)
+	db, err := openMigrated(ctx, e.cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
@@ -282,7 +287,7 @@ func importCmd(ctx context.Context, e env, args []string) error {
 	opts := importlog.Options{Projects: pm}
 	tot := ImportTotals{Reasons: map[string]int{}}
 	var out []ImportFile
-	progress := daemon.NewProgress(e.stderr, daemon.NewLogger(e.cfg.LogFormat, e.cfg.LogLevel, e.stderr), "import", len(files))
+	progress := newProgress(e.stderr, newLogger(e.cfg.LogFormat, e.cfg.LogLevel, e.stderr), "import", len(files))
 	defer progress.Done()
 	for _, path := range files {
 		progress.Add(1)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"screend"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"screend/scoring/onnxrt"
 	"screend/sql"
 	"screend/sql/sqltest"
+	"screend/training"
 	"screend/training/trainingtest"
 )
 
@@ -223,7 +225,7 @@ func TestTrainAndModelCommands(t *testing.T) {
 	// too few examples: exit 1, nothing registered
 	trainingtest.Seed(t, db, trainingtest.Options{Embedder: "builtin-v1", Dim: 498, Groups: 10, Seed: 30})
 	err := train(ctx, e, nil)
-	if err == nil || !errors.Is(err, daemon.ErrTooFewExamples) || !strings.Contains(err.Error(), "10 groups of human decisions, at least 50 needed") {
+	if err == nil || !errors.Is(err, training.ErrTooFewExamples) || !strings.Contains(err.Error(), "10 groups of human decisions, at least 50 needed") {
 		t.Fatalf("train on 10 groups: %v\n%s", err, out)
 	}
 	if ms, _ := db.ListModels(ctx); len(ms) != 0 {
@@ -279,8 +281,8 @@ func TestTrainAndModelCommands(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &list); err != nil {
 		t.Fatal(err)
 	}
-	if len(list.Models) != 3 || list.Models[0].ID != third || list.Models[0].State != sql.ModelActive ||
-		list.Models[2].State != sql.ModelRetired || list.Models[0].Embedder != "builtin-v1" {
+	if len(list.Models) != 3 || list.Models[0].ID != third || list.Models[0].State != screend.ModelActive ||
+		list.Models[2].State != screend.ModelRetired || list.Models[0].Embedder != "builtin-v1" {
 		t.Fatalf("models list: %s", out)
 	}
 

@@ -15,9 +15,9 @@ import (
 	"screend/sql/sqltest"
 )
 
-// screend runs the command line in-process and returns its exit code and
+// runCLI runs the command line in-process and returns its exit code and
 // output.
-func screend(t *testing.T, args ...string) (int, string, string) {
+func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	code := run(args, &stdout, &stderr)
@@ -60,7 +60,7 @@ func TestPlanOnTheRealManifest(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	code, out, errOut := screend(t, "plan", "--json", dir)
+	code, out, errOut := runCLI(t, "plan", "--json", dir)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -113,7 +113,7 @@ func TestUsageAndConfigurationErrorsExitTwo(t *testing.T) {
 			for k, v := range c.env {
 				t.Setenv(k, v)
 			}
-			code, _, errOut := screend(t, c.args...)
+			code, _, errOut := runCLI(t, c.args...)
 			if code != 2 || !strings.Contains(errOut, c.want) {
 				t.Errorf("exit %d, stderr %q; want 2 and %q", code, errOut, c.want)
 			}
@@ -135,7 +135,7 @@ database_url = "postgres://u:secret@db.example/screend"
 		t.Setenv(k, "") // restored when the test ends
 		os.Unsetenv(k)
 	}
-	code, out, errOut := screend(t, "--config", file, "config")
+	code, out, errOut := runCLI(t, "--config", file, "config")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -150,7 +150,7 @@ database_url = "postgres://u:secret@db.example/screend"
 	if err := os.WriteFile(file, []byte("setle = \"1m\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errOut := screend(t, "--config", file, "config"); code != 2 || !strings.Contains(errOut, "setle") {
+	if code, _, errOut := runCLI(t, "--config", file, "config"); code != 2 || !strings.Contains(errOut, "setle") {
 		t.Errorf("misspelt key: exit %d, %q; want 2 naming it", code, errOut)
 	}
 }
@@ -193,19 +193,19 @@ func TestReviewCommands(t *testing.T) {
 	}
 	gid := strconv.FormatInt(group, 10)
 
-	code, out, errOut := screend(t, "review", "list", "--json")
+	code, out, errOut := runCLI(t, "review", "list", "--json")
 	if code != 0 || !strings.Contains(out, `"group_id": `+gid) || !strings.Contains(out, "no_model") {
 		t.Fatalf("review list: exit %d, %s %s", code, out, errOut)
 	}
-	code, _, errOut = screend(t, "review", "resolve", gid, "--choose", "999999")
+	code, _, errOut = runCLI(t, "review", "resolve", gid, "--choose", "999999")
 	if code != 1 || !strings.Contains(errOut, "is not in group") {
 		t.Errorf("choosing a foreign image: exit %d, %q", code, errOut)
 	}
-	code, _, errOut = screend(t, "review", "resolve", gid, "--choose", strconv.FormatInt(ids[1], 10), "--crop", "0,0,2,1")
+	code, _, errOut = runCLI(t, "review", "resolve", gid, "--choose", strconv.FormatInt(ids[1], 10), "--crop", "0,0,2,1")
 	if code != 1 || !strings.Contains(errOut, "bad crop box") {
 		t.Errorf("bad box: exit %d, %q", code, errOut)
 	}
-	code, out, errOut = screend(t, "review", "resolve", gid, "--choose", strconv.FormatInt(ids[1], 10),
+	code, out, errOut = runCLI(t, "review", "resolve", gid, "--choose", strconv.FormatInt(ids[1], 10),
 		"--crop", "0.1,0,0.9,0.8", "--reviewer", "dana")
 	if code != 0 {
 		t.Fatalf("resolve: exit %d, %s", code, errOut)
@@ -217,7 +217,54 @@ func TestReviewCommands(t *testing.T) {
 	if err != nil || outcome != "crop" || chosen != ids[1] || by != "dana" {
 		t.Errorf("decision %s %d by %s (%v), want crop of %d by dana", outcome, chosen, by, err, ids[1])
 	}
-	if code, out, _ = screend(t, "status", "--json"); code != 0 || !strings.Contains(out, `"review_queue": 0`) {
+	// Rejecting is explicit: reject_group.
+	var group2 int64
+	err = db.Pool.QueryRow(ctx, `
+		WITH g AS (INSERT INTO screend.groups (project_id, state, reasons, flagged_at)
+			VALUES ($1, 'flagged', '{no_model}', now()) RETURNING group_id),
+		i AS (INSERT INTO screend.images (project_id, path, rel_path, file_name, size, mtime, stage, state)
+			VALUES ($1, '/inbox/p/x.png', 'x.png', 'x.png', 1, now(), 1, 'embedded') RETURNING image_id)
+		INSERT INTO screend.group_images (group_id, image_id, position)
+		SELECT g.group_id, i.image_id, 0 FROM g, i
+		RETURNING group_id`, project).Scan(&group2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut = runCLI(t, "review", "resolve", strconv.FormatInt(group2, 10), "--reject"); code != 0 {
+		t.Fatalf("reject: exit %d, %s %s", code, out, errOut)
+	}
+	var byLogin bool
+	err = db.Pool.QueryRow(ctx, `SELECT outcome, decided_by = session_user FROM screend.decisions WHERE group_id = $1`, group2).Scan(&outcome, &byLogin)
+	if err != nil || outcome != "reject" || !byLogin {
+		t.Errorf("decision %s by the login name: %v (%v), want reject", outcome, byLogin, err)
+	}
+	if code, out, _ = runCLI(t, "status", "--json"); code != 0 || !strings.Contains(out, `"review_queue": 0`) {
 		t.Errorf("status after resolving: exit %d, %s", code, out)
+	}
+}
+
+// TestCommandsOnUnmigratedDatabase runs the commands that read the schema
+// on a database that was never migrated: each says what to run, none fails
+// on a missing relation.
+func TestCommandsOnUnmigratedDatabase(t *testing.T) {
+	t.Setenv("SCREEND_DATABASE_URL", sqltest.EmptyURL(t))
+	for _, args := range [][]string{
+		{"status"},
+		{"review", "list"},
+		{"review", "resolve", "1", "--reject"},
+		{"models", "list"},
+		{"import", "logs", "/nonexistent.csv"},
+	} {
+		code, out, errOut := runCLI(t, args...)
+		if code != 1 || !strings.Contains(errOut, "run `screend migrate`") || strings.Contains(errOut, "does not exist") {
+			t.Errorf("%v: exit %d, %q %q, want exit 1 naming `screend migrate`", args, code, out, errOut)
+		}
+	}
+	// After migrating, status works.
+	if code, out, errOut := runCLI(t, "migrate"); code != 0 {
+		t.Fatalf("migrate: exit %d, %s %s", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, "status"); code != 0 {
+		t.Errorf("status after migrating: exit %d, %s %s", code, out, errOut)
 	}
 }

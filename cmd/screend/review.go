@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"os/user"
+	"screend"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -35,7 +35,7 @@ func reviewList(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := sql.Open(ctx, e.cfg.DatabaseURL)
+	db, err := openMigrated(ctx, e.cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func reviewList(ctx context.Context, e env, args []string) error {
 	for _, it := range items {
 		suggested, confidence := "-", "-"
 		if it.SuggestedOutcome != nil {
-			suggested = *it.SuggestedOutcome
+			suggested = string(*it.SuggestedOutcome)
 			if it.SuggestedImageID != nil {
 				suggested += " " + strconv.FormatInt(*it.SuggestedImageID, 10)
 			}
@@ -64,7 +64,7 @@ func reviewList(ctx context.Context, e env, args []string) error {
 			confidence = fmt.Sprintf("%.2f", *it.Confidence)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\n", it.GroupID, it.Project, it.FlaggedAt.Format("2006-01-02 15:04"),
-			strings.Join(it.Reasons, ","), suggested, confidence, len(it.Images))
+			joinReasons(it.Reasons), suggested, confidence, len(it.Images))
 	}
 	return tw.Flush()
 }
@@ -72,13 +72,14 @@ func reviewList(ctx context.Context, e env, args []string) error {
 func reviewResolve(ctx context.Context, e env, args []string) error {
 	var choose int64
 	var crop, reviewer string
-	var reject, manual bool
+	var reject, manual, freeAspect bool
 	rest, err := flags("review resolve", e, args, func(fs *flagSet) {
 		fs.Int64Var(&choose, "choose", 0, "the image to keep")
-		fs.StringVar(&crop, "crop", "", "crop box x1,y1,x2,y2 normalised to [0,1]")
+		fs.StringVar(&crop, "crop", "", "crop box x1,y1,x2,y2 normalised to [0,1], with the image's aspect ratio")
+		fs.BoolVar(&freeAspect, "free-aspect", false, "allow a crop box of another aspect ratio than the image's")
 		fs.BoolVar(&manual, "manual-crop", false, "keep the image for cropping by hand (goes to __crop/)")
-		fs.BoolVar(&reject, "reject", false, "reject the whole group")
-		fs.StringVar(&reviewer, "reviewer", "", "who decides (default: the login name)")
+		fs.BoolVar(&reject, "reject", false, "reject the whole group (screend.reject_group)")
+		fs.StringVar(&reviewer, "reviewer", "", "who decides (default: the database login name; only the daemon's role may name someone else)")
 	})
 	if err != nil {
 		return err
@@ -93,23 +94,28 @@ func reviewResolve(ctx context.Context, e env, args []string) error {
 	if reject == (choose != 0) {
 		return usageError{"give either --choose IMAGE_ID or --reject"}
 	}
-	r := sql.Resolution{GroupID: groupID, ChosenImageID: choose, ManualCrop: manual, Reviewer: reviewer}
+	if reject && (crop != "" || manual || freeAspect) {
+		return usageError{"--reject takes no --crop, --manual-crop or --free-aspect"}
+	}
+	r := sql.Resolution{GroupID: groupID, ChosenImageID: choose, ManualCrop: manual, FreeAspect: freeAspect, Reviewer: reviewer}
 	if crop != "" {
-		if r.Crop, err = parseBox(crop); err != nil {
+		box, err := screend.ParseBox(crop)
+		if err != nil {
 			return usageError{err.Error()}
 		}
+		r.Crop = box.Float32s()
 	}
-	if r.Reviewer == "" {
-		if u, err := user.Current(); err == nil {
-			r.Reviewer = u.Username
-		}
-	}
-	db, err := sql.Open(ctx, e.cfg.DatabaseURL)
+	db, err := openMigrated(ctx, e.cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	id, err := db.Resolve(ctx, r)
+	var id int64
+	if reject {
+		id, err = db.Reject(ctx, groupID, reviewer)
+	} else {
+		id, err = db.Resolve(ctx, r)
+	}
 	if err != nil {
 		return err
 	}
@@ -117,19 +123,11 @@ func reviewResolve(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// parseBox reads "x1,y1,x2,y2".
-func parseBox(s string) ([]float32, error) {
-	parts := strings.Split(s, ",")
-	if len(parts) != 4 {
-		return nil, fmt.Errorf("crop %q: want four numbers x1,y1,x2,y2", s)
+// joinReasons writes flag reasons comma-separated.
+func joinReasons(rs []screend.Reason) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = string(r)
 	}
-	box := make([]float32, 4)
-	for i, p := range parts {
-		v, err := strconv.ParseFloat(strings.TrimSpace(p), 32)
-		if err != nil {
-			return nil, fmt.Errorf("crop %q: %v", s, err)
-		}
-		box[i] = float32(v)
-	}
-	return box, nil
+	return strings.Join(parts, ",")
 }

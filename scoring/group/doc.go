@@ -5,7 +5,7 @@
 //
 // Parse reads what the grouping needs from a file's base name: the
 // YYYYMMDD_HHMMSS timestamp at its start (Timestamp, "" when absent) and the
-// stage token anywhere in it, case-insensitively (Stage, StageNone when
+// stage token anywhere in it, case-insensitively (Stage, screend.StageNone when
 // absent). Should a name hold more than one token, the first of
 // stage1.5_face_swapped, stage1_generated, stage2_upscaled, stage3_enhanced
 // (longest first) decides. The timestamp check is digit-based like the upstream regular
@@ -50,7 +50,7 @@
 //   - the file it picked has the next stage up from the run's last stage
 //     (say 1 to 1.5) and no new file can be inserted before it: a new file
 //     could only be a later candidate of the same or a higher stage; or
-//   - it picked nothing because the run's last stage is StageEnhanced.
+//   - it picked nothing because the run's last stage is screend.StageEnhanced.
 //
 // A group is Ended when every look-ahead of its run is settled and every run
 // before it is too (a change upstream moves where later runs start). The

@@ -1,15 +1,13 @@
 package group
 
 import (
+	"screend"
 	"slices"
 	"strings"
 )
 
 // Window is how many files a run looks ahead at most.
 const Window = 50
-
-// stages lists every stage in increasing order.
-var stages = []float64{StageNone, StageGenerated, StageFaceSwapped, StageUpscaled, StageEnhanced}
 
 // Group is one group of the nearest-up rule.
 type Group struct {
@@ -78,7 +76,7 @@ func Form(paths []string) (groups []Group, singles []string) {
 			pick, seen := lookAhead(files, run[len(run)-1]+1, lastStage)
 			settled = settled && (seen < open ||
 				pick >= 0 && pick < open && files[pick].name.Stage == nextStage(lastStage) ||
-				pick < 0 && lastStage == StageEnhanced)
+				pick < 0 && lastStage == screend.StageEnhanced)
 			if pick < 0 {
 				break
 			}
@@ -128,7 +126,7 @@ func lookAhead(files []file, from int, lastStage float64) (pick, seen int) {
 
 // nextStage returns the smallest stage greater than s.
 func nextStage(s float64) float64 {
-	for _, t := range stages {
+	for _, t := range screend.Stages {
 		if t > s {
 			return t
 		}

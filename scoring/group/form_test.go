@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"screend"
 	"slices"
 	"sort"
 	"strings"
@@ -517,7 +518,7 @@ func refForm(paths []string) (groups [][]string, singles []string) {
 // randomNames makes n file names from a generator: biased stages, ties in
 // timestamps, files without timestamps, equal base names in other folders.
 func randomNames(rng *rand.Rand, n int) []string {
-	weights := make([]int, len(stages))
+	weights := make([]int, len(screend.Stages))
 	for i := range weights {
 		weights[i] = rng.IntN(10)
 	}
@@ -539,9 +540,9 @@ func randomNames(rng *rand.Rand, n int) []string {
 		if rng.IntN(3) > 0 {
 			sec++
 		}
-		base := fmt.Sprintf("20250708_%06d_%s.png", sec, token[stages[k]])
+		base := fmt.Sprintf("20250708_%06d_%s.png", sec, token[screend.Stages[k]])
 		if noTS && rng.IntN(8) == 0 {
-			base = fmt.Sprintf("%c_%s.png", 'a'+rng.IntN(3), token[stages[k]])
+			base = fmt.Sprintf("%c_%s.png", 'a'+rng.IntN(3), token[screend.Stages[k]])
 		}
 		names[i] = fmt.Sprintf("d%d/%s", rng.IntN(3), base)
 	}
@@ -566,7 +567,7 @@ func fuzzNames(data []byte, from int) []string {
 	names := make([]string, len(data))
 	sec := from
 	for i, b := range data {
-		tok := token[stages[b%5]]
+		tok := token[screend.Stages[b%5]]
 		if (b/5)%3 != 0 {
 			sec++
 		}

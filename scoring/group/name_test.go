@@ -1,6 +1,7 @@
 package group
 
 import (
+	"screend"
 	"slices"
 	"strings"
 	"testing"
@@ -161,7 +162,7 @@ func FuzzParse(f *testing.F) {
 		if want := refTimestamp(n.Base); n.Timestamp != want {
 			t.Fatalf("Parse(%q).Timestamp = %q, want %q", s, n.Timestamp, want)
 		}
-		if !slices.Contains(stages, n.Stage) {
+		if !slices.Contains(screend.Stages, n.Stage) {
 			t.Fatalf("Parse(%q).Stage = %v, not a stage", s, n.Stage)
 		}
 		if want := refStage(n.Base); n.Stage != want {

@@ -3,25 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
-)
-
-// Kind is the kind of a group's outcome.
-type Kind string
-
-// The outcome kinds.
-const (
-	KindSelect Kind = "select" // keep one image as it is
-	KindCrop   Kind = "crop"   // keep one image, cropped
-	KindReject Kind = "reject" // discard the whole group
-)
-
-// Flag reasons Decide raises.
-const (
-	ReasonLowMargin       = "low_margin"       // the ranker is not sure which image is best
-	ReasonCropUncertain   = "crop_uncertain"   // not sure whether to crop
-	ReasonRejectUncertain = "reject_uncertain" // not sure whether to keep the group
-	ReasonSingleImage     = "single_image"     // a group of one image is never decided automatically
-	ReasonUnfamiliar      = "unfamiliar"       // the best image is unlike anything in the training data
+	"screend"
 )
 
 // Raw holds the three models' outputs for one group, one entry per image.
@@ -35,14 +17,14 @@ type Raw struct {
 // Outcome is the decision for one group.
 type Outcome struct {
 	// Kind is select, crop or reject.
-	Kind Kind `json:"kind"`
+	Kind screend.OutcomeKind `json:"kind"`
 	// Chosen is the index of the best-ranked image; for a reject it is the
 	// image that would have been kept.
 	Chosen int `json:"chosen"`
 	// Box is the crop of the chosen image, normalised [x1, y1, x2, y2], inside
 	// the image and with its aspect ratio; set for every outcome (a
-	// suggestion for a reviewer) but applied only for KindCrop.
-	Box [4]float64 `json:"box"`
+	// suggestion for a reviewer) but applied only for screend.OutcomeCrop.
+	Box screend.Box `json:"box"`
 	// Confidence is the calibrated probability that the outcome is right (see
 	// the package documentation).
 	Confidence float64 `json:"confidence"`
@@ -51,7 +33,7 @@ type Outcome struct {
 	// Auto reports whether the group may be decided without a human.
 	Auto bool `json:"auto"`
 	// Reasons lists why the group is flagged; empty when Auto.
-	Reasons []string `json:"reasons,omitempty"`
+	Reasons []screend.Reason `json:"reasons,omitempty"`
 	// Scores are the ranker's raw scores, one per image.
 	Scores []float64 `json:"scores"`
 	// Probs are the calibrated probabilities that each image is the best.
@@ -102,22 +84,22 @@ func (p Params) Decide(group []Image, raw Raw) (Outcome, error) {
 	o.PCrop = p.CropPlatt.Apply(float64(raw.CropLogits[best]))
 	o.PReject = p.RejectPlatt.Apply(zr)
 	b := raw.Boxes[best]
-	o.Box = BoxFromCenter(float64(b[0]), float64(b[1]), float64(b[2]))
+	o.Box = screend.BoxFromCenter(float64(b[0]), float64(b[1]), float64(b[2]))
 
 	keep := 1 - o.PReject
 	cropF := o.PCrop
 	switch {
 	case o.PReject >= 0.5:
-		o.Kind, o.Confidence = KindReject, o.PReject
+		o.Kind, o.Confidence = screend.OutcomeReject, o.PReject
 	case o.PCrop >= 0.5:
-		o.Kind, o.Confidence = KindCrop, keep*o.PChoice*o.PCrop
+		o.Kind, o.Confidence = screend.OutcomeCrop, keep*o.PChoice*o.PCrop
 	default:
-		o.Kind, o.Confidence = KindSelect, keep*o.PChoice*(1-o.PCrop)
+		o.Kind, o.Confidence = screend.OutcomeSelect, keep*o.PChoice*(1-o.PCrop)
 		cropF = 1 - o.PCrop
 	}
 	o.Threshold = p.Thresholds.For(o.Kind)
 	if n == 1 {
-		o.Reasons = append(o.Reasons, ReasonSingleImage)
+		o.Reasons = append(o.Reasons, screend.ReasonSingleImage)
 	}
 	if o.Confidence < o.Threshold {
 		o.Reasons = append(o.Reasons, lowFactors(o, keep, cropF)...)
@@ -129,18 +111,18 @@ func (p Params) Decide(group []Image, raw Raw) (Outcome, error) {
 // lowFactors names the factors of a confidence that fell short of its
 // threshold: every factor that alone is below the threshold, or else the
 // smallest one.
-func lowFactors(o Outcome, keep, cropF float64) []string {
+func lowFactors(o Outcome, keep, cropF float64) []screend.Reason {
 	type factor struct {
 		p      float64
-		reason string
+		reason screend.Reason
 	}
 	var fs []factor
-	if o.Kind == KindReject {
-		fs = []factor{{o.PReject, ReasonRejectUncertain}}
+	if o.Kind == screend.OutcomeReject {
+		fs = []factor{{o.PReject, screend.ReasonRejectUncertain}}
 	} else {
-		fs = []factor{{keep, ReasonRejectUncertain}, {o.PChoice, ReasonLowMargin}, {cropF, ReasonCropUncertain}}
+		fs = []factor{{keep, screend.ReasonRejectUncertain}, {o.PChoice, screend.ReasonLowMargin}, {cropF, screend.ReasonCropUncertain}}
 	}
-	var out []string
+	var out []screend.Reason
 	low := fs[0]
 	for _, f := range fs {
 		if f.p < o.Threshold {

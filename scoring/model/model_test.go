@@ -3,9 +3,9 @@ package model
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"math"
 	"reflect"
+	"screend"
 	"strings"
 	"testing"
 
@@ -49,49 +49,6 @@ func TestMetaFeatures(t *testing.T) {
 	}
 }
 
-func TestBoxFromCenter(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct {
-		cx, cy, s float64
-		want      [4]float64
-	}{
-		{0.5, 0.5, 0.5, [4]float64{0.25, 0.25, 0.75, 0.75}},
-		{0.5, 0.1, 0.6, [4]float64{0.2, 0, 0.8, 0.6}},         // shifted down to the top edge
-		{0.95, 0.95, 0.4, [4]float64{0.6, 0.6, 1, 1}},         // shifted back from the corner
-		{0.3, 0.7, 1.5, [4]float64{0, 0, 1, 1}},               // scale clamped to 1
-		{0.5, 0.5, 0, [4]float64{0.475, 0.475, 0.525, 0.525}}, // MinScale
-		{math.NaN(), 0, math.NaN(), [4]float64{0, 0, 1, 1}},
-	} {
-		got := BoxFromCenter(c.cx, c.cy, c.s)
-		for k := range got {
-			if math.Abs(got[k]-c.want[k]) > 1e-9 {
-				t.Errorf("BoxFromCenter(%v, %v, %v) = %v, want %v", c.cx, c.cy, c.s, got, c.want)
-				break
-			}
-		}
-		// aspect kept (normalised width == height), inside the image
-		if math.Abs((got[2]-got[0])-(got[3]-got[1])) > 1e-12 || got[0] < 0 || got[1] < 0 || got[2] > 1 || got[3] > 1 {
-			t.Errorf("box %v leaves the image or changes the aspect", got)
-		}
-	}
-	if cx, cy, s := CenterFromBox([4]float64{0.2, 0, 0.8, 0.6}); math.Abs(cx-0.5) > 1e-12 || math.Abs(cy-0.3) > 1e-12 || math.Abs(s-0.6) > 1e-12 {
-		t.Errorf("CenterFromBox = %v %v %v", cx, cy, s)
-	}
-	if !IsFullFrame([4]float64{0, 0.005, 1, 1}) || IsFullFrame([4]float64{0, 0, 1, 0.9}) {
-		t.Error("IsFullFrame")
-	}
-	if v := IoU([4]float64{0, 0, 0.5, 0.5}, [4]float64{0.25, 0.25, 0.75, 0.75}); math.Abs(v-1.0/7) > 1e-12 {
-		t.Errorf("IoU = %v, want 1/7", v)
-	}
-}
-
-func ExampleBoxFromCenter() {
-	// A crop centred horizontally near the top, 60% of the image's width
-	// and height: shifted down so that it starts at the top edge.
-	fmt.Printf("%.2f\n", BoxFromCenter(0.5, 0.2, 0.6))
-	// Output: [0.20 0.00 0.80 0.60]
-}
-
 func testParams() Params {
 	p := DefaultParams("test", 2)
 	p.Thresholds = Thresholds{Select: 0.8, Crop: 0.7, Reject: 0.9}
@@ -106,29 +63,29 @@ func TestDecide(t *testing.T) {
 	for _, c := range []struct {
 		name     string
 		raw      Raw
-		kind     Kind
+		kind     screend.OutcomeKind
 		chosen   int
 		conf     float64
-		reasons  []string
+		reasons  []screend.Reason
 		auto     bool
 		applyBox bool
 	}{
-		{"confident select", Raw{[]float32{0, 8}, []float32{0, -6}, box, []float32{-6, -6}}, KindSelect, 1,
+		{"confident select", Raw{[]float32{0, 8}, []float32{0, -6}, box, []float32{-6, -6}}, screend.OutcomeSelect, 1,
 			(1 - sig(-6)) * (1 / (1 + math.Exp(-8))) * (1 - sig(-6)), nil, true, false},
-		{"confident crop", Raw{[]float32{8, 0}, []float32{6, 6}, box, []float32{-6, -6}}, KindCrop, 0,
+		{"confident crop", Raw{[]float32{8, 0}, []float32{6, 6}, box, []float32{-6, -6}}, screend.OutcomeCrop, 0,
 			(1 - sig(-6)) * (1 / (1 + math.Exp(-8))) * sig(6), nil, true, true},
-		{"low margin", Raw{[]float32{0, 0.5}, []float32{0, -6}, box, []float32{-6, -6}}, KindSelect, 1,
-			(1 - sig(-6)) * sig(0.5) * (1 - sig(-6)), []string{ReasonLowMargin}, false, false},
-		{"crop uncertain", Raw{[]float32{0, 8}, []float32{0, 0.2}, box, []float32{-6, -6}}, KindCrop, 1,
-			(1 - sig(-6)) * sig(8) * sig(0.2), []string{ReasonCropUncertain}, false, true},
-		{"confident reject (pooled mean)", Raw{[]float32{0, 8}, []float32{0, 0}, box, []float32{2, 6}}, KindReject, 1,
+		{"low margin", Raw{[]float32{0, 0.5}, []float32{0, -6}, box, []float32{-6, -6}}, screend.OutcomeSelect, 1,
+			(1 - sig(-6)) * sig(0.5) * (1 - sig(-6)), []screend.Reason{screend.ReasonLowMargin}, false, false},
+		{"crop uncertain", Raw{[]float32{0, 8}, []float32{0, 0.2}, box, []float32{-6, -6}}, screend.OutcomeCrop, 1,
+			(1 - sig(-6)) * sig(8) * sig(0.2), []screend.Reason{screend.ReasonCropUncertain}, false, true},
+		{"confident reject (pooled mean)", Raw{[]float32{0, 8}, []float32{0, 0}, box, []float32{2, 6}}, screend.OutcomeReject, 1,
 			sig(4), nil, true, false},
-		{"reject uncertain", Raw{[]float32{0, 8}, []float32{0, 0}, box, []float32{0.5, 0.5}}, KindReject, 1,
-			sig(0.5), []string{ReasonRejectUncertain}, false, false},
-		{"keep uncertain", Raw{[]float32{0, 8}, []float32{-6, -6}, box, []float32{-0.5, -0.5}}, KindSelect, 1,
-			(1 - sig(-0.5)) * sig(8) * (1 - sig(-6)), []string{ReasonRejectUncertain}, false, false},
-		{"small product", Raw{[]float32{0, 2}, []float32{-2.3, -2.3}, box, []float32{-2.3, -2.3}}, KindSelect, 1,
-			(1 - sig(-2.3)) * sig(2) * (1 - sig(-2.3)), []string{ReasonLowMargin}, false, false},
+		{"reject uncertain", Raw{[]float32{0, 8}, []float32{0, 0}, box, []float32{0.5, 0.5}}, screend.OutcomeReject, 1,
+			sig(0.5), []screend.Reason{screend.ReasonRejectUncertain}, false, false},
+		{"keep uncertain", Raw{[]float32{0, 8}, []float32{-6, -6}, box, []float32{-0.5, -0.5}}, screend.OutcomeSelect, 1,
+			(1 - sig(-0.5)) * sig(8) * (1 - sig(-6)), []screend.Reason{screend.ReasonRejectUncertain}, false, false},
+		{"small product", Raw{[]float32{0, 2}, []float32{-2.3, -2.3}, box, []float32{-2.3, -2.3}}, screend.OutcomeSelect, 1,
+			(1 - sig(-2.3)) * sig(2) * (1 - sig(-2.3)), []screend.Reason{screend.ReasonLowMargin}, false, false},
 	} {
 		o, err := testParams().Decide(group, c.raw)
 		if err != nil {
@@ -149,7 +106,7 @@ func TestDecide(t *testing.T) {
 
 	// A group of one is never automatic.
 	o, err := testParams().Decide(group[:1], Raw{[]float32{1}, []float32{-6}, box[:1], []float32{-6}})
-	if err != nil || o.Auto || !reflect.DeepEqual(o.Reasons, []string{ReasonSingleImage}) || o.PChoice != 1 || o.Kind != KindSelect {
+	if err != nil || o.Auto || !reflect.DeepEqual(o.Reasons, []screend.Reason{screend.ReasonSingleImage}) || o.PChoice != 1 || o.Kind != screend.OutcomeSelect {
 		t.Errorf("single image: %+v %v", o, err)
 	}
 
@@ -252,7 +209,7 @@ func TestBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Kind != KindCrop || o.Chosen != 2 || !o.Auto {
+	if o.Kind != screend.OutcomeCrop || o.Chosen != 2 || !o.Auto {
 		t.Fatalf("outcome %+v", o)
 	}
 	if d := math.Abs(o.Box[0]-0.2) + math.Abs(o.Box[1]) + math.Abs(o.Box[2]-0.8) + math.Abs(o.Box[3]-0.6); d > 1e-5 {
@@ -270,11 +227,11 @@ func TestBundle(t *testing.T) {
 	for i := range group {
 		group[i].Embedding = []float32{0, 1, 0, 0}
 	}
-	if o, _ = b.Decide(ctx, group); o.Kind != KindReject || math.Abs(o.PReject-1/(1+math.Exp(-5))) > 1e-5 {
+	if o, _ = b.Decide(ctx, group); o.Kind != screend.OutcomeReject || math.Abs(o.PReject-1/(1+math.Exp(-5))) > 1e-5 {
 		t.Errorf("reject outcome %+v", o)
 	}
 	// A group of one.
-	if o, _ = b.Decide(ctx, group[:1]); o.Auto || o.Reasons[0] != ReasonSingleImage {
+	if o, _ = b.Decide(ctx, group[:1]); o.Auto || o.Reasons[0] != screend.ReasonSingleImage {
 		t.Errorf("single image outcome %+v", o)
 	}
 	// Wrong embedding length.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"screend"
 	"time"
 )
 
@@ -40,13 +41,13 @@ type Thresholds struct {
 }
 
 // For returns the threshold of kind k.
-func (t Thresholds) For(k Kind) float64 {
+func (t Thresholds) For(k screend.OutcomeKind) float64 {
 	switch k {
-	case KindSelect:
+	case screend.OutcomeSelect:
 		return t.Select
-	case KindCrop:
+	case screend.OutcomeCrop:
 		return t.Crop
-	case KindReject:
+	case screend.OutcomeReject:
 		return t.Reject
 	}
 	return Never

@@ -12,20 +12,21 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
+	"screend"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/jackc/pgx/v5"
 
 	"screend/sql"
 )
-
-// templateLock serialises template creation between test binaries.
-const templateLock = 0x5c4ee7d1
 
 var (
 	templateOnce sync.Once
@@ -52,7 +53,7 @@ func URL(t testing.TB) string {
 	if templateErr != nil {
 		t.Fatalf("prepare template database: %v", templateErr)
 	}
-	return clone(t, base, templateName)
+	return clone(t, base, templateName, true)
 }
 
 // EmptyURL is URL without the migrations: the database has the vector
@@ -64,12 +65,14 @@ func EmptyURL(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return clone(t, base, pgx.Identifier{source}.Sanitize())
+	return clone(t, base, pgx.Identifier{source}.Sanitize(), false)
 }
 
 // clone creates a database from template, drops it when the test ends, and
-// returns its connection string.
-func clone(t testing.TB, base, template string) string {
+// returns its connection string. When remake is set and the template is gone
+// (a test binary of other migrations, from another worktree on the same
+// server, dropped it), the template is made again once.
+func clone(t testing.TB, base, template string, remake bool) string {
 	t.Helper()
 	name := "screend_t_" + randomHex(8)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -79,7 +82,14 @@ func clone(t testing.TB, base, template string) string {
 		t.Fatalf("connect to test server: %v", err)
 	}
 	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, template)); err != nil {
+	_, err = admin.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, template))
+	var pgErr *pgconn.PgError
+	if remake && errors.As(err, &pgErr) && pgErr.Code == "3D000" { // invalid_catalog_name
+		if template, err = ensureTemplate(base); err == nil {
+			_, err = admin.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, template))
+		}
+	}
+	if err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -123,8 +133,14 @@ func New(t testing.TB) *sql.DB {
 	return db
 }
 
+// keepTemplates is how many templates of other migrations are kept: several
+// worktrees with different migrations share one server, and dropping their
+// templates would fail their tests.
+const keepTemplates = 16
+
 // ensureTemplate creates the migrated template database for the current
-// migrations unless it exists, and drops templates of older migrations.
+// migrations unless it exists, and drops the oldest templates of other
+// migrations beyond keepTemplates.
 func ensureTemplate(base string) (string, error) {
 	ms, err := sql.Migrations()
 	if err != nil {
@@ -147,7 +163,7 @@ func ensureTemplate(base string) (string, error) {
 		return "", fmt.Errorf("connect to test server: %w", err)
 	}
 	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(templateLock)); err != nil {
+	if _, err := admin.Exec(ctx, `SELECT pg_advisory_lock($1)`, screend.LockTestTemplate); err != nil {
 		return "", fmt.Errorf("lock template: %w", err)
 	}
 	var exists bool
@@ -157,7 +173,10 @@ func ensureTemplate(base string) (string, error) {
 	if exists {
 		return name, nil
 	}
-	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'screend\_tmpl\_%' AND datname <> $1`, name)
+	rows, err := admin.Query(ctx, `
+		SELECT datname FROM pg_database
+		WHERE datname LIKE 'screend\_tmpl\_%' AND datname NOT LIKE '%\_new' AND datname <> $1
+		ORDER BY oid DESC OFFSET $2`, name, keepTemplates)
 	if err != nil {
 		return "", fmt.Errorf("list old templates: %w", err)
 	}

@@ -2,6 +2,7 @@ package importlog
 
 import (
 	"errors"
+	"screend"
 	"slices"
 	"strings"
 	"testing"
@@ -37,14 +38,14 @@ func TestSelectCropEdges(t *testing.T) {
 		part   Part // "" when nothing is rejected
 		reason Reason
 		status CropStatus
-		box    *Box
+		box    *screend.Box
 	}{
-		{name: "pixels", row: scRow("0,0,416,608", "832,1216"), status: CropBox, box: &Box{0, 0, 0.5, 0.5}},
-		{name: "normalised", row: scRow("0.25,0,0.75,0.5", "832,1216"), status: CropBox, box: &Box{0.25, 0, 0.75, 0.5}},
-		{name: "normalised needs no size", row: scRow("0.25,0,0.75,0.5", "0,0"), status: CropBox, box: &Box{0.25, 0, 0.75, 0.5}},
+		{name: "pixels", row: scRow("0,0,416,608", "832,1216"), status: CropBox, box: &screend.Box{0, 0, 0.5, 0.5}},
+		{name: "normalised", row: scRow("0.25,0,0.75,0.5", "832,1216"), status: CropBox, box: &screend.Box{0.25, 0, 0.75, 0.5}},
+		{name: "normalised needs no size", row: scRow("0.25,0,0.75,0.5", "0,0"), status: CropBox, box: &screend.Box{0.25, 0, 0.75, 0.5}},
 		{name: "full frame", row: scRow("0,0,832,1216", "832,1216"), status: CropFullFrame},
 		{name: "almost full frame is a crop", row: scRow("0,0,830,1213", "832,1216"), status: CropBox,
-			box: &Box{0, 0, 830.0 / 832, 1213.0 / 1216}},
+			box: &screend.Box{0, 0, 830.0 / 832, 1213.0 / 1216}},
 		{name: "placeholder", row: scRow("0,0,1,1", "832,1216"), part: PartCrop, reason: ReasonPlaceholderCrop, status: CropDropped},
 		{name: "placeholder with decimals", row: scRow("0.0,0.0,1.0,1.0", "832,1216"), part: PartCrop, reason: ReasonPlaceholderCrop, status: CropDropped},
 		{name: "x1 > x2", row: scRow("500,0,100,600", "832,1216"), part: PartCrop, reason: ReasonInvertedBox, status: CropDropped},

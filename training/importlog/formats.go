@@ -3,6 +3,7 @@ package importlog
 import (
 	"fmt"
 	"math"
+	"screend"
 	"slices"
 	"strconv"
 	"strings"
@@ -108,7 +109,7 @@ func kindOf(v string) string {
 		return "list"
 	case strings.ContainsAny(t, `/\`) || hasImageExt(l):
 		return "path"
-	case StageOf(t) != 0:
+	case screend.StageOf(t) != 0:
 		return "stage"
 	}
 	if _, err := strconv.ParseFloat(t, 64); err == nil {
@@ -208,7 +209,7 @@ func (r rowView) stageColumn(col, name string) (float64, *rowError) {
 	if rerr != nil {
 		return 0, rerr
 	}
-	if got := StageOf(name); got != s {
+	if got := screend.StageOf(name); got != s {
 		return 0, rejectRow(ReasonStageMismatch, "%s is %v but %q is stage %v", col, s, name, got)
 	}
 	return s, nil
@@ -217,7 +218,7 @@ func (r rowView) stageColumn(col, name string) (float64, *rowError) {
 // candidate builds a Candidate from a logged path.
 func candidate(p string, chosen bool) Candidate {
 	n := FileName(p)
-	return Candidate{Name: n, Path: strings.TrimSpace(p), Stage: StageOf(n), Chosen: chosen}
+	return Candidate{Name: n, Path: strings.TrimSpace(p), Stage: screend.StageOf(n), Chosen: chosen}
 }
 
 // withNegatives fills d.Candidates with the chosen file then the negatives.
@@ -265,7 +266,7 @@ func (p *parser) anomaly(d *Decision, r rowView) *rowError {
 	}
 	var got float64
 	for _, x := range rej {
-		got = max(got, StageOf(FileName(x)))
+		got = max(got, screend.StageOf(FileName(x)))
 	}
 	if got != maxRej {
 		return rejectRow(ReasonStageMismatch, "max_rejected_stage is %v but the rejected files reach stage %v", maxRej, got)
@@ -328,7 +329,7 @@ func (p *parser) selectCrop(d *Decision, r rowView) ([]Reject, *rowError) {
 			case "path", "number", "timestamp", "list":
 				return nil, rejectRow(ReasonColumnShift, "%s holds a %s: %.60q", cols[1], k, st)
 			}
-			if StageOf(st) != c.Stage {
+			if screend.StageOf(st) != c.Stage {
 				return nil, rejectRow(ReasonStageMismatch, "%s is %q but %q is stage %v", cols[1], st, c.Name, c.Stage)
 			}
 		}
@@ -387,9 +388,9 @@ func (p *parser) selectCrop(d *Decision, r rowView) ([]Reject, *rowError) {
 
 // normaliseCrop validates a logged crop [x1, y1, x2, y2] of a w x h image
 // (0 when unknown) and returns it normalised. See the package doc.
-func normaliseCrop(v [4]float64, w, h int) (CropStatus, *Box, Reason, string) {
+func normaliseCrop(v [4]float64, w, h int) (CropStatus, *screend.Box, Reason, string) {
 	x1, y1, x2, y2 := v[0], v[1], v[2], v[3]
-	drop := func(r Reason, f string, a ...any) (CropStatus, *Box, Reason, string) {
+	drop := func(r Reason, f string, a ...any) (CropStatus, *screend.Box, Reason, string) {
 		return CropDropped, nil, r, fmt.Sprintf(f, a...)
 	}
 	if v == [4]float64{0, 0, 1, 1} {
@@ -402,7 +403,7 @@ func normaliseCrop(v [4]float64, w, h int) (CropStatus, *Box, Reason, string) {
 		return drop(ReasonEmptyBox, "zero-area box %v", v)
 	}
 	if min(x1, y1) >= 0 && max(x2, y2) <= 1 {
-		b := Box(v)
+		b := screend.Box(v)
 		return CropBox, &b, "", ""
 	}
 	if w <= 0 || h <= 0 {
@@ -415,7 +416,7 @@ func normaliseCrop(v [4]float64, w, h int) (CropStatus, *Box, Reason, string) {
 	if v == [4]float64{0, 0, fw, fh} {
 		return CropFullFrame, nil, "", ""
 	}
-	b := Box{x1 / fw, y1 / fh, x2 / fw, y2 / fh}
+	b := screend.Box{x1 / fw, y1 / fh, x2 / fw, y2 / fh}
 	return CropBox, &b, "", ""
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"screend"
 	"slices"
 	"sort"
 	"strings"
@@ -53,10 +54,6 @@ const (
 	CropDropped CropStatus = "dropped"
 )
 
-// Box is a crop as normalised corners [x1, y1, x2, y2], each in [0, 1], with
-// x1 < x2 and y1 < y2.
-type Box [4]float64
-
 // Candidate is one image of a decision's group.
 type Candidate struct {
 	Name   string  // base name, the match key within a project
@@ -85,7 +82,7 @@ type Decision struct {
 	Candidates []Candidate // the group as logged, chosen included, deduplicated by Name
 
 	CropStatus CropStatus
-	Crop       *Box // non-nil only when CropStatus is CropBox
+	Crop       *screend.Box // non-nil only when CropStatus is CropBox
 
 	// DuplicateOf is the line of an earlier Decision in the same file with
 	// the same Format, Project and Chosen, or 0. Both are kept; upstream

@@ -3,6 +3,7 @@ package importlog
 import (
 	"maps"
 	"path/filepath"
+	"screend"
 	"testing"
 )
 
@@ -148,7 +149,7 @@ func TestRealRows(t *testing.T) {
 	// aspect ratio is kept.
 	d := byLine[2]
 	if d.Project != "mojo1" || d.Chosen != "20250708_060530_stage2_upscaled.png" ||
-		d.CropStatus != CropBox || *d.Crop != (Box{0, 0.0673828125, 0.54736328125, 0.61474609375}) {
+		d.CropStatus != CropBox || *d.Crop != (screend.Box{0, 0.0673828125, 0.54736328125, 0.61474609375}) {
 		t.Errorf("line 2: %+v crop %v", d, d.Crop)
 	}
 	if len(d.Candidates) != 2 || d.Candidates[0].Chosen || !d.Candidates[1].Chosen ||
@@ -161,7 +162,7 @@ func TestRealRows(t *testing.T) {
 
 	// Line 3: pixels 0,66,1787,1853 of a 3072x3072 image.
 	d = byLine[3]
-	if d.CropStatus != CropBox || *d.Crop != (Box{0, 66.0 / 3072, 1787.0 / 3072, 1853.0 / 3072}) {
+	if d.CropStatus != CropBox || *d.Crop != (screend.Box{0, 66.0 / 3072, 1787.0 / 3072, 1853.0 / 3072}) {
 		t.Errorf("line 3 crop %v", d.Crop)
 	}
 	// Line 7195 (the last): 0,0,2048,2048 of a 2048x2048 image, a full-frame no-op.

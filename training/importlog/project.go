@@ -2,6 +2,7 @@ package importlog
 
 import (
 	"path"
+	"screend"
 	"strings"
 )
 
@@ -16,30 +17,6 @@ func FileName(p string) string {
 	return path.Base(p)
 }
 
-// stageTokens maps the workflow's stage tokens to stage numbers, longest
-// token first so that "stage1.5" is not read as "stage1".
-var stageTokens = []struct {
-	token string
-	stage float64
-}{
-	{"stage1.5_face_swapped", 1.5},
-	{"stage1_generated", 1.0},
-	{"stage2_upscaled", 2.0},
-	{"stage3_enhanced", 3.0},
-}
-
-// StageOf returns the stage number named by the first stage token found in s
-// (case-insensitive), or 0 when s holds none, as in the workflow's table.
-func StageOf(s string) float64 {
-	l := strings.ToLower(s)
-	for _, t := range stageTokens {
-		if strings.Contains(l, t.token) {
-			return t.stage
-		}
-	}
-	return 0
-}
-
 // containerDirs are folders that hold projects rather than being one:
 // "training data/<project>/..." in the logs and "content/<project>" in the
 // workflow's project files (1101_hailey.project.json).
@@ -50,21 +27,6 @@ var containerDirs = map[string]bool{
 
 // rootMarker is the placeholder the logs write for the workflow's root.
 const rootMarker = "PROJECT_ROOT"
-
-// IsWorkingFolder reports whether a folder name is one of the workflow's
-// routing folders (crop, selected, cropped, crop_auto, delete_staging, with or
-// without the "__" prefix, and any other "__" folder), which live inside a
-// project and therefore never name one.
-func IsWorkingFolder(name string) bool {
-	if strings.HasPrefix(name, "__") {
-		return true
-	}
-	switch strings.ToLower(name) {
-	case "crop", "selected", "cropped", "crop_auto", "delete_staging":
-		return true
-	}
-	return false
-}
 
 // canonicalProject applies the alias rule: a delivery folder "<p>_final"
 // belongs to project "<p>". Evidence: historical_crop_log.csv and
@@ -81,7 +43,7 @@ func canonicalProject(p string) string {
 // validProject reports whether a folder name can be a project name.
 func validProject(p string) bool {
 	return p != "" && p != "." && p != ".." && p != rootMarker &&
-		!containerDirs[strings.ToLower(p)] && !IsWorkingFolder(p)
+		!containerDirs[strings.ToLower(p)] && !screend.IsWorkingFolder(p)
 }
 
 // ProjectFromPath derives the project of a logged path, or "" when the path
@@ -94,7 +56,7 @@ func validProject(p string) bool {
 //  4. anything else (a bare file name, an absolute path without a container
 //     folder) names no project.
 //
-// The result must not be a working folder (see IsWorkingFolder); a name ending
+// The result must not be a working folder (see screend.IsWorkingFolder); a name ending
 // in "_final" is the delivery folder of the project without that suffix.
 func ProjectFromPath(p string) string {
 	return canonicalProject(rawProjectFromPath(p))

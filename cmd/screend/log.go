@@ -1,4 +1,4 @@
-package daemon
+package main
 
 import (
 	"io"
@@ -9,10 +9,10 @@ import (
 	"golang.org/x/term"
 )
 
-// NewLogger builds the logger for format ("text": tint, coloured when w is
+// newLogger builds the logger for format ("text": tint, coloured when w is
 // a terminal; "plain": text without timestamps, for journald, which adds
 // its own; "json") and level.
-func NewLogger(format, level string, w io.Writer) *slog.Logger {
+func newLogger(format, level string, w io.Writer) *slog.Logger {
 	var lv slog.Level
 	_ = lv.UnmarshalText([]byte(level)) // validated with the configuration
 	switch format {
@@ -29,12 +29,12 @@ func NewLogger(format, level string, w io.Writer) *slog.Logger {
 			},
 		}))
 	default:
-		return slog.New(tint.NewHandler(w, &tint.Options{Level: lv, NoColor: !IsTerminal(w)}))
+		return slog.New(tint.NewHandler(w, &tint.Options{Level: lv, NoColor: !isTerminal(w)}))
 	}
 }
 
-// IsTerminal tells whether w is a terminal.
-func IsTerminal(w io.Writer) bool {
+// isTerminal tells whether w is a terminal.
+func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
