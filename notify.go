@@ -8,4 +8,8 @@ const (
 	// ChannelModel carries the id of a newly promoted model; the daemon's
 	// decider loads it.
 	ChannelModel = "screend_model"
+	// ChannelTakeBack carries the id of a group whose decision is to be
+	// taken back (screend.undo_group sends it); the daemon's take-back
+	// service moves its files back.
+	ChannelTakeBack = "screend_take_back"
 )

@@ -31,10 +31,13 @@ const (
 	ReasonNoEmbedding Reason = "no_embedding"
 	// ReasonModelError: running the model, or a check beside it, failed.
 	ReasonModelError Reason = "model_error"
+	// ReasonTakenBack: a decision of the group was taken back
+	// (screend.undo_group); a person decides it again.
+	ReasonTakenBack Reason = "taken_back"
 )
 
 // Reasons lists every flag reason.
 var Reasons = []Reason{
 	ReasonLowMargin, ReasonCropUncertain, ReasonRejectUncertain, ReasonSingleImage,
-	ReasonUnfamiliar, ReasonConflict, ReasonNoModel, ReasonNoEmbedding, ReasonModelError,
+	ReasonUnfamiliar, ReasonConflict, ReasonNoModel, ReasonNoEmbedding, ReasonModelError, ReasonTakenBack,
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/robfig/cron/v3"
 
+	"screend/daemon/reviewpage"
 	"screend/scoring/model"
 )
 
@@ -71,6 +72,20 @@ type Config struct {
 	LogFormat string
 	// LogLevel is debug, info, warn or error. Default: info.
 	LogLevel string
+	// ReviewListen is the address of the review page; empty disables it.
+	// Default: 127.0.0.1:9465.
+	ReviewListen string
+	// ReviewPassword is the review page's basic-auth password (any user
+	// name; the name is recorded as the reviewer). Required when
+	// ReviewListen is not a loopback address. Default: empty.
+	ReviewPassword string
+	// ReviewCache is the folder of the review page's thumbnail cache; it
+	// must not be inside an inbox root. Default: ./var/cache/review.
+	ReviewCache string
+	// ReviewCacheMB bounds the thumbnail cache on disk, in MiB. Default: 1024.
+	ReviewCacheMB int
+	// ReviewMemoryMB bounds the thumbnails kept in memory, in MiB. Default: 64.
+	ReviewMemoryMB int
 	// Thresholds override the active model's confidence thresholds per
 	// outcome kind; unset (the default) uses the model's, which training
 	// set for its target error rate.
@@ -154,6 +169,21 @@ var settings = []setting{
 	{key: "listen", env: "SCREEND_LISTEN", def: "127.0.0.1:9464",
 		set: func(c *Config, v string) error { c.Listen = v; return nil },
 		get: func(c *Config) string { return c.Listen }},
+	{key: "review_listen", env: "SCREEND_REVIEW_LISTEN", def: "127.0.0.1:9465",
+		set: func(c *Config, v string) error { c.ReviewListen = v; return nil },
+		get: func(c *Config) string { return c.ReviewListen }},
+	{key: "review_password", env: "SCREEND_REVIEW_PASSWORD", def: "", secret: true,
+		set: func(c *Config, v string) error { c.ReviewPassword = v; return nil },
+		get: func(c *Config) string { return c.ReviewPassword }},
+	{key: "review_cache", env: "SCREEND_REVIEW_CACHE", def: "./var/cache/review",
+		set: func(c *Config, v string) error { c.ReviewCache = v; return nil },
+		get: func(c *Config) string { return c.ReviewCache }},
+	{key: "review_cache_mb", env: "SCREEND_REVIEW_CACHE_MB", def: "1024",
+		set: func(c *Config, v string) (err error) { c.ReviewCacheMB, err = strconv.Atoi(v); return err },
+		get: func(c *Config) string { return strconv.Itoa(c.ReviewCacheMB) }},
+	{key: "review_memory_mb", env: "SCREEND_REVIEW_MEMORY_MB", def: "64",
+		set: func(c *Config, v string) (err error) { c.ReviewMemoryMB, err = strconv.Atoi(v); return err },
+		get: func(c *Config) string { return strconv.Itoa(c.ReviewMemoryMB) }},
 	{key: "retrain_schedule", env: "SCREEND_RETRAIN_SCHEDULE", def: "0 3 * * *",
 		set: func(c *Config, v string) error { c.RetrainSchedule = v; return nil },
 		get: func(c *Config) string { return c.RetrainSchedule }},
@@ -290,6 +320,22 @@ func (c Config) Validate() error {
 			return bad("SCREEND_LISTEN", "%v", err)
 		}
 	}
+	if c.ReviewListen != "" {
+		if err := reviewpage.CheckListen(c.ReviewListen, c.ReviewPassword); err != nil {
+			return bad("SCREEND_REVIEW_LISTEN", "%v", err)
+		}
+		if c.ReviewCache == "" {
+			return bad("SCREEND_REVIEW_CACHE", "a folder is needed for the review page's thumbnails")
+		}
+		for _, root := range c.Inbox {
+			if reviewpage.Inside(c.ReviewCache, root) {
+				return bad("SCREEND_REVIEW_CACHE", "%s is inside the inbox %s", c.ReviewCache, root)
+			}
+		}
+		if c.ReviewCacheMB < 1 || c.ReviewMemoryMB < 1 {
+			return bad("SCREEND_REVIEW_CACHE_MB", "the cache limits must be at least 1 MiB")
+		}
+	}
 	if c.RetrainSchedule != "" {
 		if _, err := cron.ParseStandard(c.RetrainSchedule); err != nil {
 			return bad("SCREEND_RETRAIN_SCHEDULE", "%v", err)
@@ -331,8 +377,11 @@ func (c Config) Settings() [][2]string {
 	out := make([][2]string, 0, len(settings))
 	for _, s := range settings {
 		v := s.get(&c)
-		if s.secret {
+		switch {
+		case s.secret && s.key == "database_url":
 			v = redactURL(v)
+		case s.secret && v != "":
+			v = "(set, hidden)"
 		}
 		out = append(out, [2]string{s.env, v})
 	}

@@ -19,7 +19,9 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"screend/daemon/reviewpage"
 	"screend/scoring/embed"
+	"screend/scoring/imagefile"
 	"screend/sql"
 )
 
@@ -90,9 +92,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "decider"), metrics: d.metrics,
 		embedder: d.embedder.ID(), embedderID: embedderID, wake: newWaker(), decided: app.wake.Wake,
 	}
+	back := &takeBacker{db: d.db, log: d.log.With("component", "takeback"), moves: moves, wake: newWaker()}
 	listen := &listener{
 		url: d.cfg.DatabaseURL, log: d.log.With("component", "listener"),
-		resolved: app.wake.Wake, model: dec.wake.Wake,
+		resolved: app.wake.Wake, model: dec.wake.Wake, takeBack: back.wake.Wake,
 	}
 	grp := &grouper{
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "grouper"), metrics: d.metrics,
@@ -116,9 +119,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		d.notify.Status("running")
 	}
+	page, err := reviewpage.New(reviewpage.Config{
+		Listen: d.cfg.ReviewListen, Password: d.cfg.ReviewPassword, CacheDir: d.cfg.ReviewCache,
+		CacheBytes: int64(d.cfg.ReviewCacheMB) << 20, MemoryBytes: int64(d.cfg.ReviewMemoryMB) << 20,
+		MaxPixels: d.cfg.MaxPixels,
+	}, d.db, d.log.With("component", "reviewpage"))
+	if err != nil {
+		return err
+	}
 	srv := NewHTTPServer(d.cfg.Listen, d.metrics, d.Health, d.log.With("component", "http"))
 	dog := NewWatchdog(d.notify, d.Health, d.log.With("component", "watchdog"))
-	d.log.Info("started", "instance", inst.ID, "embedder", d.embedder.ID(), "dry_run", d.cfg.DryRun)
+	native, decoders := imagefile.NativeStatus()
+	d.log.Info("started", "instance", inst.ID, "embedder", d.embedder.ID(), "dry_run", d.cfg.DryRun, "decoders", decoders)
+	if !native {
+		d.log.Warn("native PNG decoder unavailable; decoding with Go's decoders", "why", decoders)
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.keepInstance(gctx) })
@@ -127,9 +142,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	g.Go(func() error { return grp.Run(gctx) })
 	g.Go(func() error { return dec.Run(gctx) })
 	g.Go(func() error { return app.Run(gctx) })
+	g.Go(func() error { return back.Run(gctx) })
 	g.Go(func() error { return listen.Run(gctx) })
 	g.Go(func() error { return retrain.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return page.Run(gctx) })
 	g.Go(func() error { return dog.Run(gctx) })
 	g.Go(func() error {
 		return d.metrics.SampleStatus(gctx, d.db, 15*time.Second, d.log.With("component", "metrics"))

@@ -34,7 +34,7 @@ func testConfig(t *testing.T, dbURL string, inbox string) daemon.Config {
 			return "300ms", true
 		case "SCREEND_SCAN_INTERVAL":
 			return "2s", true
-		case "SCREEND_LISTEN":
+		case "SCREEND_LISTEN", "SCREEND_REVIEW_LISTEN":
 			return "", true
 		case "SCREEND_ONNXRUNTIME_LIB":
 			return os.Getenv("SCREEND_ONNXRUNTIME_LIB"), os.Getenv("SCREEND_ONNXRUNTIME_LIB") != ""

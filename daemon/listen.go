@@ -18,6 +18,7 @@ type listener struct {
 	log      *slog.Logger
 	resolved func()
 	model    func()
+	takeBack func()
 }
 
 // Run listens until ctx ends, reconnecting after errors.
@@ -42,7 +43,7 @@ func (l *listener) listen(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	for _, ch := range []string{screend.ChannelResolved, screend.ChannelModel} {
+	for _, ch := range []string{screend.ChannelResolved, screend.ChannelModel, screend.ChannelTakeBack} {
 		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
 			return err
 		}
@@ -50,6 +51,7 @@ func (l *listener) listen(ctx context.Context) error {
 	// Whatever happened while disconnected is picked up now.
 	l.resolved()
 	l.model()
+	l.takeBack()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
@@ -60,6 +62,8 @@ func (l *listener) listen(ctx context.Context) error {
 			l.resolved()
 		case screend.ChannelModel:
 			l.model()
+		case screend.ChannelTakeBack:
+			l.takeBack()
 		}
 	}
 }

@@ -164,6 +164,7 @@ func (p *pipeline) decode(ctx context.Context, j *job) {
 	}
 	j.info = imgInfo
 	j.input, err = p.embedder.Preprocess(img)
+	imagefile.Recycle(img) // the embedder keeps no reference to it
 	if err != nil {
 		j.failure = "preprocess: " + err.Error()
 	}

@@ -10,6 +10,7 @@ import (
 	"screend"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -24,9 +25,15 @@ import (
 // fsnotify is only a hint that something changed: every root is scanned at
 // start, again when the kernel's event queue overflowed, and every
 // ScanInterval, so files are found even on file systems without inotify
-// and after the daemon was down. A file is taken once its size and mtime
-// have stayed unchanged for StableFor (a file renamed into place with an
-// older mtime is taken at once).
+// and after the daemon was down. On Linux a file is taken the moment its
+// writer closes it (inotify's IN_CLOSE_WRITE) or it is renamed into a
+// watched folder (IN_MOVED_TO), at the size and mtime it had then. Files
+// found by scans (network file systems, files dropped while the daemon was
+// down) are taken once their size and mtime have stayed unchanged for
+// StableFor (a file with an mtime older than that is taken at once). A
+// writer that closes and reopens a file makes it change again: it is then
+// recorded again at its next close, and the pipeline, which checks size and
+// mtime before decoding, releases it to be processed again.
 type watcher struct {
 	cfg     Config
 	db      *sql.DB
@@ -41,6 +48,7 @@ type watcher struct {
 	pending  map[string]*candidate   // files seen but not yet stable
 	projects map[string]int64        // project folder path -> id
 	fsw      *fsnotify.Watcher
+	closes   *closeWatcher // nil where close-write events are unavailable
 	// scanning reports the progress of the first scan; nil afterwards.
 	scanning *progress.Log
 }
@@ -51,10 +59,14 @@ type candidate struct {
 	size          int64
 	mtime         time.Time
 	since         time.Time // when size and mtime were last seen changing
+	closed        bool      // its writer closed it (or it was renamed into place) at this size and mtime
 }
 
 // pollInterval is how often files waiting to be stable are looked at.
 const pollInterval = 250 * time.Millisecond
+
+// closedDelay gathers the files closed within it into one recording.
+const closedDelay = 20 * time.Millisecond
 
 func newWatcher(cfg Config, db *sql.DB, log *slog.Logger, m *Metrics, recorded func([]int64)) *watcher {
 	return &watcher{
@@ -73,6 +85,15 @@ func (w *watcher) Run(ctx context.Context) error {
 	}
 	defer fsw.Close()
 	w.fsw = fsw
+	if cw, err := newCloseWatcher(); err != nil {
+		w.log.Warn("no close-write events; files are taken when their size and mtime stay unchanged", "stable_for", w.cfg.StableFor, "err", err)
+	} else {
+		w.closes = cw
+		var reader sync.WaitGroup
+		reader.Go(cw.Run)
+		defer reader.Wait()
+		defer cw.Close()
+	}
 	for _, root := range w.cfg.Inbox {
 		if err := os.MkdirAll(root, 0o755); err != nil {
 			return err
@@ -99,6 +120,13 @@ func (w *watcher) Run(ctx context.Context) error {
 	defer scan.Stop()
 	poll := time.NewTicker(pollInterval)
 	defer poll.Stop()
+	takeClosed := time.NewTimer(closedDelay)
+	takeClosed.Stop()
+	var closedEvents <-chan string
+	var closeOverflow <-chan struct{}
+	if w.closes != nil {
+		closedEvents, closeOverflow = w.closes.Closed, w.closes.Overflow
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -112,6 +140,15 @@ func (w *watcher) Run(ctx context.Context) error {
 			} else {
 				w.log.Warn("watch error", "err", err)
 			}
+		case path := <-closedEvents:
+			if w.closedFile(path) {
+				takeClosed.Reset(closedDelay)
+			}
+		case <-closeOverflow:
+			w.log.Warn("close-write events overflowed; rescanning")
+			w.scanAll(ctx)
+		case <-takeClosed.C:
+			w.takeStable(ctx)
 		case <-poll.C:
 			w.takeStable(ctx)
 		case <-scan.C:
@@ -141,6 +178,26 @@ func (w *watcher) handle(ctx context.Context, ev fsnotify.Event) {
 		return
 	}
 	w.consider(root, project, ev.Name, info)
+}
+
+// closedFile marks a file closed by its writer (or renamed into place) as
+// complete at its current size and mtime, and tells whether it became a
+// candidate to take.
+func (w *watcher) closedFile(path string) bool {
+	root, project, ok := w.locate(path)
+	if !ok {
+		return false
+	}
+	info, err := os.Lstat(path)
+	if err != nil {
+		return false
+	}
+	w.consider(root, project, path, info)
+	c, ok := w.pending[path]
+	if ok {
+		c.closed = true
+	}
+	return ok
 }
 
 // locate splits path into its root and project folder name, and tells
@@ -211,6 +268,11 @@ func (w *watcher) scanDir(ctx context.Context, root, dir string) {
 			if err := w.fsw.Add(path); err != nil {
 				w.log.Warn("cannot watch folder; the periodic scan still covers it", "path", path, "err", err)
 			}
+			if w.closes != nil {
+				if err := w.closes.Add(path); err != nil {
+					w.log.Warn("cannot watch folder for close-write; its files wait to be stable", "path", path, "err", err)
+				}
+			}
 			return nil
 		}
 		_, project, ok := w.locate(path)
@@ -246,7 +308,7 @@ func (w *watcher) consider(root, project, path string, info fs.FileInfo) {
 	}
 	if c, ok := w.pending[path]; ok {
 		if c.size != info.Size() || !c.mtime.Equal(mtime(info)) {
-			c.size, c.mtime, c.since = info.Size(), mtime(info), time.Now()
+			c.size, c.mtime, c.since, c.closed = info.Size(), mtime(info), time.Now(), false
 		}
 		return
 	}
@@ -265,10 +327,10 @@ func (w *watcher) takeStable(ctx context.Context) {
 			continue
 		}
 		if info.Size() != c.size || !mtime(info).Equal(c.mtime) {
-			c.size, c.mtime, c.since = info.Size(), mtime(info), now
+			c.size, c.mtime, c.since, c.closed = info.Size(), mtime(info), now, false
 			continue
 		}
-		if now.Sub(c.since) < w.cfg.StableFor && now.Sub(c.mtime) < w.cfg.StableFor {
+		if !c.closed && now.Sub(c.since) < w.cfg.StableFor && now.Sub(c.mtime) < w.cfg.StableFor {
 			continue
 		}
 		projectID, err := w.project(ctx, c.root, c.project)

@@ -217,6 +217,12 @@ main() {
 	# Tools the tests use: promtool checks /metrics, systemd-analyze the unit.
 	if [ "$(id -u)" -eq 0 ]; then install_promtool /usr/local/bin; else install_promtool "$VAR_DIR/bin"; fi
 	command -v systemd-analyze >/dev/null 2>&1 || apt_install systemd
+	# The review page's tests drive Debian's headless Chromium.
+	command -v chromium >/dev/null 2>&1 || apt_install chromium
+	# The native PNG decoder opens libdeflate at run time (without it screend
+	# decodes with Go's decoders, more slowly); gcc builds the cgo parts.
+	dpkg -s libdeflate0 >/dev/null 2>&1 || apt_install libdeflate0
+	command -v gcc >/dev/null 2>&1 || apt_install gcc libc6-dev
 	create_databases
 	cat >"$VAR_DIR/env" <<-EOF
 		# Written by scripts/setup.sh; sourced by make run and make test.

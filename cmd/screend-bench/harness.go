@@ -132,7 +132,7 @@ func newHarness(ctx context.Context, opts harnessOptions) (*harness, error) {
 	h.env = []string{
 		"SCREEND_DATABASE_URL=" + h.dbURL,
 		"SCREEND_INBOX=" + h.inbox,
-		"SCREEND_LISTEN=",
+		"SCREEND_LISTEN=", "SCREEND_REVIEW_LISTEN=",
 		"SCREEND_RETRAIN_SCHEDULE=",
 		"SCREEND_LOG_FORMAT=json",
 	}

@@ -40,6 +40,14 @@ type Limits struct {
 	// value).
 	DecodeOnly         float64 `json:"decode_only_per_s"`
 	DecodeOnlyMeasured float64 `json:"decode_only_measured_per_s"`
+	// Decoder names the decoders DecodeOnly used (imagefile.NativeStatus).
+	Decoder string `json:"decoder"`
+	// GoDecodeOnly and GoDecodeCPU are DecodeOnlyMeasured and DecodeCPU
+	// with Go's standard decoders, measured in the same passes on the same
+	// files; DecoderSpeedup is GoDecodeCPU over DecodeCPU.
+	GoDecodeOnly   float64 `json:"go_decode_only_per_s"`
+	GoDecodeCPU    float64 `json:"go_decode_only_cpu_s_per_image"`
+	DecoderSpeedup float64 `json:"decoder_speedup_cpu"`
 	// MegapixelsPerS is DecodeOnly in decoded megapixels per second.
 	MegapixelsPerS float64 `json:"decode_megapixels_per_s"`
 	// DecodePreprocess is images/s read, hashed, decoded and preprocessed
@@ -176,12 +184,18 @@ func measureLimits(ctx context.Context, cfg daemon.Config, dir string, maxFiles 
 	}
 	// Each pass runs twice, alternating, and the better run counts: the
 	// limit is what the machine can do, and shared machines are noisy.
+	_, l.Decoder = imagefile.NativeStatus()
 	var pixels atomic.Int64
+	goDecodeOnly := func(path string) error {
+		_, err := readDecodeWith(path, cfg.MaxPixels, imagefile.DecodeBytesGo)
+		return err
+	}
 	decodeOnly := func(path string) error {
 		img, err := readDecode(path, cfg.MaxPixels)
 		if err == nil {
 			b := img.Bounds()
 			pixels.Add(int64(b.Dx() * b.Dy()))
+			imagefile.Recycle(img) // as the pipeline does
 		}
 		return err
 	}
@@ -191,11 +205,20 @@ func measureLimits(ctx context.Context, cfg daemon.Config, dir string, maxFiles 
 			return err
 		}
 		_, err = emb.Preprocess(img)
+		imagefile.Recycle(img)
 		return err
 	}
+	var goDecodeCPU float64
 	for range 2 {
 		c0 := cpuNow()
-		rate, err := overFiles(ctx, files, cfg.DecodeWorkers, decodeOnly)
+		rate, err := overFiles(ctx, files, cfg.DecodeWorkers, goDecodeOnly)
+		if err != nil {
+			return nil, err
+		}
+		goDecodeCPU = minPositive(goDecodeCPU, (cpuNow()-c0)/float64(len(files)))
+		l.GoDecodeOnly = max(l.GoDecodeOnly, round(rate, 2))
+		c0 = cpuNow()
+		rate, err = overFiles(ctx, files, cfg.DecodeWorkers, decodeOnly)
 		if err != nil {
 			return nil, err
 		}
@@ -223,6 +246,8 @@ func measureLimits(ctx context.Context, cfg daemon.Config, dir string, maxFiles 
 	}
 	l.Combined = round(1/(1/decode+1/l.InferenceOnly), 2)
 	l.DecodeCPU = min(l.DecodeCPU, l.DecodePreprocessCPU)
+	l.GoDecodeCPU = round(goDecodeCPU, 4)
+	l.DecoderSpeedup = round(goDecodeCPU/l.DecodeCPU, 2)
 	if cfg.Embedder == "builtin" {
 		l.CombinedCPU = l.DecodeCPU + l.InferenceCPU
 	} else {
@@ -247,12 +272,17 @@ func spread(s []string, n int) []string {
 // readDecode does what the pipeline's decode stage does before the
 // embedder: read, hash, decode.
 func readDecode(path string, maxPixels int64) (image.Image, error) {
+	return readDecodeWith(path, maxPixels, imagefile.DecodeBytes)
+}
+
+// readDecodeWith is readDecode with the given decoder.
+func readDecodeWith(path string, maxPixels int64, decode func([]byte, int64) (image.Image, imagefile.Info, error)) (image.Image, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	_ = sha256.Sum256(data)
-	img, _, err := imagefile.DecodeBytes(data, maxPixels)
+	img, _, err := decode(data, maxPixels)
 	if err != nil {
 		return nil, fmt.Errorf("decode %s: %w", path, err)
 	}

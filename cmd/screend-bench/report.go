@@ -142,6 +142,10 @@ func (r *Report) Markdown() string {
 			fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %.2f | %.2f | %.2f | %.2f | %.3f / %.3f / %.3f |\n", l.Dir, l.Embedder, l.Files, l.DecodeWorkers, l.Threads,
 				l.DecodeOnly, l.DecodePreprocess, l.InferenceOnly, l.Combined, l.DecodeCPU, l.DecodePreprocessCPU, l.InferenceCPU)
 		}
+		b.WriteString("\n| decoders (read, hash, decode) | decode only img/s | CPU s/img | Go's decoders img/s | Go's CPU s/img | speed-up (CPU) |\n|---|---|---|---|---|---|\n")
+		for _, l := range r.Limits {
+			fmt.Fprintf(&b, "| %s | %.2f | %.4f | %.2f | %.4f | **%.2fx** |\n", l.Decoder, l.DecodeOnlyMeasured, l.DecodeCPU, l.GoDecodeOnly, l.GoDecodeCPU, l.DecoderSpeedup)
+		}
 	}
 	if len(r.Loads) > 0 {
 		b.WriteString("\n| load | embedder | images | embedded | img/s to embedded | vs decode only | vs combined limit | latency p50 / p95 / p99 s | after embedding p50 / p95 s | groups | peak RSS MB | CPU avg cores | CPU s/img | CPU efficiency |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")

@@ -53,7 +53,7 @@ func TestKillNineAtAnyMoment(t *testing.T) {
 	}
 	before := hashes(t, inbox)
 
-	env := append(os.Environ(), "SCREEND_DATABASE_URL="+dbURL, "SCREEND_INBOX="+inbox, "SCREEND_LISTEN=",
+	env := append(os.Environ(), "SCREEND_DATABASE_URL="+dbURL, "SCREEND_INBOX="+inbox, "SCREEND_LISTEN=", "SCREEND_REVIEW_LISTEN=",
 		"SCREEND_STABLE_FOR=100ms", "SCREEND_SETTLE=2s", "SCREEND_SCAN_INTERVAL=1s", "SCREEND_RETRAIN_SCHEDULE=",
 		"SCREEND_LOG_FORMAT=plain", "SCREEND_BATCH_SIZE=4")
 	var logs bytes.Buffer

@@ -36,6 +36,8 @@ commands:
                       the groups waiting for a human, most useful first
   review resolve GROUP_ID (--choose IMAGE_ID [--crop x1,y1,x2,y2 [--free-aspect] | --manual-crop] | --reject)
                       decide a flagged group, as screend.resolve_group does
+  undo [--json] [--wait D] GROUP_ID
+                      take back a decided group: its files move back and it waits for review again
 `
 
 // Exit codes.
@@ -74,6 +76,7 @@ var commands = map[string]command{
 	"models":  models,
 	"import":  importCmd,
 	"review":  review,
+	"undo":    undo,
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

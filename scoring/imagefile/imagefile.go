@@ -190,8 +190,37 @@ func OpenInfo(path string, maxPixels int64) (Info, error) {
 
 // DecodeBytes decodes an image held in memory, allowing at most maxPixels
 // pixels (DefaultMaxPixels if maxPixels <= 0).
+// PNGs go through libspng where it is installed (see NativeStatus).
 func DecodeBytes(data []byte, maxPixels int64) (image.Image, Info, error) {
-	return decodeSeeker(bytes.NewReader(data), maxPixels, true)
+	return decodeBytes(data, maxPixels, true)
+}
+
+// DecodeBytesGo is DecodeBytes with Go's decoders only, for comparing the
+// decoders on the same files.
+func DecodeBytesGo(data []byte, maxPixels int64) (image.Image, Info, error) {
+	return decodeBytes(data, maxPixels, false)
+}
+
+func decodeBytes(data []byte, maxPixels int64, allowNative bool) (image.Image, Info, error) {
+	if !allowNative || Sniff(data) != FormatPNG {
+		return decodeSeeker(bytes.NewReader(data), maxPixels, true)
+	}
+	if ok, _ := NativeStatus(); !ok {
+		return decodeSeeker(bytes.NewReader(data), maxPixels, true)
+	}
+	// The same header checks as Go's path, before any pixel buffer exists.
+	_, info, err := decodeSeeker(bytes.NewReader(data), maxPixels, false)
+	if err != nil {
+		return nil, info, err
+	}
+	img, err := decodePNGNative(data, info)
+	if errors.Is(err, errNotNative) {
+		return decodeSeeker(bytes.NewReader(data), maxPixels, true)
+	}
+	if err != nil {
+		return nil, info, err
+	}
+	return img, info, nil
 }
 
 // Decode decodes an image from r, allowing at most maxPixels pixels
