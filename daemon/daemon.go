@@ -92,7 +92,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "decider"), metrics: d.metrics,
 		embedder: d.embedder.ID(), embedderID: embedderID, wake: newWaker(), decided: app.wake.Wake,
 	}
-	back := &takeBacker{db: d.db, log: d.log.With("component", "takeback"), moves: moves, wake: newWaker()}
+	back := &takeBacker{db: d.db, log: d.log.With("component", "takeback"), moves: moves, wake: newWaker(), instance: instance}
 	listen := &listener{
 		url: d.cfg.DatabaseURL, log: d.log.With("component", "listener"),
 		resolved: app.wake.Wake, model: dec.wake.Wake, takeBack: back.wake.Wake,

@@ -43,8 +43,9 @@ func insertMoves(ctx context.Context, tx pgx.Tx, instance int32, moves []Move) e
 }
 
 // ClaimDueMoves claims for instance up to limit planned operations that
-// are due, oldest first: never tried, or failed and past their retry time,
-// and not claimed by another live instance. An operation waits while an
+// are due, oldest first: failed and past their retry time, or journaled by
+// an instance that is gone (or by this one over a minute ago: its outcome
+// was not recorded). An operation waits while an
 // earlier one of its group waits for a retry, so a group's moves happen in
 // order. Operations claimed by an instance whose database connection was
 // lost (a PostgreSQL restart) are claimed again by its next registration.
@@ -55,7 +56,11 @@ func (db *DB) ClaimDueMoves(ctx context.Context, instance int32, limit int) ([]M
 			SELECT c.move_id FROM screend.file_moves c
 			WHERE c.state = 'planned'
 			  AND (c.retry_after IS NULL OR c.retry_after <= now())
-			  AND (c.claimed_by IS NULL OR c.claimed_by = $1 OR NOT screend.instance_alive(c.claimed_by))
+			  -- An instance's own rows are being carried out by the part
+			  -- that journaled them, unless that failed to record the outcome
+			  -- long ago.
+			  AND (c.claimed_by IS NULL OR NOT screend.instance_alive(c.claimed_by)
+				OR (c.claimed_by = $1 AND c.planned_at < now() - interval '1 minute'))
 			  AND NOT EXISTS (
 				SELECT 1 FROM screend.file_moves e
 				WHERE e.group_id = c.group_id AND e.move_id < c.move_id AND e.state = 'planned'

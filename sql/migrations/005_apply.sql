@@ -57,8 +57,8 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- screend_reviewer is the role people who review are granted: EXECUTE on
--- resolve_group and reject_group, SELECT on the review and history views,
--- nothing else. Roles belong to the cluster, so it may exist already.
+-- resolve_group and reject_group, SELECT on the review and agreement views
+-- (007 adds undo_group and the history view), nothing else. Roles belong to the cluster, so it may exist already.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'screend_reviewer') THEN
@@ -233,35 +233,7 @@ BEGIN
 END
 $$;
 
--- decision_history lists every decision, automatic or human, newest first,
--- with what became of its group: its state, and why applying it failed.
-CREATE OR REPLACE VIEW screend.decision_history AS
-SELECT
-    d.decision_id,
-    d.group_id,
-    p.name AS project,
-    d.outcome,
-    d.chosen_image_id,
-    i.path AS chosen_path,
-    d.crop,
-    d.automatic,
-    d.decided_by,
-    d.decided_at,
-    d.suggested_outcome,
-    d.suggested_image_id,
-    d.confidence,
-    d.model_id,
-    d.reasons,
-    d.dry_run,
-    g.state,
-    g.error
-FROM screend.decisions d
-JOIN screend.groups g USING (group_id)
-JOIN screend.projects p USING (project_id)
-LEFT JOIN screend.images i ON i.image_id = d.chosen_image_id
-ORDER BY d.decided_at DESC, d.decision_id DESC;
-
 GRANT USAGE ON SCHEMA screend TO screend_reviewer;
 GRANT EXECUTE ON FUNCTION screend.resolve_group(bigint, bigint, real[], text, boolean, boolean),
     screend.reject_group(bigint, text) TO screend_reviewer;
-GRANT SELECT ON screend.review_queue, screend.decision_history, screend.model_agreement TO screend_reviewer;
+GRANT SELECT ON screend.review_queue, screend.model_agreement TO screend_reviewer;
