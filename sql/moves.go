@@ -3,6 +3,7 @@ package sql
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -126,12 +127,28 @@ func (db *DB) FinishMove(ctx context.Context, m Move) error {
 }
 
 // RetryMove records a failed attempt at an operation that may succeed
-// later (a permission, a full disk): it is tried again after retry.
+// later (a permission, a full disk): it is tried again after retry. The
+// later operations of its group are released too: they follow it in order
+// in the rounds that carry out due operations.
 func (db *DB) RetryMove(ctx context.Context, id int64, reason string, retry time.Duration) error {
-	_, err := db.Pool.Exec(ctx, `
-		UPDATE screend.file_moves
-		SET attempts = attempts + 1, error = $2, retry_after = now() + $3::interval, claimed_by = NULL
-		WHERE move_id = $1 AND state = 'planned'`, id, reason, retry)
+	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		var group *int64
+		err := tx.QueryRow(ctx, `
+			UPDATE screend.file_moves
+			SET attempts = attempts + 1, error = $2, retry_after = now() + $3::interval, claimed_by = NULL
+			WHERE move_id = $1 AND state = 'planned'
+			RETURNING group_id`, id, reason, retry).Scan(&group)
+		if errors.Is(err, pgx.ErrNoRows) || group == nil {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `
+			UPDATE screend.file_moves SET claimed_by = NULL
+			WHERE group_id = $1 AND state = 'planned' AND move_id > $2`, *group, id)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("record failed attempt of move %d: %w", id, err)
 	}

@@ -94,10 +94,19 @@ func TestGroupDeploymentAsUnprivilegedUsers(t *testing.T) {
 	}
 	must(t, asPerson("mkdir "+filepath.Join(inbox, "p")+" && cp "+src+"/* "+filepath.Join(inbox, "p")+"/"))
 
+	// The service's working folder, as the unit's StateDirectory= makes it.
+	state := filepath.Join(base, "state")
+	must(t, os.Mkdir(state, 0o750))
+	owner, err := user.Lookup(daemonUser)
+	must(t, err)
+	uid, err := strconv.Atoi(owner.Uid)
+	must(t, err)
+	must(t, os.Chown(state, uid, gid))
+
 	dbURL := sqltest.URL(t)
 	cmd := exec.Command("setpriv", "--reuid", daemonUser, "--regid", group, "--init-groups", "--",
 		"sh", "-c", "umask 0007 && exec "+bin+" run")
-	cmd.Dir = base
+	cmd.Dir = state
 	cmd.Env = append(os.Environ(), "SCREEND_DATABASE_URL="+dbURL, "SCREEND_INBOX="+inbox, "SCREEND_LISTEN=",
 		"SCREEND_STABLE_FOR=100ms", "SCREEND_SETTLE=2s", "SCREEND_SCAN_INTERVAL=1s", "SCREEND_RETRAIN_SCHEDULE=",
 		"SCREEND_LOG_FORMAT=plain", "HOME="+base)
