@@ -34,6 +34,19 @@ func IsReservedFolder(name string) bool {
 	return strings.HasPrefix(name, reservedPrefix)
 }
 
+// TempPrefix starts the names of the files screend writes before renaming
+// them into place; as dot-files they are never taken as input.
+const TempPrefix = ".screend-tmp-"
+
+// Ignored tells whether a file or folder name in the inbox is left alone:
+// reserved folders (__*), dot-files, and temporary names of writers (*.part,
+// *.tmp, *.crdownload, *~, editors' .*.swp, rsync's .name.XXXXXX).
+func Ignored(name string) bool {
+	return IsReservedFolder(name) || strings.HasPrefix(name, ".") ||
+		strings.HasSuffix(name, ".part") || strings.HasSuffix(name, ".tmp") ||
+		strings.HasSuffix(name, ".crdownload") || strings.HasSuffix(name, "~")
+}
+
 // IsWorkingFolder reports whether a folder name is one of the workflow's
 // routing folders (crop, selected, cropped, crop_auto, delete_staging, with or
 // without the "__" prefix, and any other "__" folder), which live inside a

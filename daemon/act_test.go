@@ -12,11 +12,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"screend"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"screend"
 
 	"screend/daemon"
 	"screend/scoring/model"

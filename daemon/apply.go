@@ -27,7 +27,7 @@ import (
 // A group whose decision cannot be carried out gets its reason recorded
 // (state failed) and the applier moves on to the next.
 type applier struct {
-	cfg      Config
+	cfg      Options
 	db       *sql.DB
 	log      *slog.Logger
 	metrics  *Metrics

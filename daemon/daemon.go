@@ -27,7 +27,7 @@ import (
 
 // Daemon is one running instance of screend.
 type Daemon struct {
-	cfg      Config
+	cfg      Options
 	db       *sql.DB
 	embedder embed.Embedder
 	log      *slog.Logger
@@ -39,7 +39,7 @@ type Daemon struct {
 
 // New builds a daemon from its parts; Run starts it. notify reports to
 // systemd and may be nil.
-func New(cfg Config, db *sql.DB, embedder embed.Embedder, log *slog.Logger, metrics *Metrics, notify *Notifier) *Daemon {
+func New(cfg Options, db *sql.DB, embedder embed.Embedder, log *slog.Logger, metrics *Metrics, notify *Notifier) *Daemon {
 	d := &Daemon{cfg: cfg, db: db, embedder: embedder, log: log, metrics: metrics, notify: notify}
 	// Open groups wait up to Settle without progress; beyond that, pending
 	// work that does not move means the daemon is stuck.

@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"screend"
 	"slices"
 	"time"
+
+	"screend"
 
 	"screend/scoring/model"
 	"screend/sql"
@@ -17,7 +18,7 @@ import (
 // an active model every group is flagged no_model: nothing is decided on
 // guesswork. A newly promoted model is picked up at the next round.
 type decider struct {
-	cfg        Config
+	cfg        Options
 	db         *sql.DB
 	log        *slog.Logger
 	metrics    *Metrics
@@ -94,7 +95,7 @@ func (d *decider) loadModel(ctx context.Context) error {
 			"model_id", id, "model_embedder", p.EmbedderID, "embedder", d.embedder)
 		return nil
 	}
-	d.cfg.Thresholds.apply(&p.Thresholds)
+	d.cfg.Thresholds.Apply(&p.Thresholds)
 	b, err := model.NewBundle(m.Ranker, m.Crop, m.Reject, p, d.cfg.IntraOpThreads)
 	if err != nil {
 		return fmt.Errorf("model %d: %w", m.ID, err)

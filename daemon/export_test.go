@@ -3,6 +3,8 @@ package daemon
 import (
 	"context"
 	"errors"
+	"runtime"
+	"time"
 
 	"screend/sql"
 )
@@ -11,7 +13,7 @@ import (
 // marks it applying without moving any file: the state a crash right after
 // that transaction leaves behind. The moves are claimed by an instance
 // that is gone at once, as a killed instance's would be.
-func JournalNextDecision(ctx context.Context, cfg Config, db *sql.DB) ([]sql.Move, error) {
+func JournalNextDecision(ctx context.Context, cfg Options, db *sql.DB) ([]sql.Move, error) {
 	a := &applier{cfg: cfg, db: db}
 	g, found, err := db.NextDecidedGroup(ctx)
 	if err != nil || !found {
@@ -28,4 +30,15 @@ func JournalNextDecision(ctx context.Context, cfg Config, db *sql.DB) ([]sql.Mov
 	defer inst.Close(ctx)
 	moves, _, err = db.JournalMoves(ctx, inst.ID, g.ID, moves, cfg.DryRun)
 	return moves, err
+}
+
+// OptionsForTest are the options of the default configuration
+// (cmd/screend/config) for a daemon on dbURL watching inbox.
+func OptionsForTest(dbURL, inbox string) Options {
+	return Options{
+		DatabaseURL: dbURL, Inbox: []string{inbox}, Settle: 2 * time.Minute, Listen: "127.0.0.1:9464",
+		RetrainSchedule: "0 3 * * *", RetrainMinDecisions: 50, ScanInterval: time.Minute, StableFor: 2 * time.Second,
+		MaxPixels: 100_000_000, DecodeWorkers: runtime.NumCPU(), IntraOpThreads: runtime.NumCPU(), BatchSize: 16,
+		ReviewListen: "127.0.0.1:9465", ReviewCache: "./var/cache/review", ReviewCacheMB: 1024, ReviewMemoryMB: 64,
+	}
 }

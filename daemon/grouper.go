@@ -3,8 +3,9 @@ package daemon
 import (
 	"context"
 	"log/slog"
-	"screend"
 	"time"
+
+	"screend"
 
 	"screend/scoring/group"
 	"screend/sql"
@@ -17,7 +18,7 @@ import (
 // would change it or its project is settled; images in no group become
 // single-image groups when the project settles.
 type grouper struct {
-	cfg     Config
+	cfg     Options
 	db      *sql.DB
 	log     *slog.Logger
 	metrics *Metrics

@@ -7,21 +7,6 @@ import (
 	"time"
 )
 
-// progressMetrics are the counters that move whenever the daemon gets work
-// done; health watches their sum.
-var progressMetrics = map[string]bool{
-	"screend_files_discovered_total":  true,
-	"screend_files_embedded_total":    true,
-	"screend_files_duplicate_total":   true,
-	"screend_files_quarantined_total": true,
-	"screend_groups_closed_total":     true,
-	"screend_groups_decided_total":    true,
-	"screend_groups_flagged_total":    true,
-	"screend_groups_resolved_total":   true,
-	"screend_groups_failed_total":     true,
-	"screend_file_moves_total":        true,
-}
-
 // health tells whether the daemon is healthy: its database answers and its
 // pipeline is making progress or has nothing to do. It is safe for
 // concurrent use (/healthz and the watchdog ask at once).
@@ -39,10 +24,7 @@ func (h *health) Check(ctx context.Context) error {
 	if err := h.d.db.Pool.Ping(ctx); err != nil {
 		return fmt.Errorf("database unreachable: %w", err)
 	}
-	count, err := h.d.progressCount()
-	if err != nil {
-		return err
-	}
+	count := h.d.metrics.Progress()
 	now := time.Now()
 	h.mu.Lock()
 	if count != h.count || h.lastChange.IsZero() {
@@ -61,21 +43,4 @@ func (h *health) Check(ctx context.Context) error {
 		return fmt.Errorf("no progress for %s with %d items pending", since.Round(time.Second), st.Pending)
 	}
 	return nil
-}
-
-// progressCount sums the progress counters.
-func (d *Daemon) progressCount() (float64, error) {
-	families, err := d.metrics.Registry.Gather()
-	if err != nil {
-		return 0, fmt.Errorf("read metrics: %w", err)
-	}
-	sum := 0.0
-	for _, f := range families {
-		if progressMetrics[f.GetName()] {
-			for _, m := range f.GetMetric() {
-				sum += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return sum, nil
 }

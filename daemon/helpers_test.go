@@ -20,48 +20,29 @@ import (
 
 // testConfig is a configuration for a daemon on a test inbox, with short
 // timings so tests run quickly.
-func testConfig(t *testing.T, dbURL string, inbox string) daemon.Config {
+func testConfig(t *testing.T, dbURL string, inbox string) daemon.Options {
 	t.Helper()
-	cfg, err := daemon.LoadConfig("", func(key string) (string, bool) {
-		switch key {
-		case "SCREEND_DATABASE_URL":
-			return dbURL, true
-		case "SCREEND_INBOX":
-			return inbox, true
-		case "SCREEND_SETTLE":
-			return "3s", true
-		case "SCREEND_STABLE_FOR":
-			return "300ms", true
-		case "SCREEND_SCAN_INTERVAL":
-			return "2s", true
-		case "SCREEND_LISTEN", "SCREEND_REVIEW_LISTEN":
-			return "", true
-		case "SCREEND_ONNXRUNTIME_LIB":
-			return os.Getenv("SCREEND_ONNXRUNTIME_LIB"), os.Getenv("SCREEND_ONNXRUNTIME_LIB") != ""
-		}
-		return "", false
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := daemon.OptionsForTest(dbURL, inbox)
+	cfg.Settle, cfg.StableFor, cfg.ScanInterval = 3*time.Second, 300*time.Millisecond, 2*time.Second
+	cfg.Listen, cfg.ReviewListen = "", ""
 	return cfg
 }
 
 // running is a daemon started by a test.
 type running struct {
 	db   *sql.DB
-	cfg  daemon.Config
+	cfg  daemon.Options
 	stop func() error
 }
 
 // startDaemon runs a daemon with the built-in embedder until the test ends.
-func startDaemon(t *testing.T, cfg daemon.Config) *running {
+func startDaemon(t *testing.T, cfg daemon.Options) *running {
 	t.Helper()
 	return startDaemonWith(t, cfg, embed.NewBuiltin())
 }
 
 // startDaemonWith runs a daemon with the given embedder until the test ends.
-func startDaemonWith(t *testing.T, cfg daemon.Config, emb embed.Embedder) *running {
+func startDaemonWith(t *testing.T, cfg daemon.Options, emb embed.Embedder) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	db, err := sql.Open(ctx, cfg.DatabaseURL)

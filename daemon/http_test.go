@@ -9,11 +9,12 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
-	"screend"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"screend"
 
 	"screend/daemon"
 	"screend/sql"

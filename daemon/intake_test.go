@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"screend/daemon"
+	"screend/scoring/group"
 )
 
 func TestIntakeEmbedsGroupsAndFlagsWithoutModel(t *testing.T) {
@@ -178,7 +178,7 @@ func TestLiveGroupsEqualPlan(t *testing.T) {
 	}
 	waitIdle(t, d.db, 60*time.Second)
 
-	planned, err := daemon.Plan(inbox)
+	planned, err := group.FormDir(inbox)
 	must(t, err)
 	var want []string
 	for _, g := range planned {

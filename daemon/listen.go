@@ -3,8 +3,9 @@ package daemon
 import (
 	"context"
 	"log/slog"
-	"screend"
 	"time"
+
+	"screend"
 
 	"github.com/jackc/pgx/v5"
 )

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"screend"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"screend"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -113,6 +116,38 @@ func NewMetrics() *Metrics {
 		m.QueueDepth, m.Pending, m.ModelVersion, m.ModelCoverage,
 	)
 	return m
+}
+
+// Progress sums the counters that move whenever the daemon gets work done:
+// files discovered, embedded, found duplicate or quarantined, and groups
+// closed, decided, flagged or resolved. Health watches it.
+func (m *Metrics) Progress() float64 {
+	sum := 0.0
+	for _, c := range []prometheus.Collector{
+		m.FilesDiscovered, m.FilesEmbedded, m.FilesDuplicate, m.FilesQuarantined,
+		m.GroupsClosed, m.GroupsDecided, m.GroupsFlagged, m.GroupsResolved, m.GroupsFailed, m.MovesDone,
+	} {
+		sum += counterSum(c)
+	}
+	return sum
+}
+
+// counterSum adds up the values of a counter or of every child of a
+// counter vector.
+func counterSum(c prometheus.Collector) float64 {
+	ch := make(chan prometheus.Metric)
+	go func() {
+		c.Collect(ch)
+		close(ch)
+	}()
+	sum := 0.0
+	for m := range ch {
+		var d dto.Metric
+		if m.Write(&d) == nil {
+			sum += d.GetCounter().GetValue()
+		}
+	}
+	return sum
 }
 
 // ObserveStatus sets the queue and pending gauges from a status read.

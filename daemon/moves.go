@@ -44,11 +44,6 @@ const minCropPixels = 16
 // of Linux file systems).
 const nameMax = 255
 
-// tmpPrefix starts the names of the files screend writes before renaming
-// them into place; the watcher ignores dot-files, so they are never taken
-// as input.
-const tmpPrefix = ".screend-tmp-"
-
 // folders is what the planner knows of the file system: for each folder
 // it looked at, the names in it, true for regular files.
 type folders map[string]map[string]bool
@@ -586,7 +581,7 @@ func moveFile(src, dst string) error {
 // existing dst.
 func writeNew(dst string, r io.Reader, mode fs.FileMode) error {
 	dir := filepath.Dir(dst)
-	tmp, err := os.CreateTemp(dir, tmpPrefix+"*")
+	tmp, err := os.CreateTemp(dir, screend.TempPrefix+"*")
 	if err != nil {
 		return fmt.Errorf("create temporary file: %w", err)
 	}

@@ -43,7 +43,7 @@ func TestMoveAcrossFileSystems(t *testing.T) {
 	if _, err := os.Stat(src); !os.IsNotExist(err) {
 		t.Errorf("source still there after the move: %v", err)
 	}
-	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(dst), tmpPrefix+"*"))
+	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(dst), screend.TempPrefix+"*"))
 	if len(leftovers) != 0 {
 		t.Errorf("temporary files left: %v", leftovers)
 	}

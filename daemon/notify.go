@@ -4,48 +4,37 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"time"
+
+	sd "github.com/coreos/go-systemd/v22/daemon"
 )
 
 // Notifier tells systemd about the service's state with the sd_notify
-// protocol: one datagram per message on the unix socket named by
-// $NOTIFY_SOCKET (an abstract socket when the name starts with '@'). When
-// NOTIFY_SOCKET is unset, as outside a Type=notify unit, every method does
-// nothing and returns nil; so does a nil *Notifier. A Notifier is safe for
-// concurrent use.
+// protocol (github.com/coreos/go-systemd/v22/daemon), on the socket named by
+// $NOTIFY_SOCKET. When NOTIFY_SOCKET is unset, as outside a Type=notify unit,
+// every method does nothing and returns nil; so does a nil *Notifier. A
+// Notifier is safe for concurrent use.
 type Notifier struct {
-	// socket is the address of systemd's notification socket; empty
-	// disables the notifier.
-	socket string
+	enabled bool
 	// watchdog is the unit's WatchdogSec= (from WATCHDOG_USEC), zero when
-	// the watchdog is off or meant for another process.
+	// the watchdog is off or meant for another process (WATCHDOG_PID).
 	watchdog time.Duration
 }
 
-// NewNotifier reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID through
-// lookup (os.LookupEnv in the program, a map in tests).
-func NewNotifier(lookup func(string) (string, bool)) *Notifier {
-	n := &Notifier{}
-	n.socket, _ = lookup("NOTIFY_SOCKET")
-	usec, ok := lookup("WATCHDOG_USEC")
-	if !ok {
-		return n
-	}
-	if pid, ok := lookup("WATCHDOG_PID"); ok && pid != strconv.Itoa(os.Getpid()) {
-		return n // the watchdog is meant for another process
-	}
-	if v, err := strconv.ParseInt(usec, 10, 64); err == nil && v > 0 {
-		n.watchdog = time.Duration(v) * time.Microsecond
+// NewNotifier reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID from the
+// environment.
+func NewNotifier() *Notifier {
+	n := &Notifier{enabled: os.Getenv("NOTIFY_SOCKET") != ""}
+	if n.enabled {
+		n.watchdog, _ = sd.SdWatchdogEnabled(false) // a bad value: no watchdog
 	}
 	return n
 }
 
 // Enabled tells whether systemd listens to the notifier.
-func (n *Notifier) Enabled() bool { return n != nil && n.socket != "" }
+func (n *Notifier) Enabled() bool { return n != nil && n.enabled }
 
 // WatchdogTimeout is the unit's WatchdogSec=: systemd kills the service when
 // no WATCHDOG=1 arrives for that long. Zero means no watchdog.
@@ -58,13 +47,13 @@ func (n *Notifier) WatchdogTimeout() time.Duration {
 
 // Ready tells systemd that start-up is complete (READY=1): for screend,
 // once the database, schema, models and watches are up.
-func (n *Notifier) Ready() error { return n.Send("READY=1") }
+func (n *Notifier) Ready() error { return n.Send(sd.SdNotifyReady) }
 
 // Stopping tells systemd that the service is shutting down (STOPPING=1).
-func (n *Notifier) Stopping() error { return n.Send("STOPPING=1") }
+func (n *Notifier) Stopping() error { return n.Send(sd.SdNotifyStopping) }
 
 // Watchdog tells systemd that the service is alive and well (WATCHDOG=1).
-func (n *Notifier) Watchdog() error { return n.Send("WATCHDOG=1") }
+func (n *Notifier) Watchdog() error { return n.Send(sd.SdNotifyWatchdog) }
 
 // Status sets the one-line status `systemctl status` shows (STATUS=...).
 func (n *Notifier) Status(text string) error {
@@ -76,12 +65,7 @@ func (n *Notifier) Send(assignments ...string) error {
 	if !n.Enabled() {
 		return nil
 	}
-	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: n.socket, Net: "unixgram"})
-	if err != nil {
-		return fmt.Errorf("notify systemd: %w", err)
-	}
-	defer conn.Close()
-	if _, err := conn.Write([]byte(strings.Join(assignments, "\n"))); err != nil {
+	if _, err := sd.SdNotify(false, strings.Join(assignments, "\n")); err != nil {
 		return fmt.Errorf("notify systemd: %w", err)
 	}
 	return nil

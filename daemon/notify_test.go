@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"screend/cmd/screend/config"
+
 	"screend/daemon"
 )
 
@@ -80,13 +82,24 @@ func lookupMap(vars map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 }
 
+// newNotifier is daemon.NewNotifier with exactly vars of the systemd
+// variables set; the test must not be parallel (t.Setenv).
+func newNotifier(t *testing.T, vars map[string]string) *daemon.Notifier {
+	t.Helper()
+	for _, k := range []string{"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"} {
+		t.Setenv(k, vars[k])
+		if _, ok := vars[k]; !ok {
+			os.Unsetenv(k)
+		}
+	}
+	return daemon.NewNotifier()
+}
+
 func TestNotifySendsStates(t *testing.T) {
-	t.Parallel()
 	for _, abstract := range []bool{false, true} {
 		t.Run(fmt.Sprintf("abstract=%v", abstract), func(t *testing.T) {
-			t.Parallel()
 			sd := listenNotify(t, abstract)
-			n := daemon.NewNotifier(lookupMap(map[string]string{"NOTIFY_SOCKET": sd.addr}))
+			n := newNotifier(t, map[string]string{"NOTIFY_SOCKET": sd.addr})
 			if !n.Enabled() {
 				t.Fatal("notifier disabled with NOTIFY_SOCKET set")
 			}
@@ -112,8 +125,7 @@ func TestNotifySendsStates(t *testing.T) {
 }
 
 func TestNotifyWithoutSocketIsNoOp(t *testing.T) {
-	t.Parallel()
-	n := daemon.NewNotifier(lookupMap(map[string]string{"WATCHDOG_USEC": "1000000"}))
+	n := newNotifier(t, map[string]string{"WATCHDOG_USEC": "1000000"})
 	if n.Enabled() || n.WatchdogTimeout() != 0 {
 		t.Fatalf("enabled=%v watchdog=%s without NOTIFY_SOCKET", n.Enabled(), n.WatchdogTimeout())
 	}
@@ -129,15 +141,13 @@ func TestNotifyWithoutSocketIsNoOp(t *testing.T) {
 }
 
 func TestNotifySocketGoneIsAnError(t *testing.T) {
-	t.Parallel()
-	n := daemon.NewNotifier(lookupMap(map[string]string{"NOTIFY_SOCKET": filepath.Join(t.TempDir(), "none")}))
+	n := newNotifier(t, map[string]string{"NOTIFY_SOCKET": filepath.Join(t.TempDir(), "none")})
 	if err := n.Ready(); err == nil {
 		t.Fatal("no error for a missing socket")
 	}
 }
 
 func TestNotifyWatchdogTimeout(t *testing.T) {
-	t.Parallel()
 	pid := strconv.Itoa(os.Getpid())
 	for _, tc := range []struct {
 		vars map[string]string
@@ -149,7 +159,7 @@ func TestNotifyWatchdogTimeout(t *testing.T) {
 		{map[string]string{"NOTIFY_SOCKET": "/x", "WATCHDOG_USEC": "bad"}, 0},
 		{map[string]string{"NOTIFY_SOCKET": "/x"}, 0},
 	} {
-		if got := daemon.NewNotifier(lookupMap(tc.vars)).WatchdogTimeout(); got != tc.want {
+		if got := newNotifier(t, tc.vars).WatchdogTimeout(); got != tc.want {
 			t.Errorf("%v: got %s, want %s", tc.vars, got, tc.want)
 		}
 	}
@@ -160,9 +170,8 @@ func TestNotifyWatchdogTimeout(t *testing.T) {
 // arrives while healthy, stops while unhealthy (a STATUS= says why), and
 // resumes when healthy again.
 func TestWatchdogFeedsOnlyWhileHealthy(t *testing.T) {
-	t.Parallel()
 	sd := listenNotify(t, false)
-	n := daemon.NewNotifier(lookupMap(map[string]string{"NOTIFY_SOCKET": sd.addr, "WATCHDOG_USEC": "200000"}))
+	n := newNotifier(t, map[string]string{"NOTIFY_SOCKET": sd.addr, "WATCHDOG_USEC": "200000"})
 	var sick atomic.Bool
 	var calls atomic.Int64
 	health := func(ctx context.Context) error {
@@ -342,7 +351,7 @@ func TestNotifyExampleConfigLoads(t *testing.T) {
 		t.Fatal("no variables in screend.env.example")
 	}
 	vars["SCREEND_LOG_FORMAT"] = "plain" // the unit's Environment=
-	cfg, err := daemon.LoadConfig("../systemd/screend.toml.example", lookupMap(vars))
+	cfg, err := config.Load("../systemd/screend.toml.example", lookupMap(vars))
 	if err != nil {
 		t.Fatalf("example configuration: %v", err)
 	}

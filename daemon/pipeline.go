@@ -9,10 +9,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"screend"
 	"strings"
 	"sync"
 	"time"
+
+	"screend"
 
 	"screend/scoring/embed"
 	"screend/scoring/imagefile"
@@ -25,7 +26,7 @@ import (
 // many files wait; the state of every image lives in the database, so work
 // interrupted at any point is claimed again and done once.
 type pipeline struct {
-	cfg        Config
+	cfg        Options
 	db         *sql.DB
 	log        *slog.Logger
 	metrics    *Metrics

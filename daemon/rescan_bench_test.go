@@ -52,15 +52,7 @@ func BenchmarkRescanProcessedInbox(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	cfg, err := LoadConfig("", func(k string) (string, bool) {
-		if k == "SCREEND_INBOX" {
-			return inbox, true
-		}
-		return "", false
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg := OptionsForTest("", inbox)
 	log := slog.New(slog.DiscardHandler)
 	b.ResetTimer()
 	for range b.N {

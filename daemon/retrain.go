@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"screend"
 	"time"
+
+	"screend"
 
 	"github.com/robfig/cron/v3"
 
@@ -31,7 +32,7 @@ type retrainer struct {
 }
 
 // newRetrainer builds the retrainer for the embedder called embedder.
-func newRetrainer(cfg Config, db *sql.DB, embedder string, log *slog.Logger) (*retrainer, error) {
+func newRetrainer(cfg Options, db *sql.DB, embedder string, log *slog.Logger) (*retrainer, error) {
 	r := &retrainer{db: db, log: log, minDecisions: cfg.RetrainMinDecisions, now: time.Now, wait: waitUntil}
 	if cfg.RetrainSchedule != "" {
 		s, err := cron.ParseStandard(cfg.RetrainSchedule)

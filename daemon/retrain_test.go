@@ -179,7 +179,7 @@ func TestRetrainerOneInstanceAtATime(t *testing.T) {
 
 func TestRetrainerDisabled(t *testing.T) {
 	t.Parallel()
-	r, err := newRetrainer(Config{}, nil, "builtin-v1", testLog(t))
+	r, err := newRetrainer(Options{}, nil, "builtin-v1", testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,8 +18,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"screend/daemon/reviewpage/browser"
 	"screend"
+	"screend/daemon/reviewpage/browser"
 	"screend/scoring/model"
 	"screend/scoring/onnxrt/onnxrttest"
 	"screend/sql"

@@ -7,11 +7,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"screend"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"screend"
 
 	"github.com/fsnotify/fsnotify"
 
@@ -35,7 +36,7 @@ import (
 // recorded again at its next close, and the pipeline, which checks size and
 // mtime before decoding, releases it to be processed again.
 type watcher struct {
-	cfg     Config
+	cfg     Options
 	db      *sql.DB
 	log     *slog.Logger
 	metrics *Metrics
@@ -68,7 +69,7 @@ const pollInterval = 250 * time.Millisecond
 // closedDelay gathers the files closed within it into one recording.
 const closedDelay = 20 * time.Millisecond
 
-func newWatcher(cfg Config, db *sql.DB, log *slog.Logger, m *Metrics, recorded func([]int64)) *watcher {
+func newWatcher(cfg Options, db *sql.DB, log *slog.Logger, m *Metrics, recorded func([]int64)) *watcher {
 	return &watcher{
 		cfg: cfg, db: db, log: log, metrics: m, recorded: recorded,
 		known:    map[string]sql.FileStat{},
@@ -209,7 +210,7 @@ func (w *watcher) locate(path string) (root, project string, ok bool) {
 	}
 	parts := strings.Split(rel, string(filepath.Separator))
 	for _, p := range parts {
-		if Ignored(p) {
+		if screend.Ignored(p) {
 			return "", "", false
 		}
 	}
@@ -226,15 +227,6 @@ func inboxPath(roots []string, path string) (root, rel string, ok bool) {
 		}
 	}
 	return "", "", false
-}
-
-// Ignored tells whether a file or folder name is left alone: output folders
-// (__*), dot-files, and temporary names of writers (*.part, *.tmp, *~,
-// editors' .*.swp, rsync's .name.XXXXXX).
-func Ignored(name string) bool {
-	return screend.IsReservedFolder(name) || strings.HasPrefix(name, ".") ||
-		strings.HasSuffix(name, ".part") || strings.HasSuffix(name, ".tmp") ||
-		strings.HasSuffix(name, ".crdownload") || strings.HasSuffix(name, "~")
 }
 
 // scanAll scans every root.
@@ -258,7 +250,7 @@ func (w *watcher) scanDir(ctx context.Context, root, dir string) {
 			w.log.Warn("scan", "path", path, "err", err)
 			return nil
 		}
-		if path != root && Ignored(d.Name()) {
+		if path != root && screend.Ignored(d.Name()) {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}

@@ -43,6 +43,18 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	return &DB{Pool: pool}, nil
 }
 
+// VectorExtension tells whether the pgvector extension is available on the
+// server and whether it is created in this database.
+func (db *DB) VectorExtension(ctx context.Context) (available, installed bool, err error) {
+	err = db.Pool.QueryRow(ctx, `
+		SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector'),
+		       EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')`).Scan(&available, &installed)
+	if err != nil {
+		return false, false, fmt.Errorf("look up the vector extension: %w", err)
+	}
+	return available, installed, nil
+}
+
 // registerVector registers pgvector's types when the extension exists; a
 // database that is not migrated yet has none, and Migrate creates it.
 func registerVector(ctx context.Context, conn *pgx.Conn) error {

@@ -3,6 +3,7 @@ package sql
 import (
 	"context"
 	"fmt"
+
 	"screend"
 
 	"github.com/jackc/pgx/v5"

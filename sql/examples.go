@@ -3,8 +3,9 @@ package sql
 import (
 	"context"
 	"fmt"
-	"screend"
 	"time"
+
+	"screend"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgvector/pgvector-go"

@@ -3,11 +3,12 @@ package sql
 import (
 	"context"
 	"fmt"
-	"screend"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"screend"
 
 	"github.com/jackc/pgx/v5"
 )

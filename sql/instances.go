@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+
 	"screend"
 
 	"github.com/jackc/pgx/v5"

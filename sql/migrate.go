@@ -5,10 +5,11 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"screend"
 	"sort"
 	"strconv"
 	"strings"
+
+	"screend"
 
 	"github.com/jackc/pgx/v5"
 )

@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"screend"
 	"time"
+
+	"screend"
 
 	"github.com/jackc/pgx/v5"
 )

@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"screend"
 	"strconv"
 	"time"
+
+	"screend"
 
 	"github.com/jackc/pgx/v5"
 )

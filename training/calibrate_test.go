@@ -3,8 +3,9 @@ package training
 import (
 	"math"
 	"math/rand/v2"
-	"screend"
 	"testing"
+
+	"screend"
 
 	"screend/scoring/model"
 )

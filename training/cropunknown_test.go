@@ -2,8 +2,9 @@ package training
 
 import (
 	"context"
-	"screend"
 	"testing"
+
+	"screend"
 
 	"screend/scoring/model"
 	"screend/scoring/onnxrt/onnxrttest"

@@ -1,8 +1,9 @@
 package training
 
 import (
-	"screend"
 	"sort"
+
+	"screend"
 
 	"screend/scoring/model"
 )

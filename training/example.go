@@ -3,8 +3,9 @@ package training
 import (
 	"fmt"
 	"math"
-	"screend"
 	"time"
+
+	"screend"
 
 	"screend/scoring/model"
 )

@@ -3,6 +3,7 @@ package training
 import (
 	"context"
 	"fmt"
+
 	"screend/sql"
 
 	"screend/scoring/model"

@@ -3,10 +3,11 @@ package training
 import (
 	"context"
 	"fmt"
-	"screend"
 	"slices"
 	"sort"
 	"strings"
+
+	"screend"
 
 	"screend/scoring/model"
 	"screend/sql"

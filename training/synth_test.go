@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"screend"
 	"time"
+
+	"screend"
 
 	"screend/scoring/model"
 	"screend/training/trainingtest"

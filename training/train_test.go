@@ -7,10 +7,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"screend"
 	"strings"
 	"testing"
 	"time"
+
+	"screend"
 
 	"screend/scoring/model"
 	"screend/scoring/onnxrt/onnxrttest"

@@ -38,6 +38,7 @@ func issue3Cmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *model != "" {
 		embedders = append(embedders, *model)
 	}
+	var modelLim *Limits
 	for _, e := range embedders {
 		f := base
 		f.embedder = e
@@ -50,6 +51,12 @@ func issue3Cmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		rep.Limits = append(rep.Limits, lim)
+		if e == "builtin" {
+			rep.Targets = append(rep.Targets, Target{Name: "decoding CPU/image, Go's decoders / the daemon's", Goal: ">= 1.5",
+				Measured: lim.DecoderSpeedup, Met: lim.DecoderSpeedup >= 1.5})
+		} else {
+			modelLim = lim
+		}
 		res, err := runLoad(ctx, rep, f, lim)
 		if err != nil {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("%s: %v", e, err))
@@ -58,7 +65,11 @@ func issue3Cmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		rep.Loads = append(rep.Loads, res)
 		if e == "builtin" {
 			rep.Targets = append(rep.Targets, Target{Name: "builtin end-to-end / decode-only", Goal: ">= 0.85",
-				Measured: res.VsDecodeOnly, Met: res.VsDecodeOnly >= 0.85})
+				Measured: res.VsDecodeOnly, Met: res.VsDecodeOnly >= 0.85},
+				Target{Name: "builtin, from the first byte copied to the last embedding / decode-only", Goal: ">= 0.85",
+					Measured: res.DropVsDecodeOnly, Met: res.DropVsDecodeOnly >= 0.85},
+				Target{Name: "builtin daemon CPU/image / decode-only CPU/image", Goal: "<= 1.1",
+					Measured: res.CPUVsDecode, Met: res.CPUVsDecode > 0 && res.CPUVsDecode <= 1.1})
 		} else {
 			rep.Targets = append(rep.Targets, Target{Name: "ONNX end-to-end / (decode+preprocess, inference) limit", Goal: ">= 0.80",
 				Measured: res.VsCombined, Met: res.VsCombined >= 0.80})
@@ -67,14 +78,16 @@ func issue3Cmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *burst > 0 && *model != "" {
 		f := base
 		f.embedder, f.copies = *model, *burst
-		res, err := runLoad(ctx, rep, f, nil)
+		res, err := runLoad(ctx, rep, f, modelLim)
 		if err != nil {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("burst: %v", err))
 		} else {
 			res.Mode = fmt.Sprintf("cp burst x%d", *burst)
 			rep.Loads = append(rep.Loads, res)
-			rep.Targets = append(rep.Targets, Target{Name: fmt.Sprintf("peak RSS MB, %d-file burst, ONNX", res.Images), Goal: "< 1536",
-				Measured: res.PeakRSSMB, Met: res.PeakRSSMB < 1536})
+			rep.Targets = append(rep.Targets, Target{Name: fmt.Sprintf("peak RSS MB, %d-file burst, ONNX", res.Images), Goal: "< 1024",
+				Measured: res.PeakRSSMB, Met: res.PeakRSSMB < 1024},
+				Target{Name: "burst end-to-end / (decode+preprocess, inference) limit", Goal: ">= 0.80",
+					Measured: res.VsCombined, Met: res.VsCombined >= 0.80})
 		}
 	}
 	return rep.finish(*out, stdout)

@@ -11,12 +11,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"screend"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"screend"
 
 	"golang.org/x/sync/errgroup"
 

@@ -14,8 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"screend/cmd/screend/config"
+
 	"screend/cmd/screend-bench/internal/corpus"
-	"screend/daemon"
 	"screend/scoring/embed"
 	"screend/scoring/imagefile"
 	"screend/scoring/onnxrt"
@@ -121,8 +122,8 @@ func limitsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // benchConfig is the daemon's configuration (file and environment) with
 // the embedder and thread count of the command line.
-func benchConfig(embedder string, threads int) (daemon.Config, error) {
-	cfg, err := daemon.LoadConfig("", os.LookupEnv)
+func benchConfig(embedder string, threads int) (config.Config, error) {
+	cfg, err := config.Load("", os.LookupEnv)
 	if err != nil {
 		return cfg, usageError{err.Error()}
 	}
@@ -135,7 +136,7 @@ func benchConfig(embedder string, threads int) (daemon.Config, error) {
 
 // openEmbedder builds the embedder the daemon would, initialising ONNX
 // Runtime when needed.
-func openEmbedder(cfg daemon.Config) (embed.Embedder, func(), error) {
+func openEmbedder(cfg config.Config) (embed.Embedder, func(), error) {
 	if cfg.Embedder == "builtin" {
 		return embed.NewBuiltin(), func() {}, nil
 	}
@@ -151,7 +152,7 @@ func openEmbedder(cfg daemon.Config) (embed.Embedder, func(), error) {
 
 // measureLimits measures decode-only, decode+preprocess and inference-only
 // throughput on the images under dir.
-func measureLimits(ctx context.Context, cfg daemon.Config, dir string, maxFiles int) (*Limits, error) {
+func measureLimits(ctx context.Context, cfg config.Config, dir string, maxFiles int) (*Limits, error) {
 	rels, err := corpus.ImageFiles(dir)
 	if err != nil {
 		return nil, err
@@ -325,7 +326,7 @@ const inferenceMinDuration = 8 * time.Second
 
 // inferenceOnly measures the embedder alone on a sample of the files,
 // decoded (built-in) or preprocessed (ONNX) beforehand.
-func inferenceOnly(ctx context.Context, cfg daemon.Config, emb embed.Embedder, files []string) (rate, cpuPerImage float64, err error) {
+func inferenceOnly(ctx context.Context, cfg config.Config, emb embed.Embedder, files []string) (rate, cpuPerImage float64, err error) {
 	if cfg.Embedder == "builtin" {
 		// The descriptor is computed from decoded images; keep a small
 		// sample in memory (large images take 4 bytes a pixel).

@@ -61,6 +61,20 @@ type LoadResult struct {
 	CPUPerImage   float64 `json:"cpu_s_per_image"`
 	CPUEfficiency float64 `json:"cpu_efficiency_vs_combined,omitempty"`
 	IdleSeconds   float64 `json:"drop_start_to_idle_s"`
+	// From the first byte copied (the drop's start): seconds to the last
+	// embedding stored and to the last group flagged or decided (which
+	// includes the grouping rule's waits: SCREEND_SETTLE for files copied
+	// out of order), and the images/s over the first, beside the limit.
+	DropToEmbeddedSeconds float64 `json:"drop_start_to_last_embedding_s"`
+	DropToDecidedSeconds  float64 `json:"drop_start_to_last_group_decided_or_flagged_s"`
+	DropRateEmbedded      float64 `json:"drop_start_embedded_per_s"`
+	DropVsDecodeOnly      float64 `json:"drop_start_vs_decode_only,omitempty"`
+	DropVsCombined        float64 `json:"drop_start_vs_combined_limit,omitempty"`
+	// DecodeCPU is the limits' CPU seconds per image of decoding alone
+	// (read, hash, decode with the decoder the daemon uses); CPUVsDecode is
+	// CPUPerImage over it.
+	DecodeCPU   float64 `json:"decode_only_cpu_s_per_image,omitempty"`
+	CPUVsDecode float64 `json:"cpu_vs_decode_only,omitempty"`
 }
 
 // Percentiles of a distribution.
@@ -99,6 +113,20 @@ type loadFlags struct {
 	limitFiles int
 	timeout    time.Duration
 	out        string
+	extraEnv envList
+}
+
+// envList is a repeatable NAME=VALUE flag.
+type envList []string
+
+func (e *envList) String() string { return strings.Join(*e, " ") }
+
+func (e *envList) Set(v string) error {
+	if !strings.Contains(v, "=") {
+		return fmt.Errorf("want NAME=VALUE, got %q", v)
+	}
+	*e = append(*e, v)
+	return nil
 }
 
 func (f *loadFlags) define(fs *flag.FlagSet) {
@@ -118,6 +146,7 @@ func (f *loadFlags) define(fs *flag.FlagSet) {
 	fs.IntVar(&f.limitFiles, "limit-files", 300, "measure the limits on at most this many files")
 	fs.DurationVar(&f.timeout, "timeout", 60*time.Minute, "give up waiting for the daemon after this long")
 	fs.StringVar(&f.out, "out", "", "write the JSON report to FILE and the Markdown beside it")
+	fs.Var(&f.extraEnv, "daemon-env", "NAME=VALUE in the daemon's environment only (repeatable), e.g. GOMEMLIMIT=256MiB or SCREEND_BATCH_SIZE=8")
 }
 
 func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -167,7 +196,7 @@ func (f loadFlags) daemonEnv() []string {
 	if f.threads > 0 {
 		env = append(env, fmt.Sprintf("SCREEND_INTRA_OP_THREADS=%d", f.threads))
 	}
-	return env
+	return append(env, f.extraEnv...)
 }
 
 // runLoad runs one load: fresh database and inbox, one daemon, one drop.
@@ -181,6 +210,10 @@ func runLoad(ctx context.Context, rep *Report, f loadFlags, lim *Limits) (*LoadR
 	rep.Settings = map[string]string{"SCREEND_EMBEDDER": f.embedder, "SCREEND_SETTLE": f.settle.String()}
 	if f.threads > 0 {
 		rep.Settings["SCREEND_INTRA_OP_THREADS"] = fmt.Sprint(f.threads)
+	}
+	for _, kv := range f.extraEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		rep.Settings[k] = v
 	}
 	d, err := h.Start()
 	if err != nil {
@@ -207,6 +240,9 @@ func runLoad(ctx context.Context, rep *Report, f loadFlags, lim *Limits) (*LoadR
 	if err != nil {
 		return nil, err
 	}
+	if err := measureFromDrop(ctx, h, start, res); err != nil {
+		return nil, err
+	}
 	res.Mode, res.Embedder, res.Copies = f.mode, f.embedder, f.copies
 	if f.mode == "live" || f.mode == "slow" {
 		res.DropRate = f.rate
@@ -225,11 +261,43 @@ func runLoad(ctx context.Context, rep *Report, f loadFlags, lim *Limits) (*LoadR
 	if lim != nil {
 		res.VsDecodeOnly = round(res.Rate/lim.DecodeOnly, 3)
 		res.VsCombined = round(res.Rate/lim.Combined, 3)
+		res.DropVsDecodeOnly = round(res.DropRateEmbedded/lim.DecodeOnly, 3)
+		res.DropVsCombined = round(res.DropRateEmbedded/lim.Combined, 3)
+		res.DecodeCPU = lim.DecodeCPU
+		if lim.DecodeCPU > 0 {
+			res.CPUVsDecode = round(res.CPUPerImage/lim.DecodeCPU, 3)
+		}
 	}
 	if exited, err := d.Exited(); exited {
 		return res, fmt.Errorf("screend exited during the load: %v (log %s)", err, d.Log)
 	}
 	return res, nil
+}
+
+// measureFromDrop fills in the times counted from the drop's start: the
+// database's clock is this machine's.
+func measureFromDrop(ctx context.Context, h *harness, start time.Time, res *LoadResult) error {
+	conn, err := connect(ctx, h.dbURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	var embedded, decided *time.Time
+	err = conn.QueryRow(ctx, `
+		SELECT (SELECT max(created_at) FROM screend.embeddings),
+		       (SELECT max(coalesce(g.flagged_at, d.decided_at)) FROM screend.groups g
+		        LEFT JOIN screend.decisions d ON d.group_id = g.group_id)`).Scan(&embedded, &decided)
+	if err != nil {
+		return fmt.Errorf("measure from drop: %w", err)
+	}
+	if embedded != nil {
+		res.DropToEmbeddedSeconds = round(embedded.Sub(start).Seconds(), 2)
+		res.DropRateEmbedded = round(float64(res.Embedded)/embedded.Sub(start).Seconds(), 2)
+	}
+	if decided != nil {
+		res.DropToDecidedSeconds = round(decided.Sub(start).Seconds(), 2)
+	}
+	return nil
 }
 
 // waitStarted waits until the daemon has migrated the database and

@@ -155,6 +155,14 @@ func (r *Report) Markdown() string {
 				l.Latency.P50, l.Latency.P95, l.Latency.P99, l.LatencyAfterEmbed.P50, l.LatencyAfterEmbed.P95, l.Groups, l.PeakRSSMB, l.CPUCores, l.CPUPerImage, pct(l.CPUEfficiency))
 		}
 	}
+	if len(r.Loads) > 0 {
+		b.WriteString("\n| load (from the first byte copied) | s to last embedding | s to last group decided or flagged | img/s to last embedding | vs decode only | vs combined limit | daemon CPU s/img | decode-only CPU s/img | daemon / decode only | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, l := range r.Loads {
+			fmt.Fprintf(&b, "| %s %s | %.1f | %.1f | %.2f | %s | %s | %.4f | %.4f | %.2f | %.0f |\n", l.Mode, l.Embedder,
+				l.DropToEmbeddedSeconds, l.DropToDecidedSeconds, l.DropRateEmbedded, pct(l.DropVsDecodeOnly), pct(l.DropVsCombined),
+				l.CPUPerImage, l.DecodeCPU, l.CPUVsDecode, l.PeakRSSMB)
+		}
+	}
 	if len(r.Faults) > 0 {
 		b.WriteString("\n| fault scenario | rounds | images | inventory | pending | planned moves | discovered | embeddings = embedded | max attempts | result |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, f := range r.Faults {

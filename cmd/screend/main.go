@@ -14,7 +14,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"screend/daemon"
+	"screend/cmd/screend/config"
 )
 
 const usage = `usage: screend [--config FILE] COMMAND [ARGS]
@@ -58,7 +58,7 @@ func (e usageError) Error() string { return e.msg }
 
 // env is what every command gets: the configuration and where to write.
 type env struct {
-	cfg    daemon.Config
+	cfg    config.Config
 	stdout io.Writer
 	stderr io.Writer
 }
@@ -97,7 +97,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "screend: unknown command %q\n%s", rest[0], usage)
 		return exitUsage
 	}
-	cfg, err := daemon.LoadConfig(*configFile, os.LookupEnv)
+	cfg, err := config.Load(*configFile, os.LookupEnv)
 	if err != nil {
 		fmt.Fprintf(stderr, "screend: configuration: %v\n", err)
 		return exitUsage

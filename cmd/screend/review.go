@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"screend"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"screend"
 
 	"screend/sql"
 )

@@ -1,9 +1,10 @@
 package group
 
 import (
-	"screend"
 	"slices"
 	"strings"
+
+	"screend"
 )
 
 // Window is how many files a run looks ahead at most.

@@ -7,11 +7,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"screend"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+
+	"screend"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")

@@ -3,8 +3,9 @@ package group
 import (
 	"cmp"
 	"path/filepath"
-	"screend"
 	"strings"
+
+	"screend"
 )
 
 // NoTimestamp is the sort timestamp of a file whose name has none.

@@ -1,10 +1,11 @@
 package group
 
 import (
-	"screend"
 	"slices"
 	"strings"
 	"testing"
+
+	"screend"
 )
 
 func TestParse(t *testing.T) {

@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+
 	"screend"
 )
 

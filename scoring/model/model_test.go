@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"math"
 	"reflect"
-	"screend"
 	"strings"
 	"testing"
+
+	"screend"
 
 	"screend/scoring/onnxmodel"
 	"screend/scoring/onnxrt/onnxrttest"

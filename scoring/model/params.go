@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"screend"
 	"time"
+
+	"screend"
 )
 
 // ParamsVersion is the version of the Params format written by this package.
@@ -38,6 +39,24 @@ type Thresholds struct {
 	Select float64 `json:"select"`
 	Crop   float64 `json:"crop"`
 	Reject float64 `json:"reject"`
+}
+
+// ThresholdOverrides are optional per-kind confidence thresholds that
+// replace a model's (SCREEND_THRESHOLD_*); nil keeps the model's.
+type ThresholdOverrides struct {
+	Select, Crop, Reject *float64
+}
+
+// Apply replaces the thresholds that are overridden.
+func (o ThresholdOverrides) Apply(t *Thresholds) {
+	for _, p := range []struct {
+		o *float64
+		t *float64
+	}{{o.Select, &t.Select}, {o.Crop, &t.Crop}, {o.Reject, &t.Reject}} {
+		if p.o != nil {
+			*p.t = *p.o
+		}
+	}
 }
 
 // For returns the threshold of kind k.

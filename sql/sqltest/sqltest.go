@@ -16,10 +16,11 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"screend"
 	"sync"
 	"testing"
 	"time"
+
+	"screend"
 
 	"github.com/jackc/pgx/v5/pgconn"
 

@@ -2,10 +2,11 @@ package importlog
 
 import (
 	"errors"
-	"screend"
 	"slices"
 	"strings"
 	"testing"
+
+	"screend"
 )
 
 const selectCropHeader = "session_id,set_id,directory,image_count,chosen_index,chosen_path,crop_x1,crop_y1,crop_x2,crop_y2,timestamp," +

@@ -3,11 +3,12 @@ package importlog
 import (
 	"fmt"
 	"math"
-	"screend"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"screend"
 )
 
 // layout is a detected header: the format and where each column is.

@@ -8,11 +8,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"screend"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"screend"
 )
 
 // ErrUnknownFormat is returned when a file's header matches no known log.

@@ -3,8 +3,9 @@ package importlog
 import (
 	"maps"
 	"path/filepath"
-	"screend"
 	"testing"
+
+	"screend"
 )
 
 // The real upstream logs, copied from data/upstream. They turned out clean:

@@ -2,8 +2,9 @@ package importlog
 
 import (
 	"path"
-	"screend"
 	"strings"
+
+	"screend"
 )
 
 // FileName returns the base name of a logged path, the key by which paths of

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"screend/daemon"
+	"screend/scoring/group"
 )
 
 // synthPhotos writes a few synthetic "photographs" (gradients and shapes).
@@ -120,7 +120,7 @@ func TestGenerateDeterministicAndGroupsAsPlan(t *testing.T) {
 			}
 		}
 	}
-	groups, err := daemon.Plan(a)
+	groups, err := group.FormDir(a)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,11 +7,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"screend"
 	"strings"
 	"testing"
 
-	"screend/daemon"
+	"screend"
+	"screend/cmd/screend/config"
+
 	"screend/scoring/onnxrt"
 	"screend/sql"
 	"screend/sql/sqltest"
@@ -23,7 +24,7 @@ import (
 func testEnv(t *testing.T) (env, *sql.DB, *bytes.Buffer) {
 	t.Helper()
 	url := sqltest.URL(t)
-	cfg, err := daemon.LoadConfig("", func(k string) (string, bool) {
+	cfg, err := config.Load("", func(k string) (string, bool) {
 		switch k {
 		case "SCREEND_DATABASE_URL":
 			return url, true

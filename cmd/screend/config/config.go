@@ -1,4 +1,8 @@
-package daemon
+// Package config reads screend's configuration: defaults, then a TOML
+// file, then environment variables, which win. It is parsed once at start
+// into a Config, validated, and turned into the options of the parts
+// (Daemon) by cmd/screend.
+package config
 
 import (
 	"errors"
@@ -11,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"screend/daemon"
 
 	"github.com/BurntSushi/toml"
 	"github.com/robfig/cron/v3"
@@ -89,23 +95,31 @@ type Config struct {
 	// Thresholds override the active model's confidence thresholds per
 	// outcome kind; unset (the default) uses the model's, which training
 	// set for its target error rate.
-	Thresholds ThresholdOverrides
+	Thresholds model.ThresholdOverrides
 }
 
-// ThresholdOverrides are optional per-kind confidence thresholds.
-type ThresholdOverrides struct {
-	Select, Crop, Reject *float64
-}
-
-// apply replaces the thresholds that are overridden.
-func (o ThresholdOverrides) apply(t *model.Thresholds) {
-	for _, p := range []struct {
-		o *float64
-		t *float64
-	}{{o.Select, &t.Select}, {o.Crop, &t.Crop}, {o.Reject, &t.Reject}} {
-		if p.o != nil {
-			*p.t = *p.o
-		}
+// Daemon returns the daemon's options.
+func (c Config) Daemon() daemon.Options {
+	return daemon.Options{
+		DatabaseURL:         c.DatabaseURL,
+		Inbox:               c.Inbox,
+		Settle:              c.Settle,
+		Listen:              c.Listen,
+		RetrainSchedule:     c.RetrainSchedule,
+		RetrainMinDecisions: c.RetrainMinDecisions,
+		DryRun:              c.DryRun,
+		ScanInterval:        c.ScanInterval,
+		StableFor:           c.StableFor,
+		MaxPixels:           c.MaxPixels,
+		DecodeWorkers:       c.DecodeWorkers,
+		IntraOpThreads:      c.IntraOpThreads,
+		BatchSize:           c.BatchSize,
+		ReviewListen:        c.ReviewListen,
+		ReviewPassword:      c.ReviewPassword,
+		ReviewCache:         c.ReviewCache,
+		ReviewCacheMB:       c.ReviewCacheMB,
+		ReviewMemoryMB:      c.ReviewMemoryMB,
+		Thresholds:          c.Thresholds,
 	}
 }
 
@@ -228,19 +242,19 @@ var settings = []setting{
 		get: func(c *Config) string { return formatThreshold(c.Thresholds.Reject) }},
 }
 
-// ConfigError is a bad configuration value; the program exits with code 2.
-type ConfigError struct {
+// Error is a bad configuration value; the program exits with code 2.
+type Error struct {
 	Setting string
 	Err     error
 }
 
-func (e *ConfigError) Error() string { return fmt.Sprintf("setting %s: %v", e.Setting, e.Err) }
-func (e *ConfigError) Unwrap() error { return e.Err }
+func (e *Error) Error() string { return fmt.Sprintf("setting %s: %v", e.Setting, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
 
-// LoadConfig builds the configuration from the defaults, then the TOML file
+// Load builds the configuration from the defaults, then the TOML file
 // at path (the default file when path is empty and it exists), then the
 // environment as given by lookup, which wins. It validates the result.
-func LoadConfig(path string, lookup func(string) (string, bool)) (Config, error) {
+func Load(path string, lookup func(string) (string, bool)) (Config, error) {
 	var c Config
 	values := map[string]string{}
 	for _, s := range settings {
@@ -267,7 +281,7 @@ func LoadConfig(path string, lookup func(string) (string, bool)) (Config, error)
 	}
 	for _, s := range settings {
 		if err := s.set(&c, strings.TrimSpace(values[s.key])); err != nil {
-			return c, &ConfigError{Setting: s.env, Err: err}
+			return c, &Error{Setting: s.env, Err: err}
 		}
 	}
 	return c, c.Validate()
@@ -278,11 +292,11 @@ func LoadConfig(path string, lookup func(string) (string, bool)) (Config, error)
 func readTOML(path string, values map[string]string) error {
 	var raw map[string]any
 	if _, err := toml.DecodeFile(path, &raw); err != nil {
-		return &ConfigError{Setting: path, Err: err}
+		return &Error{Setting: path, Err: err}
 	}
 	for k, v := range raw {
 		if _, ok := values[k]; !ok {
-			return &ConfigError{Setting: k, Err: fmt.Errorf("unknown setting in %s", path)}
+			return &Error{Setting: k, Err: fmt.Errorf("unknown setting in %s", path)}
 		}
 		switch v := v.(type) {
 		case []any:
@@ -301,7 +315,7 @@ func readTOML(path string, values map[string]string) error {
 // Validate checks every value and names the setting that is wrong.
 func (c Config) Validate() error {
 	bad := func(env string, format string, args ...any) error {
-		return &ConfigError{Setting: env, Err: fmt.Errorf(format, args...)}
+		return &Error{Setting: env, Err: fmt.Errorf(format, args...)}
 	}
 	if _, err := url.Parse(c.DatabaseURL); err != nil || c.DatabaseURL == "" {
 		return bad("SCREEND_DATABASE_URL", "not a connection URL")
@@ -379,7 +393,7 @@ func (c Config) Settings() [][2]string {
 		v := s.get(&c)
 		switch {
 		case s.secret && s.key == "database_url":
-			v = redactURL(v)
+			v = RedactURL(v)
 		case s.secret && v != "":
 			v = "(set, hidden)"
 		}
@@ -388,8 +402,8 @@ func (c Config) Settings() [][2]string {
 	return out
 }
 
-// redactURL hides the password of a connection URL.
-func redactURL(v string) string {
+// RedactURL hides the password of a connection URL.
+func RedactURL(v string) string {
 	u, err := url.Parse(v)
 	if err != nil {
 		return "(unparsable, hidden)"

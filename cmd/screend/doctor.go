@@ -1,4 +1,4 @@
-package daemon
+package main
 
 import (
 	"context"
@@ -9,12 +9,50 @@ import (
 	"strings"
 	"time"
 
+	"screend"
+
+	"screend/cmd/screend/config"
 	"screend/scoring/onnxrt"
 	"screend/sql"
 )
 
-// Check is the result of one `screend doctor` check.
-type Check struct {
+// doctor is `screend doctor [--json]`: runChecks, printed.
+func doctor(ctx context.Context, e env, args []string) error {
+	var asJSON bool
+	if _, err := flags("doctor", e, args, func(fs *flagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON") }); err != nil {
+		return err
+	}
+	checks := runChecks(ctx, e.cfg)
+	failed := 0
+	for _, c := range checks {
+		if !c.OK {
+			failed++
+		}
+	}
+	if asJSON {
+		if err := writeJSON(e.stdout, checks); err != nil {
+			return err
+		}
+	} else {
+		for _, c := range checks {
+			mark := "ok  "
+			if !c.OK {
+				mark = "FAIL"
+			}
+			fmt.Fprintf(e.stdout, "%s %-20s %s\n", mark, c.Name, c.Detail)
+			if c.Fix != "" {
+				fmt.Fprintf(e.stdout, "     %-20s fix: %s\n", "", c.Fix)
+			}
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d checks failed", failed, len(checks))
+	}
+	return nil
+}
+
+// check is the result of one `screend doctor` check.
+type check struct {
 	Name string `json:"name"`
 	OK   bool   `json:"ok"`
 	// Detail says what was found; Fix, for a failed check, what to do.
@@ -22,12 +60,12 @@ type Check struct {
 	Fix    string `json:"fix,omitempty"`
 }
 
-// Doctor checks the set-up: database, pgvector, schema, ONNX Runtime,
+// runChecks checks the set-up: database, pgvector, schema, ONNX Runtime,
 // embedder model, inbox folders and inotify limits. It changes nothing.
-func Doctor(ctx context.Context, cfg Config) []Check {
-	var checks []Check
+func runChecks(ctx context.Context, cfg config.Config) []check {
+	var checks []check
 	add := func(name string, err error, detail, fix string) {
-		c := Check{Name: name, OK: err == nil, Detail: detail}
+		c := check{Name: name, OK: err == nil, Detail: detail}
 		if err != nil {
 			c.Detail, c.Fix = err.Error(), fix
 		}
@@ -37,14 +75,11 @@ func Doctor(ctx context.Context, cfg Config) []Check {
 	dbCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	db, err := sql.Open(dbCtx, cfg.DatabaseURL)
-	add("database", err, "reachable at "+redactURL(cfg.DatabaseURL),
+	add("database", err, "reachable at "+config.RedactURL(cfg.DatabaseURL),
 		"start PostgreSQL and check SCREEND_DATABASE_URL (scripts/setup.sh sets up a local one)")
 	if err == nil {
 		defer db.Close()
-		var available, installed bool
-		err = db.Pool.QueryRow(dbCtx, `
-			SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector'),
-			       EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')`).Scan(&available, &installed)
+		available, installed, err := db.VectorExtension(dbCtx)
 		switch {
 		case err != nil:
 		case !available:
@@ -104,7 +139,7 @@ func checkWritable(dir string) error {
 	if !st.IsDir() {
 		return fmt.Errorf("%s is not a folder", dir)
 	}
-	f, err := os.CreateTemp(dir, tmpPrefix+"doctor-*")
+	f, err := os.CreateTemp(dir, screend.TempPrefix+"doctor-*")
 	if err != nil {
 		return fmt.Errorf("not writable: %w", err)
 	}
@@ -116,7 +151,7 @@ func countFolders(root string) int {
 	n := 0
 	filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
 		if err == nil && d.IsDir() {
-			if path != root && Ignored(d.Name()) {
+			if path != root && screend.Ignored(d.Name()) {
 				return filepath.SkipDir
 			}
 			n++

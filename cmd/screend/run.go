@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+
+	"screend/cmd/screend/config"
+	"screend/daemon"
+	"screend/scoring/embed"
+	"screend/scoring/onnxrt"
+	"screend/sql"
+)
+
+// runDaemon is `screend run`: the daemon, until SIGINT or SIGTERM.
+func runDaemon(ctx context.Context, e env, args []string) error {
+	if _, err := flags("run", e, args, func(*flagSet) {}); err != nil {
+		return err
+	}
+	log := newLogger(e.cfg.LogFormat, e.cfg.LogLevel, e.stderr)
+	db, emb, closeParts, err := openParts(ctx, e.cfg)
+	if err != nil {
+		return err
+	}
+	defer closeParts()
+	return daemon.New(e.cfg.Daemon(), db, emb, log, daemon.NewMetrics(), daemon.NewNotifier()).Run(ctx)
+}
+
+// openParts opens what running and training share: the database, ONNX
+// Runtime and the configured embedder; closeParts releases them.
+func openParts(ctx context.Context, cfg config.Config) (db *sql.DB, emb embed.Embedder, closeParts func(), err error) {
+	db, err = sql.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if _, err = onnxrt.Init(cfg.ONNXRuntimeLib); err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	if emb, err = newEmbedder(cfg); err != nil {
+		onnxrt.Close()
+		db.Close()
+		return nil, nil, nil, err
+	}
+	return db, emb, func() {
+		emb.Close()
+		onnxrt.Close()
+		db.Close()
+	}, nil
+}
+
+// newEmbedder builds the configured embedder.
+func newEmbedder(cfg config.Config) (embed.Embedder, error) {
+	if cfg.Embedder == "builtin" {
+		return embed.NewBuiltin(), nil
+	}
+	return embed.NewONNX(cfg.Embedder, embed.ONNXOptions{IntraOpThreads: cfg.IntraOpThreads})
+}

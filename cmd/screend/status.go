@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+)
+
+// status is `screend status [--json]`.
+func status(ctx context.Context, e env, args []string) error {
+	var asJSON bool
+	if _, err := flags("status", e, args, func(fs *flagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON") }); err != nil {
+		return err
+	}
+	db, err := openMigrated(ctx, e.cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := db.ReadStatus(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(e.stdout, st)
+	}
+	fmt.Fprintf(e.stdout, "images:       %s\n", counts(st.Images))
+	fmt.Fprintf(e.stdout, "groups:       %s\n", counts(st.Groups))
+	fmt.Fprintf(e.stdout, "review queue: %d\n", st.ReviewQueue)
+	if st.ActiveModel != nil {
+		fmt.Fprintf(e.stdout, "active model: %d\n", *st.ActiveModel)
+	} else {
+		fmt.Fprintln(e.stdout, "active model: none (every group is flagged for review)")
+	}
+	fmt.Fprintf(e.stdout, "pending:      %d\n", st.Pending)
+	if len(st.Failing) > 0 {
+		fmt.Fprintf(e.stdout, "failing:      %d waiting for a retry (fix the cause; the retry follows)\n", len(st.Failing))
+		for _, f := range st.Failing {
+			what := fmt.Sprintf("move %d to %s", f.MoveID, f.Dst)
+			if f.MoveID == 0 {
+				what = "planning"
+			}
+			group := ""
+			if f.GroupID != nil {
+				group = fmt.Sprintf("group %d ", *f.GroupID)
+			}
+			fmt.Fprintf(e.stdout, "  %s%s: %s (attempts %d, next %s)\n", group, what, f.Error, f.Attempts,
+				f.RetryAfter.Local().Format("15:04:05"))
+		}
+	}
+	return nil
+}
+
+// counts prints counts by state, sorted by state.
+func counts[K ~string](m map[K]int) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
