@@ -150,7 +150,7 @@ func (d *decider) score(ctx context.Context, g sql.GroupToScore) sql.Scored {
 		}
 		imgs[i] = model.Image{Embedding: im.Embedding, Stage: im.Stage, Width: im.Width, Height: im.Height}
 	}
-	out, err := d.bundle.Decide(ctx, imgs)
+	out, err := d.bundle.Decide(ctx, g.Project, imgs)
 	if err != nil {
 		d.log.Error("score group", "group_id", g.ID, "err", err)
 		return flag(screend.ReasonModelError)

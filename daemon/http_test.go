@@ -218,7 +218,11 @@ func TestHealthMetricsSampleStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	params, _ := json.Marshal(map[string]any{"evaluation": map[string]any{"coverage": 0.75}})
+	params, _ := json.Marshal(map[string]any{"evaluation": map[string]any{"coverage": 0.75},
+		"readiness": []map[string]any{
+			{"kind": "reject", "automated": true, "recent": 500, "alone": 120, "wrong": 1, "more_reviews": 0},
+			{"kind": "select", "automated": false, "recent": 500, "alone": 0, "wrong": 0, "more_reviews": 340},
+		}})
 	id, err := db.InsertModel(ctx, sql.Model{EmbedderID: emb, Ranker: []byte{1}, Crop: []byte{1}, Reject: []byte{1},
 		Params: params, Metrics: []byte(`{}`), Examples: 10})
 	if err != nil {
@@ -230,6 +234,12 @@ func TestHealthMetricsSampleStatus(t *testing.T) {
 	waitFor(t, func() bool {
 		return gauge(t, m, "screend_model_version") == float64(id) && gauge(t, m, "screend_model_coverage_ratio") == 0.75
 	}, "model gauges of the promoted model")
+	// readiness per kind, from screend.model_readiness
+	waitFor(t, func() bool {
+		return gauge(t, m, "screend_readiness_decided_alone", "reject") == 120 &&
+			gauge(t, m, "screend_readiness_more_reviews", "select") == 340 &&
+			gauge(t, m, "screend_readiness_more_reviews", "reject") == 0
+	}, "readiness gauges of the promoted model")
 	for _, q := range daemon.Queues {
 		if v := gauge(t, m, "screend_queue_depth", q); v != 0 {
 			t.Errorf("queue %s: %v on an empty database", q, v)

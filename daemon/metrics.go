@@ -51,6 +51,12 @@ type Metrics struct {
 	Pending       prometheus.Gauge
 	ModelVersion  prometheus.Gauge
 	ModelCoverage prometheus.Gauge
+	// ReadinessAlone and ReadinessMore are screend.model_readiness per
+	// kind: recent reviewed groups the active model would decide alone, and
+	// about how many more reviews the kind needs (0: automated, -1: not in
+	// sight). SampleStatus keeps them current.
+	ReadinessAlone *prometheus.GaugeVec
+	ReadinessMore  *prometheus.GaugeVec
 }
 
 // Queues are the values of screend_queue_depth's queue label: images
@@ -102,6 +108,12 @@ func NewMetrics() *Metrics {
 			Name: "screend_model_version", Help: "ID of the active model in screend.models; 0 when there is none."}),
 		ModelCoverage: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "screend_model_coverage_ratio", Help: "Share of held-out groups the active model decided automatically in its evaluation; 0 without a model."}),
+		ReadinessAlone: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "screend_readiness_decided_alone", Help: "Of the recent reviewed groups, how many the active model would decide alone, by outcome kind."},
+			[]string{"kind"}),
+		ReadinessMore: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "screend_readiness_more_reviews", Help: "About how many more reviewed groups an outcome kind needs to be decided alone: 0 when it is, -1 when more reviews alone will not do."},
+			[]string{"kind"}),
 	}
 	for _, q := range Queues {
 		m.QueueDepth.WithLabelValues(q)
@@ -114,6 +126,7 @@ func NewMetrics() *Metrics {
 		m.MovesDone, m.MoveFailures, m.MovesFailing,
 		m.StageSeconds, m.BatchSize,
 		m.QueueDepth, m.Pending, m.ModelVersion, m.ModelCoverage,
+		m.ReadinessAlone, m.ReadinessMore,
 	)
 	return m
 }
@@ -165,6 +178,16 @@ func (m *Metrics) ObserveStatus(st sql.Status) {
 		}
 	}
 	m.MovesFailing.Set(float64(failing))
+	m.ReadinessAlone.Reset()
+	m.ReadinessMore.Reset()
+	for _, r := range st.Readiness {
+		m.ReadinessAlone.WithLabelValues(r.Kind).Set(float64(r.Alone))
+		more := r.MoreReviews
+		if more > 0 {
+			more = max(0, more-r.ReviewsSince)
+		}
+		m.ReadinessMore.WithLabelValues(r.Kind).Set(float64(more))
+	}
 }
 
 // ObserveModel sets the model gauges: id 0 means no active model.

@@ -217,6 +217,9 @@ main() {
 	# Tools the tests use: promtool checks /metrics, systemd-analyze the unit.
 	if [ "$(id -u)" -eq 0 ]; then install_promtool /usr/local/bin; else install_promtool "$VAR_DIR/bin"; fi
 	command -v systemd-analyze >/dev/null 2>&1 || apt_install systemd
+	# The real-encoder test builds a pretrained CNN (scripts/real_encoder)
+	# with Debian's onnx and numpy for Python.
+	/usr/bin/python3 -c 'import onnx, numpy' >/dev/null 2>&1 || apt_install python3-onnx python3-numpy
 	# The review page's tests drive Debian's headless Chromium.
 	command -v chromium >/dev/null 2>&1 || apt_install chromium
 	# The native PNG decoder opens libdeflate at run time (without it screend

@@ -164,7 +164,9 @@ func (db *DB) ReviewExamples(ctx context.Context, embedderID int32) ([]ExampleRo
 // ImportedExamples returns the imported decisions whose candidates are all
 // on disk and embedded with embedder: every candidate file name must name
 // exactly one image (duplicates of one content count once) of one project
-// of the decision's project name. Others are skipped with the reason.
+// of the decision's project name, in the inbox or, for a name no inbox
+// file has, among the history images of the project (ImageID is then
+// minus the history_id). Others are skipped with the reason.
 func (db *DB) ImportedExamples(ctx context.Context, embedderID int32) ([]ExampleRow, []ExampleSkip, error) {
 	type match struct {
 		projectID int64
@@ -184,7 +186,18 @@ func (db *DB) ImportedExamples(ctx context.Context, embedderID int32) ([]Example
 		JOIN screend.images i ON i.project_id = p.project_id AND i.file_name = names.name
 		JOIN screend.images o ON o.image_id = coalesce(i.duplicate_of, i.image_id)
 		LEFT JOIN screend.embeddings e ON e.image_id = o.image_id AND e.embedder_id = $1
-		WHERE i.state <> 'quarantined'`, embedderID)
+		WHERE i.state <> 'quarantined'
+		UNION ALL
+		-- historical files embedded where they lie, when no inbox file has the name
+		SELECT names.project, coalesce(p.project_id, 0), h.file_name, -h.history_id, h.stage,
+			coalesce(h.width, 0), coalesce(h.height, 0), h.embedding
+		FROM names
+		JOIN screend.history_images h ON h.project = names.project AND h.file_name = names.name
+			AND h.embedder_id = $1 AND h.embedding IS NOT NULL
+		LEFT JOIN screend.projects p ON p.name = names.project
+		WHERE NOT EXISTS (
+			SELECT 1 FROM screend.images i
+			WHERE i.project_id = p.project_id AND i.file_name = names.name AND i.state <> 'quarantined')`, embedderID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("match imported decisions: %w", err)
 	}

@@ -27,6 +27,9 @@ type Status struct {
 	// a retry (oldest first, at most 20): fix the cause (a permission, a full
 	// disk) and the next retry succeeds.
 	Failing []Failure `json:"failing"`
+	// Readiness is screend.model_readiness: per kind, how far the active
+	// model is from deciding alone; empty without an active model.
+	Readiness []Readiness `json:"readiness"`
 }
 
 // Failure is a file operation or a group that failed and waits for a retry.
@@ -37,6 +40,17 @@ type Failure struct {
 	Attempts   int       `json:"attempts"`
 	Error      string    `json:"error"`
 	RetryAfter time.Time `json:"retry_after"`
+}
+
+// Readiness is one row of screend.model_readiness.
+type Readiness struct {
+	Kind         string `json:"kind"`
+	Automated    bool   `json:"automated"`
+	Recent       int    `json:"recent"`
+	Alone        int    `json:"alone"`
+	Wrong        int    `json:"wrong"`
+	MoreReviews  int    `json:"more_reviews"`
+	ReviewsSince int    `json:"reviews_since"`
 }
 
 // ReadStatus counts images and groups by state.
@@ -100,5 +114,31 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 	if err != nil {
 		return st, fmt.Errorf("read failing moves: %w", err)
 	}
+	if st.Readiness, err = db.ReadReadiness(ctx); err != nil {
+		return st, err
+	}
 	return st, nil
+}
+
+// ReadReadiness reads screend.model_readiness.
+func (db *DB) ReadReadiness(ctx context.Context) ([]Readiness, error) {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT kind, automated, recent, alone, wrong, more_reviews, reviews_since
+		FROM screend.model_readiness ORDER BY kind`)
+	if err != nil {
+		return nil, fmt.Errorf("read readiness: %w", err)
+	}
+	defer rows.Close()
+	out := []Readiness{}
+	for rows.Next() {
+		var r Readiness
+		if err := rows.Scan(&r.Kind, &r.Automated, &r.Recent, &r.Alone, &r.Wrong, &r.MoreReviews, &r.ReviewsSince); err != nil {
+			return nil, fmt.Errorf("read readiness: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read readiness: %w", err)
+	}
+	return out, nil
 }

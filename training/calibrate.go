@@ -146,32 +146,6 @@ type scored struct {
 	right bool
 }
 
-// Threshold returns the lowest confidence threshold t such that, among the
-// decisions with confidence >= t, the Wilson 95% upper bound of the error
-// rate is at most target; model.Never when no threshold qualifies.
-func Threshold(conf []float64, right []bool, target float64) float64 {
-	ds := make([]scored, len(conf))
-	for i := range conf {
-		ds[i] = scored{conf[i], right[i]}
-	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i].conf > ds[j].conf })
-	best := model.Never
-	errs := 0
-	for i, d := range ds {
-		if !d.right {
-			errs++
-		}
-		// only at the last of equal confidences: the threshold takes them all
-		if i+1 < len(ds) && ds[i+1].conf == d.conf {
-			continue
-		}
-		if WilsonUpper(errs, i+1) <= target {
-			best = d.conf
-		}
-	}
-	return best
-}
-
 // RiskPoint is one point of a risk-coverage curve: deciding every group with
 // confidence >= Threshold covers Coverage of the groups with ErrorRate
 // wrong (Wilson 95% upper bound ErrorUpper).

@@ -1,6 +1,8 @@
 package training
 
 import (
+	"context"
+	"fmt"
 	"sort"
 
 	"screend"
@@ -130,9 +132,10 @@ func decideAll(m *models, examples []*Example, p model.Params) []evalItem {
 	items := make([]evalItem, 0, len(examples))
 	for _, e := range examples {
 		raw := m.raw(e.Images)
-		o, _ := p.Decide(e.Images, raw)
+		pp := p.ForProject(e.Project)
+		o, _ := pp.Decide(e.Images, raw)
 		u, _ := unc.Decide(e.Images, raw)
-		items = append(items, evalItem{ex: e, raw: raw, out: o, unc: u, cropP: p.CropPlatt})
+		items = append(items, evalItem{ex: e, raw: raw, out: o, unc: u, cropP: pp.CropPlatt})
 	}
 	return items
 }
@@ -236,34 +239,6 @@ func evaluate(items []evalItem, iouMin float64) Metrics {
 	return m
 }
 
-// thresholds sets each kind's threshold from the calibration items: the
-// lowest confidence at which that kind's own decisions meet the target
-// (Wilson 95% upper bound, see Threshold). Each kind must meet the target on
-// its own: a kind whose calibration decisions cannot bound its error at the
-// target (too few, or too many wrong at every confidence) gets model.Never
-// and is never decided automatically; no pooled threshold stands in for it,
-// since the kinds' errors differ and a pool lets near-perfect rejects hide
-// wrong selects. Groups of one image are never automatic and do not count,
-// nor do keep decisions on groups whose crop is unknown (whether they are
-// right is only partly known).
-func thresholds(items []evalItem, target, iouMin float64) model.Thresholds {
-	conf := map[screend.OutcomeKind][]float64{}
-	right := map[screend.OutcomeKind][]bool{}
-	for _, it := range items {
-		if len(it.ex.Images) < 2 {
-			continue
-		}
-		if it.ex.CropUnknown && it.out.Kind != screend.OutcomeReject {
-			continue // right or wrong is not fully known: it cannot bound an error rate
-		}
-		k := it.out.Kind
-		conf[k] = append(conf[k], it.out.Confidence)
-		right[k] = append(right[k], outcomeRight(it.out, it.ex, iouMin))
-	}
-	th := func(k screend.OutcomeKind) float64 { return Threshold(conf[k], right[k], target) }
-	return model.Thresholds{Select: th(screend.OutcomeSelect), Crop: th(screend.OutcomeCrop), Reject: th(screend.OutcomeReject)}
-}
-
 func sortedKeys[V any](m map[string]V) []string {
 	ks := make([]string, 0, len(m))
 	for k := range m {
@@ -271,4 +246,28 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// Evaluate runs the bundle on every example through ONNX Runtime, as the
+// daemon decides, and returns the metrics against the humans' decisions.
+func Evaluate(ctx context.Context, b *model.Bundle, examples []Example) (Metrics, error) {
+	p := b.Params()
+	unc := p
+	unc.Temperature, unc.CropPlatt, unc.RejectPlatt, unc.CropOffsets = 1, model.Platt{A: 1}, model.Platt{A: 1}, nil
+	items := make([]evalItem, 0, len(examples))
+	for i := range examples {
+		e := &examples[i]
+		raw, err := b.Raw(ctx, e.Images)
+		if err != nil {
+			return Metrics{}, fmt.Errorf("evaluate on %s/%s: %w", e.Project, e.GroupKey, err)
+		}
+		pp := p.ForProject(e.Project)
+		o, err := pp.Decide(e.Images, raw)
+		if err != nil {
+			return Metrics{}, fmt.Errorf("evaluate on %s/%s: %w", e.Project, e.GroupKey, err)
+		}
+		u, _ := unc.Decide(e.Images, raw)
+		items = append(items, evalItem{ex: e, raw: raw, out: o, unc: u, cropP: pp.CropPlatt})
+	}
+	return evaluate(items, p.CropIoUMin), nil
 }

@@ -77,7 +77,10 @@ func (m *models) export(e int) (ranker, crop, reject []byte, err error) {
 
 // ExportTolerance is the largest difference allowed between an ONNX
 // Runtime output and the Go forward pass, relative to max(1, |value|).
-const ExportTolerance = 1e-4
+// ONNX Runtime computes in float32 (standardisation divides by at least
+// minStd, which bounds how much its rounding grows); a wrong weight
+// differs by far more.
+const ExportTolerance = 1e-3
 
 // verifyExport loads the exported models through ONNX Runtime (which must be
 // initialised) and checks that their outputs on the groups equal the Go

@@ -52,6 +52,11 @@ type standardizer struct {
 	mean, std []float64
 }
 
+// minStd is the smallest spread a column is divided by: the exported
+// models compute in float32, and dividing by a spread of 1e-5 would turn
+// its rounding into differences in the outputs.
+const minStd = 1e-3
+
 func fitStandardizer(examples []Example, idx []int, d int) standardizer {
 	s := standardizer{mean: make([]float64, d), std: make([]float64, d)}
 	sq := make([]float64, d)
@@ -74,8 +79,11 @@ func fitStandardizer(examples []Example, idx []int, d int) standardizer {
 		v := sq[j]/n - m*m
 		s.mean[j] = m
 		s.std[j] = math.Sqrt(math.Max(v, 0))
-		if s.std[j] < 1e-6 {
+		switch {
+		case s.std[j] < 1e-6:
 			s.std[j] = 1 // constant column: leave it centred
+		case s.std[j] < minStd:
+			s.std[j] = minStd // nearly constant: do not blow float32 rounding up
 		}
 	}
 	return s

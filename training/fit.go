@@ -86,20 +86,25 @@ func meanLoss(n *mlp, t task, ds *dataset, gs []int) float64 {
 	return loss / weight
 }
 
-// fit trains a network for task t with Adam, weight decay and early stopping
-// on the validation loss (on the training loss when valid has no usable
-// group), and returns the best network and the loss curve.
-func fit(ctx context.Context, t task, hidden []int, train, valid *dataset, cfg Config, log *slog.Logger, epochDone func(int)) (*mlp, []EpochLoss, error) {
+// fit trains a network for task t with Adam and weight decay, starting
+// from the task's prior (its output biases). With usable validation groups
+// it stops early on their loss and returns the best network; without, it
+// trains cfg.MaxEpochs epochs and returns the last. It also returns the
+// loss curve and the number of epochs of the network returned.
+func fit(ctx context.Context, t task, hidden []int, train, valid *dataset, cfg Config, log *slog.Logger, epochDone func(int)) (*mlp, []EpochLoss, int, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(len(t.name))*0x9e3779b97f4a7c15+uint64(t.out)))
 	sizes := append(append([]int{train.d}, hidden...), t.out)
 	n := newMLP(sizes, rng)
+	if t.prior != nil {
+		copy(n.b[len(n.b)-1], t.prior(train))
+	}
 	trainGs, validGs := usable(t, train), usable(t, valid)
 	if len(trainGs) == 0 {
-		return nil, nil, fmt.Errorf("train %s: no usable training group", t.name)
+		return nil, nil, 0, fmt.Errorf("train %s: no usable training group", t.name)
 	}
 	opt := newAdam(n, cfg.LearningRate, cfg.WeightDecay)
 	grads := n.zeroGrads()
-	best, bestLoss, since := n.clone(), math.Inf(1), 0
+	best, bestLoss, bestEpoch, since := n.clone(), math.Inf(1), 0, 0
 	var curve []EpochLoss
 	start := time.Now()
 	for epoch := 1; epoch <= cfg.MaxEpochs; epoch++ {
@@ -107,7 +112,7 @@ func fit(ctx context.Context, t task, hidden []int, train, valid *dataset, cfg C
 		var sum, weight float64
 		for i := 0; i < len(trainGs); i += cfg.BatchGroups {
 			if err := ctx.Err(); err != nil {
-				return nil, nil, fmt.Errorf("train %s: %w", t.name, err)
+				return nil, nil, 0, fmt.Errorf("train %s: %w", t.name, err)
 			}
 			for _, p := range grads.params() {
 				clear(p)
@@ -118,21 +123,22 @@ func fit(ctx context.Context, t task, hidden []int, train, valid *dataset, cfg C
 			opt.step(n, grads)
 		}
 		el := EpochLoss{Epoch: epoch, Train: sum / weight}
-		monitor := el.Train
-		if len(validGs) > 0 {
-			el.Valid = meanLoss(n, t, valid, validGs)
-			monitor = el.Valid
-		}
 		curve = append(curve, el)
 		epochDone(epoch)
+		if len(validGs) == 0 {
+			best, bestLoss, bestEpoch = n, el.Train, epoch
+			continue
+		}
+		el.Valid = meanLoss(n, t, valid, validGs)
+		curve[len(curve)-1] = el
 		log.Debug("epoch", "model", t.name, "epoch", epoch, "train_loss", el.Train, "valid_loss", el.Valid)
-		if monitor < bestLoss-1e-6 {
-			best, bestLoss, since = n.clone(), monitor, 0
+		if el.Valid < bestLoss-1e-6 {
+			best, bestLoss, bestEpoch, since = n.clone(), el.Valid, epoch, 0
 		} else if since++; since >= cfg.Patience {
 			break
 		}
 	}
-	log.Info("model trained", "model", t.name, "epochs", len(curve), "best_loss", bestLoss,
+	log.Debug("model trained", "model", t.name, "epochs", len(curve), "best_epoch", bestEpoch, "best_loss", bestLoss,
 		"train_groups", len(trainGs), "valid_groups", len(validGs), "duration", time.Since(start).Round(time.Millisecond))
-	return best, curve, nil
+	return best, curve, bestEpoch, nil
 }

@@ -36,7 +36,7 @@ func EvaluateBundle(ctx context.Context, b *model.Bundle, examples []Example, io
 	var ev BundleEval
 	for i := range examples {
 		e := &examples[i]
-		o, err := b.Decide(ctx, e.Images)
+		o, err := b.Decide(ctx, e.Project, e.Images)
 		if err != nil {
 			return BundleEval{}, fmt.Errorf("evaluate on %s/%s: %w", e.Project, e.GroupKey, err)
 		}
@@ -105,15 +105,12 @@ func Gate(cand, active BundleEval, target float64) (bool, string) {
 		cand.OutcomeAccuracy, active.OutcomeAccuracy, cand.Coverage, active.Coverage, cand.AutoErrors, allowed)
 }
 
-// HeldOutExamples returns the examples the run's metrics come from: the
-// test groups of SplitExamples(examples, heldOut), or the calibration
-// groups when there are no test groups (as Train does).
+// HeldOutExamples returns the examples the gate compares models on: the
+// test groups of SplitExamples(examples, heldOut), or, when there are
+// none, all groups ("train": then the candidate has seen them).
 func HeldOutExamples(examples []Example, heldOut float64) ([]Example, string) {
 	s := SplitExamples(examples, heldOut)
 	idx, on := s.Test, "test"
-	if len(idx) == 0 {
-		idx, on = s.Calibration, "calibration"
-	}
 	if len(idx) == 0 {
 		idx, on = s.Train, "train"
 	}

@@ -4,23 +4,20 @@ import (
 	"sort"
 )
 
-// Split assigns examples to training, calibration and test sets.
+// Split assigns examples to the cross-fitted and the test set.
 type Split struct {
-	// Train, Calibration and Test index into the examples given to SplitExamples.
-	Train, Calibration, Test []int
+	// Train and Test index into the examples given to SplitExamples.
+	Train, Test []int
 }
 
 // SplitExamples holds out whole groups, the newest of each project: per
 // project, the groups are ordered by time (newest last) and the newest
 // fraction heldOut (rounded, at least one when the project has three groups
-// or more) is held out; of every three consecutive held-out groups the
-// first and third go to calibration (thresholds, temperature, early
-// stopping) and the second to test (evaluation only), so both come from the
-// newest period and two held-out groups already give one test group. Calibration gets two thirds because each outcome kind's threshold
-// must bound that kind's own error (a Wilson 95% upper bound of 2% needs at
-// least 188 right decisions in a row), which a half share leaves too few of.
-// Examples with the same project and group key always land in the same set,
-// so a group is never split.
+// or more and heldOut > 0) is the test set, never fitted or calibrated on.
+// The newest, because the promotion gate compares the candidate with the
+// active model on them, and the active model was trained before they
+// arrived. Examples with the same project and group key always land in the
+// same set, so a group is never split.
 func SplitExamples(examples []Example, heldOut float64) Split {
 	type group struct {
 		project, key string
@@ -70,12 +67,9 @@ func SplitExamples(examples []Example, heldOut float64) Split {
 		}
 		cut := len(gs) - nHeld
 		for j, g := range gs {
-			switch {
-			case j < cut:
+			if j < cut {
 				s.Train = append(s.Train, g.members...)
-			case (j-cut)%3 != 1:
-				s.Calibration = append(s.Calibration, g.members...)
-			default:
+			} else {
 				s.Test = append(s.Test, g.members...)
 			}
 		}

@@ -17,7 +17,7 @@ func TestSplitNeverSplitsAGroup(t *testing.T) {
 	s := SplitExamples(examples, 0.2)
 	where := map[[2]string]string{}
 	total := 0
-	for name, idx := range map[string][]int{"train": s.Train, "calibration": s.Calibration, "test": s.Test} {
+	for name, idx := range map[string][]int{"train": s.Train, "test": s.Test} {
 		for _, i := range idx {
 			total++
 			k := [2]string{examples[i].Project, examples[i].GroupKey}
@@ -70,7 +70,7 @@ func TestSplitSmallProjects(t *testing.T) {
 	t.Parallel()
 	for n, wantHeld := range map[int]int{1: 0, 2: 0, 3: 1, 10: 2} {
 		s := SplitExamples(synthetic(1, n, 4), 0.2)
-		if got := len(s.Calibration) + len(s.Test); got != wantHeld {
+		if got := len(s.Test); got != wantHeld {
 			t.Errorf("%d groups: %d held out, want %d", n, got, wantHeld)
 		}
 		if len(s.Train) == 0 {

@@ -13,6 +13,9 @@ type task struct {
 	// loss returns the group's weighted loss and weight, and writes the
 	// weighted gradient of the loss with respect to out (rows x out) into grad.
 	loss func(e *Example, out, grad [][]float64) (loss, weight float64)
+	// prior, when set, returns the output biases the network starts from:
+	// what the model predicts before it has learnt anything.
+	prior func(ds *dataset) []float64
 }
 
 func allRows(e *Example) []int {
@@ -68,6 +71,7 @@ func cropTask(boxWeight float64) task {
 			}
 			return []int{e.Chosen}
 		},
+		prior: cropPrior,
 		loss: func(e *Example, out, grad [][]float64) (float64, float64) {
 			y := 0.0
 			if e.Cropped() {
@@ -91,6 +95,32 @@ func cropTask(boxWeight float64) task {
 		},
 	}
 }
+
+// The prior crop: how people frame a subject (docs/upstream-workflow.md):
+// centred horizontally, anchored at the top, linear scale 0.72 (the median).
+const (
+	priorCropScale = 0.72
+	priorCropCX    = 0.5
+	priorCropCY    = priorCropScale / 2
+)
+
+// cropPrior starts the crop model at the training set's crop rate and the
+// prior crop; the network learns adjustments to them.
+func cropPrior(ds *dataset) []float64 {
+	var n, crops float64
+	for _, e := range ds.ex {
+		if e.CropLabelled() {
+			n++
+			if e.Cropped() {
+				crops++
+			}
+		}
+	}
+	rate := (crops + 1) / (n + 2)
+	return []float64{logit(rate), logit(priorCropCX), logit(priorCropCY), logit(priorCropScale)}
+}
+
+func logit(p float64) float64 { return math.Log(p / (1 - p)) }
 
 // rejectTask: binary cross-entropy of the group's mean reject logit.
 func rejectTask() task {

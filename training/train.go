@@ -16,9 +16,15 @@ import (
 type Config struct {
 	// EmbedderID is stored in the models' Params (required).
 	EmbedderID string `json:"embedder_id"`
-	// HeldOut is the newest share of each project's groups held out, two
-	// thirds for calibration and one third for testing (default 0.2).
+	// HeldOut is the newest share of each project's groups held out for
+	// testing (the promotion gate), never fitted or calibrated on (default
+	// 0.15; negative: none, and the metrics are the out-of-fold ones).
 	HeldOut float64 `json:"held_out"`
+	// Folds is the number of cross-fitting folds (default 5).
+	Folds int `json:"folds"`
+	// RecentGroups is how many of the newest cross-fitted groups readiness
+	// looks at (default 500).
+	RecentGroups int `json:"recent_groups"`
 	// AnomalyWeight weights anomaly groups in the ranker's loss (default 5).
 	AnomalyWeight float64 `json:"anomaly_weight"`
 	// BoxWeight weights the crop box's squared error against crop-or-not
@@ -53,8 +59,7 @@ type Config struct {
 	// ONNX models are checked against the Go forward pass (default 64).
 	VerifyGroups int `json:"verify_groups"`
 	// Progress, when set, is told after every epoch how many of the at most
-	// 3*MaxEpochs epochs of the three models are done (a model that stops
-	// early counts all of its epochs).
+	// (Folds+1)*3*MaxEpochs epochs of the fits are done.
 	Progress func(done, total int) `json:"-"`
 }
 
@@ -69,7 +74,10 @@ func (c Config) withDefaults() Config {
 			*v = d
 		}
 	}
-	def(&c.HeldOut, 0.2)
+	def(&c.HeldOut, 0.15)
+	if c.HeldOut < 0 {
+		c.HeldOut = 0
+	}
 	def(&c.AnomalyWeight, 5)
 	def(&c.BoxWeight, 5)
 	def(&c.LearningRate, 1e-3)
@@ -80,6 +88,8 @@ func (c Config) withDefaults() Config {
 	defI(&c.MaxEpochs, 60)
 	defI(&c.Patience, 6)
 	defI(&c.VerifyGroups, 64)
+	defI(&c.Folds, 5)
+	defI(&c.RecentGroups, 500)
 	if c.Seed == 0 {
 		c.Seed = 1
 	}
@@ -111,6 +121,8 @@ func (c Config) Validate() error {
 		return errors.New("anomaly_weight, box_weight, learning_rate and weight_decay must not be negative")
 	case c.BatchGroups < 0 || c.MaxEpochs < 0 || c.Patience < 0 || c.VerifyGroups < 0:
 		return errors.New("batch_groups, max_epochs, patience and verify_groups must not be negative")
+	case c.Folds < 2:
+		return fmt.Errorf("folds %d must be at least 2", c.Folds)
 	}
 	for _, h := range [][]int{c.RankerHidden, c.CropHidden, c.RejectHidden} {
 		for _, v := range h {
@@ -122,11 +134,12 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// SplitSummary counts the groups of each set.
+// SplitSummary counts the groups of each set: Train are cross-fitted
+// (their out-of-fold outputs calibrate and certify, and the shipped
+// networks are refit on all of them), Test only evaluate.
 type SplitSummary struct {
-	Train       int `json:"train"`
-	Calibration int `json:"calibration"`
-	Test        int `json:"test"`
+	Train int `json:"train"`
+	Test  int `json:"test"`
 }
 
 // Report is the evaluation of a training run, JSON-serialisable.
@@ -140,9 +153,20 @@ type Report struct {
 	// Split counts the groups per set, overall and per project.
 	Split         SplitSummary            `json:"split"`
 	SplitProjects map[string]SplitSummary `json:"split_projects"`
-	// EvaluatedOn says which held-out set the metrics come from: "test",
-	// or "calibration" when the test set is empty (then optimistic).
+	// EvaluatedOn says which groups the metrics come from: "test", or
+	// "out_of_fold" when there is no test set (every group judged by
+	// networks and thresholds that never saw it).
 	EvaluatedOn string `json:"evaluated_on"`
+	// OutOfFold are the metrics of every cross-fitted group, judged out of
+	// fold with thresholds certified on the other folds.
+	OutOfFold Metrics `json:"out_of_fold"`
+	// Readiness is the per-kind readiness stored with the model.
+	Readiness []model.Readiness `json:"readiness"`
+	// Epochs are the epochs of the refit ranker, crop and reject networks
+	// (the median of the folds' early stopping).
+	Epochs [3]int `json:"epochs"`
+	// CropOffsets are the per-project crop offsets.
+	CropOffsets map[string]float64 `json:"crop_offsets"`
 	// Overall and Projects are the held-out metrics.
 	Overall  Metrics            `json:"overall"`
 	Projects map[string]Metrics `json:"projects"`
@@ -166,16 +190,15 @@ type Report struct {
 	// Seconds is the wall time of each phase.
 	Seconds map[string]float64 `json:"seconds"`
 	// Groups lists the groups ("project/key") of each set as used: Train
-	// fitted the networks, Calibration early stopping, calibration and
-	// thresholds, Evaluated the metrics above.
+	// were cross-fitted (and calibrated out of fold), Evaluated gave the
+	// metrics above.
 	Groups GroupSets `json:"groups"`
 }
 
 // GroupSets lists group keys ("project/key") per set, sorted.
 type GroupSets struct {
-	Train       []string `json:"train"`
-	Calibration []string `json:"calibration"`
-	Evaluated   []string `json:"evaluated"`
+	Train     []string `json:"train"`
+	Evaluated []string `json:"evaluated"`
 }
 
 // groupKeys returns the distinct "project/key" of examples, sorted.
@@ -233,85 +256,59 @@ func Train(ctx context.Context, examples []Example, cfg Config, log *slog.Logger
 	split := SplitExamples(examples, cfg.HeldOut)
 	rep.Split, rep.SplitProjects = summarise(examples, split)
 	log.Info("training started", "examples", len(examples), "embedding_dim", e,
-		"train_groups", rep.Split.Train, "calibration_groups", rep.Split.Calibration, "test_groups", rep.Split.Test)
+		"cross_fitted_groups", rep.Split.Train, "test_groups", rep.Split.Test, "folds", cfg.Folds)
 	if len(split.Train) == 0 {
 		return Result{}, errors.New("train: no training groups")
 	}
 
+	// Cross-fit: every group's out-of-fold outputs, from networks that never saw it.
 	t0 := time.Now()
-	st := fitStandardizer(examples, split.Train, inputDim(e))
-	trainDS := newDataset(examples, split.Train, st)
-	calibDS := newDataset(examples, split.Calibration, st)
-	phase("features", t0)
-
-	m := &models{st: st}
-	for i, job := range []struct {
-		t      task
-		hidden []int
-		dst    **mlp
-	}{
-		{rankerTask(cfg.AnomalyWeight), cfg.RankerHidden, &m.ranker},
-		{cropTask(cfg.BoxWeight), cfg.CropHidden, &m.crop},
-		{rejectTask(), cfg.RejectHidden, &m.reject},
-	} {
-		t0 := time.Now()
-		epochDone := func(epoch int) {
-			if cfg.Progress != nil {
-				cfg.Progress(i*cfg.MaxEpochs+epoch, 3*cfg.MaxEpochs)
-			}
+	folds := assignFolds(examples, split.Train, cfg.Folds)
+	total := (cfg.Folds + 1) * 3 * cfg.MaxEpochs
+	progress := func(done int) {
+		if cfg.Progress != nil {
+			cfg.Progress(min(done, total), total)
 		}
-		net, curve, err := fit(ctx, job.t, job.hidden, trainDS, calibDS, cfg, log, epochDone)
-		if err != nil {
-			return Result{}, err
-		}
-		epochDone(cfg.MaxEpochs)
-		*job.dst = net
-		rep.Losses[job.t.name] = curve
-		phase("train_"+job.t.name, t0)
 	}
+	items, epochs, err := crossFit(ctx, examples, split.Train, folds, cfg.Folds, cfg, log, progress)
+	if err != nil {
+		return Result{}, fmt.Errorf("train: %w", err)
+	}
+	phase("cross_fit", t0)
 
-	// Calibrate on the calibration groups (the training groups when there are none).
+	// Refit on all of them, each network for the median of its folds' epochs.
 	t0 = time.Now()
-	calib := calibDS.ex
-	if len(calib) == 0 {
-		log.Warn("no calibration groups: calibrating on the training groups")
-		calib = trainDS.ex
+	final := [3]int{median(epochs[0]), median(epochs[1]), median(epochs[2])}
+	refit, err := fitModels(ctx, examples, split.Train, nil, &final, cfg, log, func(d int) { progress(cfg.Folds*3*cfg.MaxEpochs + d) })
+	if err != nil {
+		return Result{}, fmt.Errorf("train: %w", err)
 	}
-	p := model.DefaultParams(cfg.EmbedderID, e)
-	p.TargetErrorRate, p.CropIoUMin = cfg.TargetErrorRate, cfg.CropIoUMin
-	items := decideAll(m, calib, p)
-	var scores [][]float64
-	var chosen []int
-	var cz, rz []float64
-	var cy, ry []bool
-	for _, it := range items {
-		ex := it.ex
-		var zr float64
-		for _, v := range it.raw.RejectLogits {
-			zr += float64(v)
-		}
-		rz = append(rz, zr/float64(len(ex.Images)))
-		ry = append(ry, ex.Rejected())
-		if ex.Rejected() {
-			continue
-		}
-		if ex.CropLabelled() {
-			cz = append(cz, float64(it.raw.CropLogits[ex.Chosen]))
-			cy = append(cy, ex.Cropped())
-		}
-		if len(ex.Images) >= 2 {
-			scores = append(scores, it.out.Scores)
-			chosen = append(chosen, ex.Chosen)
-		}
-	}
-	p.Temperature = fitTemperature(scores, chosen)
-	p.CropPlatt = fitPlatt(cz, cy)
-	p.RejectPlatt = fitPlatt(rz, ry)
-	p.Thresholds = thresholds(decideAll(m, calib, p), cfg.TargetErrorRate, cfg.CropIoUMin)
+	progress(total)
+	m := refit.m
+	rep.Losses = refit.curves
+	rep.Epochs = final
+	phase("refit", t0)
+
+	// Calibrate and certify on the out-of-fold outputs of every group.
+	t0 = time.Now()
+	base := model.DefaultParams(cfg.EmbedderID, e)
+	base.TargetErrorRate, base.CropIoUMin = cfg.TargetErrorRate, cfg.CropIoUMin
+	p := calibrate(items, base, cfg.CropIoUMin)
 	rep.Temperature, rep.CropPlatt, rep.RejectPlatt, rep.Thresholds = p.Temperature, p.CropPlatt, p.RejectPlatt, p.Thresholds
+	rep.CropOffsets = p.CropOffsets
+	// Judge every group with what the other folds certified.
+	judged := crossCertify(items, base, cfg.CropIoUMin)
+	rep.OutOfFold = evaluate(judged, cfg.CropIoUMin)
+	p.Readiness = readiness(judged, p, cfg.RecentGroups)
+	rep.Readiness = p.Readiness
 	log.Info("calibrated", "temperature", p.Temperature, "crop_platt", p.CropPlatt, "reject_platt", p.RejectPlatt,
-		"threshold_select", p.Thresholds.Select, "threshold_crop", p.Thresholds.Crop, "threshold_reject", p.Thresholds.Reject)
+		"threshold_select", p.Thresholds.Select, "threshold_crop", p.Thresholds.Crop, "threshold_reject", p.Thresholds.Reject,
+		"out_of_fold_coverage", rep.OutOfFold.Coverage, "out_of_fold_auto_errors", rep.OutOfFold.AutoErrors)
 	phase("calibrate", t0)
+	calib := make([]*Example, 0, len(items))
+	for _, it := range items {
+		calib = append(calib, it.ex)
+	}
 
 	// Evaluate on the test groups.
 	t0 = time.Now()
@@ -319,13 +316,16 @@ func Train(ctx context.Context, examples []Example, cfg Config, log *slog.Logger
 	for _, i := range split.Test {
 		test = append(test, &examples[i])
 	}
+	rep.Groups = GroupSets{Train: groupKeys(calib), Evaluated: groupKeys(test)}
 	rep.EvaluatedOn = "test"
+	var evalItems []evalItem
 	if len(test) == 0 {
-		rep.EvaluatedOn = "calibration"
-		test = calib
+		rep.EvaluatedOn = "out_of_fold"
+		evalItems = judged
+		rep.Groups.Evaluated = rep.Groups.Train
+	} else {
+		evalItems = decideAll(m, test, p)
 	}
-	rep.Groups = GroupSets{Train: groupKeys(trainDS.ex), Calibration: groupKeys(calib), Evaluated: groupKeys(test)}
-	evalItems := decideAll(m, test, p)
 	rep.Overall = evaluate(evalItems, cfg.CropIoUMin)
 	byProject := map[string][]evalItem{}
 	for _, it := range evalItems {
@@ -364,16 +364,15 @@ func Train(ctx context.Context, examples []Example, cfg Config, log *slog.Logger
 	// Export and check the ONNX models against the Go forward pass.
 	t0 = time.Now()
 	res := Result{Params: p}
-	var err error
 	if res.Ranker, res.Crop, res.Reject, err = m.export(e); err != nil {
 		return Result{}, fmt.Errorf("train: %w", err)
 	}
 	var groups [][]model.Image
-	for _, ex := range test {
+	for _, it := range evalItems {
 		if len(groups) >= cfg.VerifyGroups {
 			break
 		}
-		groups = append(groups, ex.Images)
+		groups = append(groups, it.ex.Images)
 	}
 	if rep.ExportMaxDiff, err = m.verifyExport(ctx, res.Ranker, res.Crop, res.Reject, p, groups); err != nil {
 		return Result{}, fmt.Errorf("train: %w", err)
@@ -405,7 +404,6 @@ func summarise(examples []Example, s Split) (SplitSummary, map[string]SplitSumma
 		}
 	}
 	count(s.Train, func(x *SplitSummary) { x.Train++ })
-	count(s.Calibration, func(x *SplitSummary) { x.Calibration++ })
 	count(s.Test, func(x *SplitSummary) { x.Test++ })
 	return all, per
 }

@@ -30,13 +30,12 @@ func (w tWriter) Write(p []byte) (int, error) {
 
 func TestTrainLearnsAndBeatsBaseline(t *testing.T) {
 	onnxrttest.Init(t)
-	examples := synthetic(11, 2000, 32, "a", "b")
+	examples := synthetic(11, 1200, 32, "a", "b")
 	start := time.Now()
-	// 400 held-out groups: 266 for calibration (two in three), 134 for
-	// test. Each kind must bound its own error, and a kind's share of 266
-	// (about 90) cannot bound 2% (that takes 188 right decisions in a row
-	// at least) nor reliably 5% (59 in a row); 10% can be.
-	res, err := Train(context.Background(), examples, Config{EmbedderID: "test", TargetErrorRate: 0.1}, testLogger(t))
+	// 180 held-out test groups; the 1,020 others are cross-fitted in three
+	// folds and their out-of-fold decisions certify one threshold for all
+	// kinds together (at a 10% target: 1,020 decisions cannot bound 2%).
+	res, err := Train(context.Background(), examples, Config{EmbedderID: "test", TargetErrorRate: 0.1, Folds: 3, MaxEpochs: 25}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,8 +43,17 @@ func TestTrainLearnsAndBeatsBaseline(t *testing.T) {
 	o := res.Report.Overall
 	t.Logf("overall: %+v", o)
 	t.Logf("thresholds: %+v, temperature %.3f", res.Params.Thresholds, res.Params.Temperature)
-	if res.Report.EvaluatedOn != "test" || o.Groups != 134 {
-		t.Fatalf("evaluated on %s, %d groups; want test, 134", res.Report.EvaluatedOn, o.Groups)
+	if res.Report.EvaluatedOn != "test" || o.Groups != 180 || res.Report.Split.Train != 1020 {
+		t.Fatalf("evaluated on %s, %d groups, %d cross-fitted; want test, 180, 1020", res.Report.EvaluatedOn, o.Groups, res.Report.Split.Train)
+	}
+	if oof := res.Report.OutOfFold; oof.Groups != 1020 || oof.Coverage < 0.3 || oof.AutoErrorRate > 0.1 {
+		t.Errorf("out of fold: %d groups, coverage %.3f, automatic error rate %.3f", oof.Groups, oof.Coverage, oof.AutoErrorRate)
+	}
+	if o.AutoErrorRate > 0.1 {
+		t.Errorf("automatic error rate on test %.3f above the 10%% target", o.AutoErrorRate)
+	}
+	if len(res.Params.Readiness) != 3 {
+		t.Errorf("readiness %+v, want one row per kind", res.Params.Readiness)
 	}
 	checks := []struct {
 		name      string
@@ -91,7 +99,7 @@ func TestTrainLearnsAndBeatsBaseline(t *testing.T) {
 	defer b.Close()
 	agree := 0
 	for _, ex := range examples[:100] {
-		out, err := b.Decide(context.Background(), ex.Images)
+		out, err := b.Decide(context.Background(), ex.Project, ex.Images)
 		if err != nil {
 			t.Fatal(err)
 		}

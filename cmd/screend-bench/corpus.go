@@ -21,6 +21,7 @@ func corpusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.IntVar(&o.Projects, "projects", 1, "number of project folders")
 	fs.Float64Var(&o.AnomalyRate, "anomaly-rate", 0.07, "share of groups whose human choice is a lower stage")
 	sizes := fs.String("sizes", "", "stage-1 sizes, e.g. 1024x1024 (default the pipeline's three, weighted)")
+	fs.Float64Var(&o.TestPhotoShare, "test-photos", 0.3, "share of the photographs whose pictures are test pictures, never trained on (negative: none)")
 	fs.BoolVar(&o.Overwrite, "overwrite", false, "write into a folder that already holds a corpus")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
@@ -42,8 +43,8 @@ func corpusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	fmt.Fprintf(stdout, "| corpus | %s |\n|---|---|\n", o.Out)
-	fmt.Fprintf(stdout, "| seed | %d |\n| pictures | %d |\n| projects | %d |\n| photos | %d |\n| images | %d (+%d .yaml) |\n| bytes | %.1f MB |\n",
-		m.Seed, m.Pictures, len(m.Projects), len(m.Photos), m.Images, m.Companions, float64(m.Bytes)/1e6)
+	fmt.Fprintf(stdout, "| seed | %d |\n| pictures | %d |\n| projects | %d |\n| photos | %d (%d test) |\n| images | %d (+%d .yaml) |\n| bytes | %.1f MB |\n",
+		m.Seed, m.Pictures, len(m.Projects), len(m.Photos), len(m.TestPhotos), m.Images, m.Companions, float64(m.Bytes)/1e6)
 	fmt.Fprintf(stdout, "| shapes | %v |\n| decisions | %v |\n| anomalies | %d |\n| generated in | %s |\n", m.Shapes, m.Decisions, m.Anomalies, m.GeneratedIn)
 	return nil
 }

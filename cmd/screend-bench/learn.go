@@ -40,8 +40,8 @@ type learnOptions struct {
 	Seed uint64
 	// Workers decode and embed images at once (default 2).
 	Workers int
-	// HeldOut is the newest share of each project's groups held out, two
-	// in three for calibration and one in three for testing (default 0.3).
+	// HeldOut is the newest share of each project's groups held out for
+	// testing (default 0.3).
 	HeldOut float64
 	// Target is the error rate the thresholds are set for (default 0.02).
 	Target float64
@@ -112,7 +112,7 @@ func learnCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.ReportDir, "report", "", "folder for the report (default CORPUS/learn-report)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "training seed")
 	fs.IntVar(&o.Workers, "workers", 2, "images decoded and embedded at once")
-	fs.Float64Var(&o.HeldOut, "held-out", 0.3, "newest share of each project's groups held out (two thirds calibration, one third test)")
+	fs.Float64Var(&o.HeldOut, "held-out", 0.3, "newest share of each project's groups held out for testing")
 	fs.Float64Var(&o.Target, "target", 0.02, "error rate the thresholds are set for")
 	cfgFile := fs.String("training-config", "", "JSON file of training.Config fields to override (hidden sizes, weights, epochs...)")
 	if err := parse(fs, args, stderr); err != nil {
@@ -218,7 +218,7 @@ func runLearn(ctx context.Context, o learnOptions, log *slog.Logger) (*learnResu
 	res.TrainSeconds = time.Since(t0).Seconds()
 	rep := tr.Report
 	res.Split, res.Overall, res.Projects, res.Thresholds, res.Training = rep.Split, rep.Overall, rep.Projects, rep.Thresholds, rep.Config
-	res.Disjoint = rep.EvaluatedOn == "test" && disjoint(rep.Groups.Evaluated, rep.Groups.Train, rep.Groups.Calibration)
+	res.Disjoint = rep.EvaluatedOn == "test" && disjoint(rep.Groups.Evaluated, rep.Groups.Train)
 	ov := rep.Overall
 	res.Targets = []learnTarget{
 		{Name: "held-out test groups, never fitted on", Value: fmt.Sprintf("%d (disjoint: %v)", ov.Groups, res.Disjoint), Goal: "disjoint", Met: res.Disjoint},
@@ -331,7 +331,7 @@ func cachePath(dir, embedderID string) string {
 // embedCorpus returns the embedding of every file (relative to dir),
 // reading what it can from the cache file and embedding the rest with
 // workers goroutines; it rewrites the cache when something was embedded.
-func embedCorpus(ctx context.Context, dir string, files []string, emb *embed.Builtin, workers int, log *slog.Logger) (map[string]embedding, int, error) {
+func embedCorpus(ctx context.Context, dir string, files []string, emb embed.Embedder, workers int, log *slog.Logger) (map[string]embedding, int, error) {
 	cache := embeddingCache{Embedder: emb.ID(), Images: map[string]embedding{}}
 	path := cachePath(dir, emb.ID())
 	if f, err := os.Open(path); err == nil {
@@ -381,11 +381,15 @@ func embedCorpus(ctx context.Context, dir string, files []string, emb *embed.Bui
 			if err != nil {
 				return err
 			}
-			v, err := emb.Preprocess(img)
+			in, err := emb.Preprocess(img)
 			if err != nil {
 				return fmt.Errorf("embed %s: %w", p, err)
 			}
-			e := embedding{Vec: v, Width: info.Width, Height: info.Height, Size: st.Size(), ModTime: st.ModTime().UnixNano()}
+			vs, err := emb.Embed(gctx, [][]float32{in})
+			if err != nil {
+				return fmt.Errorf("embed %s: %w", p, err)
+			}
+			e := embedding{Vec: vs[0], Width: info.Width, Height: info.Height, Size: st.Size(), ModTime: st.ModTime().UnixNano()}
 			mu.Lock()
 			out[f] = e
 			if n := done.Add(1); time.Since(last) > 30*time.Second {
@@ -442,7 +446,7 @@ func (r *learnResult) Markdown() string {
 	fmt.Fprintf(&b, "| anomalies | %d (%s of groups) |\n\n", c.Anomalies, pct1(float64(c.Anomalies)/float64(max(c.Groups, 1))))
 	b.WriteString("## Measurement\n\n| | |\n|---|---|\n")
 	fmt.Fprintf(&b, "| embedder | %s, in process, %d images embedded now, %d from the cache, %.0f s |\n", r.Embedder, r.Embedded, r.Cached, r.EmbedSeconds)
-	fmt.Fprintf(&b, "| split (groups) | %d train, %d calibration, %d test (the newest groups of each project: two in three calibrate, one in three test) |\n", r.Split.Train, r.Split.Calibration, r.Split.Test)
+	fmt.Fprintf(&b, "| split (groups) | %d cross-fitted (out-of-fold outputs calibrate), %d test (the newest groups of each project) |\n", r.Split.Train, r.Split.Test)
 	fmt.Fprintf(&b, "| test groups disjoint from training and calibration | %v |\n", r.Disjoint)
 	tc := r.Training
 	fmt.Fprintf(&b, "| training | seed %d; MLPs ranker %v, crop %v, reject %v; anomaly weight %g, box weight %g; lr %g, weight decay %g, batch %d groups, at most %d epochs, patience %d |\n",
@@ -459,7 +463,7 @@ func (r *learnResult) Markdown() string {
 	fmt.Fprintf(&b, "| calibration error (ECE, 10 bins) | %.3f (uncalibrated %.3f) | |\n", ov.ECE, ov.ECEUncalibrated)
 	fmt.Fprintf(&b, "| decided alone | %s (%d: %s) | |\n", pct1(ov.Coverage), ov.AutoDecided, kindText(ov.AutoByKind))
 	fmt.Fprintf(&b, "| wrong among them | %d (%s, Wilson 95%% upper %s; %s) | |\n\n", ov.AutoErrors, pct1(ov.AutoErrorRate), pct1(ov.AutoErrorUpper), kindText(ov.AutoErrorsByKind))
-	fmt.Fprintf(&b, "Thresholds (set on the calibration groups): select %.3f, crop %.3f, reject %.3f.\n\n", r.Thresholds.Select, r.Thresholds.Crop, r.Thresholds.Reject)
+	fmt.Fprintf(&b, "Thresholds (certified on the out-of-fold decisions): select %.3f, crop %.3f, reject %.3f.\n\n", r.Thresholds.Select, r.Thresholds.Crop, r.Thresholds.Reject)
 	b.WriteString("## Targets\n\n| target | value | goal | met |\n|---|---|---|---|\n")
 	for _, t := range r.Targets {
 		fmt.Fprintf(&b, "| %s | %s | %s | %v |\n", t.Name, t.Value, t.Goal, t.Met)

@@ -110,7 +110,7 @@ func TestLearnTinyCorpus(t *testing.T) {
 	if res.Embedded != m.Images || res.Cached != 0 {
 		t.Errorf("embedded %d, cached %d; want %d and 0", res.Embedded, res.Cached, m.Images)
 	}
-	if res.Examples.Groups != 80 || res.Split.Train+res.Split.Calibration+res.Split.Test != 80 || res.Split.Test == 0 {
+	if res.Examples.Groups != 80 || res.Split.Train+res.Split.Test != 80 || res.Split.Test == 0 {
 		t.Errorf("examples %+v, split %+v", res.Examples, res.Split)
 	}
 
@@ -159,11 +159,11 @@ func TestLearnTinyCorpus(t *testing.T) {
 
 	// the evaluated groups are exactly the test groups, none fitted on
 	g := rep.Groups
-	if len(g.Evaluated) != res.Split.Test || len(g.Train) != res.Split.Train || len(g.Calibration) != res.Split.Calibration {
-		t.Errorf("group lists %d/%d/%d, split %+v", len(g.Train), len(g.Calibration), len(g.Evaluated), res.Split)
+	if len(g.Evaluated) != res.Split.Test || len(g.Train) != res.Split.Train {
+		t.Errorf("group lists %d/%d, split %+v", len(g.Train), len(g.Evaluated), res.Split)
 	}
 	fitted := map[string]bool{}
-	for _, k := range append(append([]string{}, g.Train...), g.Calibration...) {
+	for _, k := range g.Train {
 		fitted[k] = true
 	}
 	for _, k := range g.Evaluated {
@@ -182,6 +182,20 @@ func TestLearnTinyCorpus(t *testing.T) {
 	}
 	if res2.Embedded != 0 || res2.Cached != m.Images || !reflect.DeepEqual(res2.Overall, res.Overall) {
 		t.Errorf("second run: embedded %d, cached %d; same metrics %v", res2.Embedded, res2.Cached, reflect.DeepEqual(res2.Overall, res.Overall))
+	}
+	// the learning curve: trained on training photographs, tested on the others
+	cur, err := runCurve(ctx, curveOptions{Corpus: dir, ReportDir: filepath.Join(tmp, "curve"), Reviewed: []int{30, 45},
+		Embedders: []string{"builtin"}, Seed: 1, Workers: 2, Training: opts.Training}, "test", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cur.Points) != 2 || cur.TestGroups == 0 || cur.TrainPool+cur.TestGroups != 80 || cur.Points[1].Test.Groups != cur.TestGroups {
+		t.Errorf("curve: %d points, pool %d, test %d", len(cur.Points), cur.TrainPool, cur.TestGroups)
+	}
+	for _, f := range []string{"curve.json", "curve.md", "curve.png"} {
+		if _, err := os.Stat(filepath.Join(tmp, "curve", f)); err != nil {
+			t.Error(err)
+		}
 	}
 	if d := time.Since(start); d > time.Minute {
 		t.Errorf("took %v, want under a minute", d)

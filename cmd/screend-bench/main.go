@@ -27,6 +27,8 @@ commands:
   load     --corpus DIR --mode live|cp|rsync|slow [--rate N] [--embedder ...]
   faults   --corpus DIR --rounds N
   issue3   --corpus DIR --model MODEL.onnx [--burst N]
+  learn    --corpus DIR [--report DIR]
+  curve    --corpus DIR [--reviewed 100,300,1000,3000] [--embedders builtin,cnn,both --encoder MODEL.onnx]
 
 Run "screend-bench COMMAND -h" for the flags of a command.
 `
@@ -51,6 +53,7 @@ var commands = map[string]command{
 	"faults": faultsCmd,
 	"issue3": issue3Cmd,
 	"learn":  learnCmd,
+	"curve":  curveCmd,
 }
 
 // usageError is a command-line mistake: exit code 2.

@@ -64,10 +64,14 @@ type ImportTotals struct {
 	Failed   int            `json:"failed"`
 }
 
-// importCmd is `screend import logs [--json] [--project-map FOLDER=PROJECT]... FILE...`.
+// importCmd is `screend import logs [--json] [--project-map FOLDER=PROJECT]... FILE...`
+// and `screend import images [--json] ROOT...` (importImages).
 func importCmd(ctx context.Context, e env, args []string) error {
+	if len(args) > 0 && args[0] == "images" {
+		return importImages(ctx, e, args[1:])
+	}
 	if len(args) == 0 || args[0] != "logs" {
-		return usageError{"usage: screend import logs [--json] [--project-map FOLDER=PROJECT]... FILE..."}
+		return usageError{"usage: screend import logs [--json] [--project-map FOLDER=PROJECT]... FILE...\n       screend import images [--json] ROOT..."}
 	}
 	var asJSON bool
 	pm := projectMap{}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"screend/sql"
 )
 
 // status is `screend status [--json]`.
@@ -51,7 +52,24 @@ func status(ctx context.Context, e env, args []string) error {
 				f.RetryAfter.Local().Format("15:04:05"))
 		}
 	}
+	for _, r := range st.Readiness {
+		fmt.Fprintf(e.stdout, "%-13s %s\n", r.Kind+":", readinessText(r))
+	}
 	return nil
+}
+
+// readinessText says how far a kind is from being decided alone.
+func readinessText(r sql.Readiness) string {
+	recent := fmt.Sprintf("%d of the last %d reviewed groups would be decided alone (%d wrong)", r.Alone, r.Recent, r.Wrong)
+	switch {
+	case r.Automated:
+		return "decided alone; " + recent
+	case r.MoreReviews < 0:
+		return "not decided alone: its error is above the target; more reviews alone will not do"
+	default:
+		more := max(0, r.MoreReviews-r.ReviewsSince)
+		return fmt.Sprintf("not decided alone yet: about %d more reviews (%d since the model was trained), then retrain", more, r.ReviewsSince)
+	}
 }
 
 // counts prints counts by state, sorted by state.

@@ -66,8 +66,8 @@ func train(ctx context.Context, e env, args []string) error {
 
 func printEvaluation(w io.Writer, res training.RunResult) {
 	m := res.Metrics
-	fmt.Fprintf(w, "held-out evaluation on %d %s groups (train %d, calibration %d):\n",
-		m.Overall.Groups, m.EvaluatedOn, m.Split.Train, m.Split.Calibration)
+	fmt.Fprintf(w, "held-out evaluation on %d %s groups (%d cross-fitted groups calibrate out of fold):\n",
+		m.Overall.Groups, m.EvaluatedOn, m.Split.Train)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "project\tgroups\tselection\thighest-stage\tanomaly\tbaseline anomaly\treject\tcrop\tcrop IoU\toutcome\tECE\tcoverage\tauto error\t")
 	row := func(name string, x training.Metrics) {

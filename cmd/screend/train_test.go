@@ -274,6 +274,21 @@ func TestTrainAndModelCommands(t *testing.T) {
 	}
 	third := int64(3)
 
+	// status shows the active model's readiness per kind
+	out.Reset()
+	if err := status(ctx, e, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"select:", "crop:", "reject:"} {
+		if !strings.Contains(out.String(), k) {
+			t.Errorf("status lacks the readiness of %s\n%s", k, out)
+		}
+	}
+	rs, err := db.ReadReadiness(ctx)
+	if err != nil || len(rs) != 3 || rs[0].Recent == 0 {
+		t.Errorf("model_readiness: %+v, %v; want three kinds judged on the reviewed groups", rs, err)
+	}
+
 	out.Reset()
 	if err := models(ctx, e, []string{"list", "--json"}); err != nil {
 		t.Fatal(err)

@@ -142,11 +142,11 @@ func (b *Bundle) Raw(ctx context.Context, group []Image) (Raw, error) {
 	return raw, nil
 }
 
-// Decide runs the models on a group and returns its outcome.
-func (b *Bundle) Decide(ctx context.Context, group []Image) (Outcome, error) {
+// Decide runs the models on a group of project and returns its outcome.
+func (b *Bundle) Decide(ctx context.Context, project string, group []Image) (Outcome, error) {
 	raw, err := b.Raw(ctx, group)
 	if err != nil {
 		return Outcome{}, err
 	}
-	return b.params.Decide(group, raw)
+	return b.params.ForProject(project).Decide(group, raw)
 }

@@ -206,7 +206,7 @@ func TestBundle(t *testing.T) {
 
 	// Highest stage wins from meta alone.
 	group := []Image{img(1, 1024, 1024, 0, 0, 0, 1), img(1.5, 1024, 1024, 0, 0, 0, 1), img(2, 2048, 2048, 0, 0, 0, 1)}
-	o, err := b.Decide(ctx, group)
+	o, err := b.Decide(ctx, "p", group)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,22 +221,22 @@ func TestBundle(t *testing.T) {
 	}
 	// The embedding overrides: image 1 carries the quality feature.
 	group[1].Embedding = []float32{1, 0, 0, 0}
-	if o, _ = b.Decide(ctx, group); o.Chosen != 1 {
+	if o, _ = b.Decide(ctx, "p", group); o.Chosen != 1 {
 		t.Errorf("chosen %d, want 1 (embedding feature)", o.Chosen)
 	}
 	// Reject: pooled mean of 10*emb[1]-5 over the group.
 	for i := range group {
 		group[i].Embedding = []float32{0, 1, 0, 0}
 	}
-	if o, _ = b.Decide(ctx, group); o.Kind != screend.OutcomeReject || math.Abs(o.PReject-1/(1+math.Exp(-5))) > 1e-5 {
+	if o, _ = b.Decide(ctx, "p", group); o.Kind != screend.OutcomeReject || math.Abs(o.PReject-1/(1+math.Exp(-5))) > 1e-5 {
 		t.Errorf("reject outcome %+v", o)
 	}
 	// A group of one.
-	if o, _ = b.Decide(ctx, group[:1]); o.Auto || o.Reasons[0] != screend.ReasonSingleImage {
+	if o, _ = b.Decide(ctx, "p", group[:1]); o.Auto || o.Reasons[0] != screend.ReasonSingleImage {
 		t.Errorf("single image outcome %+v", o)
 	}
 	// Wrong embedding length.
-	if _, err := b.Decide(ctx, []Image{img(1, 1, 1, 1, 2)}); err == nil {
+	if _, err := b.Decide(ctx, "p", []Image{img(1, 1, 1, 1, 2)}); err == nil {
 		t.Error("no error for a short embedding")
 	}
 	// Params that do not match the models.

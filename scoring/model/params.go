@@ -107,6 +107,9 @@ type Params struct {
 	Temperature float64 `json:"temperature"`
 	// CropPlatt calibrates the crop model's crop_logit.
 	CropPlatt Platt `json:"crop_platt"`
+	// CropOffsets are added per project to CropPlatt.B (ForProject): whether
+	// to crop differs between projects (and the people who review them).
+	CropOffsets map[string]float64 `json:"crop_offsets,omitempty"`
 	// RejectPlatt calibrates the group's pooled reject logit.
 	RejectPlatt Platt `json:"reject_platt"`
 	// Thresholds are the per-kind confidence thresholds.
@@ -122,6 +125,37 @@ type Params struct {
 	UnfamiliarDistance float64 `json:"unfamiliar_distance,omitempty"`
 	// Evaluation summarises the held-out evaluation.
 	Evaluation Summary `json:"evaluation"`
+	// Readiness says per kind how far the model is from deciding alone.
+	Readiness []Readiness `json:"readiness,omitempty"`
+}
+
+// Readiness is, for one outcome kind, how many of the recent reviewed
+// groups the model would have decided alone (judged out of fold, with
+// thresholds certified without them) and about how many more reviewed
+// groups it needs before the kind can be certified.
+type Readiness struct {
+	Kind screend.OutcomeKind `json:"kind"`
+	// Automated reports whether the kind has a threshold.
+	Automated bool `json:"automated"`
+	// Recent is the number of recent reviewed groups looked at; Alone of
+	// them the model would have decided alone with this kind, Wrong of
+	// those disagreeing with the human.
+	Recent int `json:"recent"`
+	Alone  int `json:"alone"`
+	Wrong  int `json:"wrong"`
+	// MoreReviews is about how many more reviewed groups the kind needs to
+	// be certified: 0 when it is, -1 when its error rate is above the
+	// target at every confidence (more reviews alone will not do).
+	MoreReviews int `json:"more_reviews"`
+}
+
+// ForProject returns the parameters for a group of project: the crop
+// calibration with the project's offset.
+func (p Params) ForProject(project string) Params {
+	if d, ok := p.CropOffsets[project]; ok {
+		p.CropPlatt.B += d
+	}
+	return p
 }
 
 // DefaultParams returns uncalibrated parameters (temperature 1, identity

@@ -54,6 +54,10 @@ type Options struct {
 	Workers int
 	// Overwrite allows writing into a folder that already holds a corpus.
 	Overwrite bool
+	// TestPhotoShare is the share of the photographs whose pictures are
+	// test pictures (Truth.Split "test"): a model trained on the others
+	// never saw them; default 0.3, negative for none.
+	TestPhotoShare float64
 }
 
 // Shape is the stages a group holds, e.g. "1,1.5,2".
@@ -74,10 +78,9 @@ const (
 	Reject  = "reject"
 )
 
-// Decision frequencies.
+// Decision frequencies (the crop share follows from cropHabits).
 const (
 	rejectShare = 0.28
-	cropShare   = 0.48
 	// noopShare is the share of crops that are full-frame no-ops.
 	noopShare = 0.077
 	// topShare is the share of crops (no-ops included) anchored at the top.
@@ -115,6 +118,12 @@ type Truth struct {
 	RejectReason string `json:"reject_reason,omitempty"`
 	// Photo is the source photograph, relative to Options.Photos.
 	Photo string `json:"photo"`
+	// Split is "test" when Photo is one of the test photographs, else
+	// "train" (see Options.TestPhotoShare).
+	Split string `json:"split"`
+	// Wide is how wide the shot is, 0 (the tightest framing of the photo)
+	// to 1 (the widest); a curator crops wide shots.
+	Wide float64 `json:"wide"`
 	// Width and Height are the stage-1 size.
 	Width  int `json:"width"`
 	Height int `json:"height"`
@@ -129,6 +138,7 @@ type Manifest struct {
 	Pictures    int            `json:"pictures"`
 	Projects    []string       `json:"projects"`
 	Photos      []string       `json:"photos"`
+	TestPhotos  []string       `json:"test_photos"`
 	Images      int            `json:"images"`
 	Companions  int            `json:"companions"`
 	Bytes       int64          `json:"bytes"`
@@ -250,8 +260,46 @@ func (o *Options) defaults() error {
 	if o.Workers < 1 {
 		o.Workers = runtime.NumCPU()
 	}
+	if o.TestPhotoShare == 0 {
+		o.TestPhotoShare = 0.3
+	}
+	if o.TestPhotoShare >= 1 {
+		return fmt.Errorf("corpus: TestPhotoShare %v must be below 1", o.TestPhotoShare)
+	}
 	return nil
 }
+
+// Split names.
+const (
+	SplitTrain = "train"
+	SplitTest  = "test"
+)
+
+// testPhotos returns which photos are test photos: a seeded shuffle of
+// the photos' indices, the first share of them (rounded, at least one when
+// there are two photos or more and share > 0).
+func testPhotos(seed uint64, n int, share float64) []bool {
+	out := make([]bool, n)
+	if share <= 0 || n < 2 {
+		return out
+	}
+	k := max(1, int(float64(n)*share+0.5))
+	idx := rand.New(rand.NewPCG(seed, 0x7e57)).Perm(n)
+	for _, i := range idx[:min(k, n-1)] {
+		out[i] = true
+	}
+	return out
+}
+
+// cropHabits are the projects' crop thresholds, cycled: a curator crops a
+// kept picture when its shot's width (Truth.Wide) is above the project's
+// threshold, except on a whim (whimShare), so projects crop 90%, 55%, 80% and 40% of their kept
+// pictures (about 48% of all groups over four projects).
+var cropHabits = []float64{0.1, 0.45, 0.2, 0.6}
+
+// whimShare is the share of kept pictures a curator crops against habit
+// (or leaves whole).
+const whimShare = 0.03
 
 // plan is everything decided about one picture before any pixel is made.
 type plan struct {
@@ -303,6 +351,7 @@ func makePlans(o Options, photos []string) []plan {
 		shapeW[i] = s.Weight
 	}
 	anomalyGivenKept := o.AnomalyRate / (1 - rejectShare)
+	isTest := testPhotos(o.Seed, len(photos), o.TestPhotoShare)
 	for i := range plans {
 		rng := rand.New(rand.NewPCG(o.Seed, uint64(i)*0x9e3779b97f4a7c15+1))
 		p := &plans[i]
@@ -315,6 +364,10 @@ func makePlans(o Options, photos []string) []plan {
 		p.Project = projectName(proj)
 		p.photo = rng.IntN(len(photos))
 		p.Photo = photos[p.photo]
+		p.Split = SplitTrain
+		if isTest[p.photo] {
+			p.Split = SplitTest
+		}
 		sz := sizes[pick(rng, sizeW)]
 		p.w, p.h = sz.X, sz.Y
 		p.Width, p.Height = sz.X, sz.Y
@@ -327,7 +380,8 @@ func makePlans(o Options, photos []string) []plan {
 		p.Stages = p.stages
 		// Source crop of the photo: filled in by Generate with the photo's
 		// size; here its relative scale and position.
-		p.src = [4]float64{0.45 + 0.55*rng.Float64(), rng.Float64(), rng.Float64(), 0}
+		p.Wide = math.Round(rng.Float64()*1e6) / 1e6
+		p.src = [4]float64{0.45 + 0.55*p.Wide, rng.Float64(), rng.Float64(), 0}
 		p.flip = rng.IntN(3) == 0
 		// Times.
 		t := clock[proj]
@@ -360,11 +414,21 @@ func makePlans(o Options, photos []string) []plan {
 			p.Decision = Reject
 			p.RejectReason = rejectReasons[rng.IntN(len(rejectReasons))]
 		default:
-			if u < rejectShare+cropShare {
+			p.Decision = Approve
+			habit := cropHabits[proj%len(cropHabits)]
+			crop := p.Wide > habit
+			if rng.Float64() < whimShare {
+				crop = !crop
+			}
+			if crop {
 				p.Decision = Crop
-				p.Crop = drawCrop(rng)
-			} else {
-				p.Decision = Approve
+				// The wider the shot, the smaller the subject and the
+				// tighter the crop: u is about uniform among crops.
+				u := rng.Float64()
+				if p.Wide > habit {
+					u = 0.9*(1-(p.Wide-habit)/(1-habit)) + 0.1*u
+				}
+				p.Crop = drawCrop(rng, u)
 			}
 			chosen := top
 			if rng.Float64() < anomalyGivenKept {
@@ -399,12 +463,13 @@ func pick(rng *rand.Rand, weights []float64) int {
 // piecewise linear through the upstream p5, median and p95.
 var areaQuantiles = [][2]float64{{0, 0.20}, {0.05, 0.27}, {0.5, 0.52}, {0.95, 0.78}, {1, 0.90}}
 
-// drawCrop draws a normalised crop box that keeps the aspect ratio.
-func drawCrop(rng *rand.Rand) []float64 {
+// drawCrop draws a normalised crop box that keeps the aspect ratio, framing
+// the subject: centred horizontally, mostly anchored at the top, the bottom
+// cut off; its area is the u-quantile of the upstream areas.
+func drawCrop(rng *rand.Rand, u float64) []float64 {
 	if rng.Float64() < noopShare {
 		return []float64{0, 0, 1, 1}
 	}
-	u := rng.Float64()
 	area := 0.52
 	for k := 1; k < len(areaQuantiles); k++ {
 		a, b := areaQuantiles[k-1], areaQuantiles[k]
@@ -490,6 +555,11 @@ func Generate(ctx context.Context, opts Options) (Manifest, error) {
 	}
 	m.Seed, m.Pictures = opts.Seed, opts.Pictures
 	m.Photos = rels
+	for i, t := range testPhotos(opts.Seed, len(rels), opts.TestPhotoShare) {
+		if t {
+			m.TestPhotos = append(m.TestPhotos, rels[i])
+		}
+	}
 	m.Shapes, m.Decisions = map[Shape]int{}, map[string]int{}
 	for i := range opts.Projects {
 		m.Projects = append(m.Projects, projectName(i))
@@ -547,10 +617,7 @@ func makePicture(o Options, p *plan, ph *image.RGBA) (int64, error) {
 		flipH(base)
 	}
 	if p.Decision == Reject {
-		base = spoil(base, p.RejectReason)
-	}
-	if p.Decision == Crop && !(p.Crop[0] == 0 && p.Crop[1] == 0 && p.Crop[2] == 1 && p.Crop[3] == 1) {
-		emptyMargins(base, [4]float64{p.Crop[0], p.Crop[1], p.Crop[2], p.Crop[3]})
+		base = malform(base, p.RejectReason, rng)
 	}
 	var total int64
 	top := len(p.stages) - 1
@@ -576,7 +643,7 @@ func makePicture(o Options, p *plan, ph *image.RGBA) (int64, error) {
 			// Only the written file is broken; nothing is derived from it.
 			cp := image.NewRGBA(img.Rect)
 			copy(cp.Pix, img.Pix)
-			out = breakUpscale(cp, p.Defect, rng)
+			out = breakLocally(cp, p.Defect, rng)
 		}
 		n, err := writePNG(filepath.Join(o.Out, filepath.FromSlash(p.Files[k])), out, o.Compression)
 		if err != nil {

@@ -169,7 +169,7 @@ func TestPlanStatistics(t *testing.T) {
 	t.Parallel()
 	photos := []string{"a.jpg", "b.jpg", "c.jpg"}
 	const n = 4000
-	truth, err := Plan(Options{Photos: "x", Out: "y", Seed: 7, Pictures: n, Projects: 3}, photos)
+	truth, err := Plan(Options{Photos: "x", Out: "y", Seed: 7, Pictures: n, Projects: 4}, photos)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestPlanStatistics(t *testing.T) {
 	near("shape 1,1.5,2,3", frac(shapes["1,1.5,2,3"]), 0.015, 0.008)
 	near("shape 2,3", frac(shapes["2,3"]), 0.004, 0.004)
 	near("approve", frac(decisions[Approve]), 0.24, 0.025)
-	near("crop", frac(decisions[Crop]), 0.48, 0.025)
+	near("crop", frac(decisions[Crop]), 0.48, 0.03)
 	near("reject", frac(decisions[Reject]), 0.28, 0.025)
 	near("anomalies", frac(anomalies), 0.07, 0.015)
 	near("no-op crops", float64(noops)/float64(crops), 0.077, 0.02)
@@ -240,10 +240,63 @@ func TestPlanStatistics(t *testing.T) {
 	near("crop area p95", q(0.95), 0.78, 0.03)
 }
 
+// TestPlanHabitsAndPhotoSplit: whether to crop depends on the project's
+// habit and the shot, never on a mark in the picture, and test pictures
+// come from photographs no training picture uses.
+func TestPlanHabitsAndPhotoSplit(t *testing.T) {
+	t.Parallel()
+	photos := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}
+	truth, err := Plan(Options{Photos: "x", Out: "y", Seed: 3, Pictures: 3000, Projects: 4}, photos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, crops := map[string]int{}, map[string]int{}
+	split := map[string]string{}
+	var wideCrop, wideKeep, nCrop, nKeep float64
+	for _, tr := range truth {
+		if s, ok := split[tr.Photo]; ok && s != tr.Split {
+			t.Fatalf("photo %s is in both splits", tr.Photo)
+		}
+		split[tr.Photo] = tr.Split
+		if tr.Decision == Reject {
+			continue
+		}
+		kept[tr.Project]++
+		if tr.Decision == Crop {
+			crops[tr.Project]++
+			wideCrop += tr.Wide
+			nCrop++
+		} else {
+			wideKeep += tr.Wide
+			nKeep++
+		}
+	}
+	test := 0
+	for _, s := range split {
+		if s == SplitTest {
+			test++
+		}
+	}
+	if test != 3 {
+		t.Errorf("%d of 10 photos are test photos, want 3", test)
+	}
+	lo, hi := 1.0, 0.0
+	for p, k := range kept {
+		r := float64(crops[p]) / float64(k)
+		lo, hi = math.Min(lo, r), math.Max(hi, r)
+	}
+	if hi-lo < 0.4 {
+		t.Errorf("projects crop between %.2f and %.2f of kept pictures: habits should differ", lo, hi)
+	}
+	if wideCrop/nCrop < wideKeep/nKeep+0.2 {
+		t.Errorf("cropped shots are %.2f wide on average, kept whole %.2f: wide shots should be cropped", wideCrop/nCrop, wideKeep/nKeep)
+	}
+}
+
 func TestPlanFewHundredPictures(t *testing.T) {
 	t.Parallel()
 	// The statistics hold roughly already over a few hundred pictures.
-	truth, err := Plan(Options{Photos: "x", Out: "y", Seed: 1, Pictures: 300}, []string{"a"})
+	truth, err := Plan(Options{Photos: "x", Out: "y", Seed: 1, Pictures: 300, Projects: 4}, []string{"a"})
 	if err != nil {
 		t.Fatal(err)
 	}

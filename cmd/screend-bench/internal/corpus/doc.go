@@ -47,24 +47,34 @@
 // With these times the nearest-up rule (screend plan) gives exactly the
 // generated groups.
 //
-// Decisions (Truth): reject 28%, crop 48%, approve 24%. The signal behind
-// each is put into the pixels, so a model can learn it:
+// Photographs are split: a seeded share (Options.TestPhotoShare, default
+// 0.3) are test photographs, and every picture made from one is a test
+// picture (Truth.Split "test"), so a model can be trained on the other
+// pictures and tested on photographs it never saw.
 //
-//   - reject: the picture itself is bad, in every stage: very dark
-//     (RejectReason "dark"), heavily blurred ("blurred") or washed out
-//     ("washed_out").
-//   - crop: the box is normalised [x1,y1,x2,y2] and keeps the aspect ratio
-//     (normalised width == normalised height). Its area follows the
-//     upstream quantiles (p5 27%, median 52%, p95 78%), it is centred
-//     horizontally (small jitter), anchored at the top in 66% of crops
-//     (no-ops included) and otherwise a little below it; 7.7% of crops are
-//     full-frame no-ops [0,0,1,1]. Outside the box the picture is an "empty
-//     margin": heavily blurred, desaturated and dimmed, feathered into the
-//     sharp subject region, so the box is visible in the image.
-//   - approve: the whole frame is sharp, no margin.
+// Decisions (Truth): reject 28%; of the kept pictures, crop or approve by
+// the project's habit. Nothing in the pixels marks a crop:
+//
+//   - reject: the subject is locally malformed, in every stage (the
+//     generation went wrong): a feathered region of the upper middle is
+//     twisted ("warped"), partly repeated beside itself ("doubled"),
+//     smeared downwards ("melted") or blotched with a garish colour
+//     ("blotched"); the rest of the picture is fine.
+//   - crop or approve: a curator crops a wide shot (Truth.Wide, how much of
+//     the photo the picture shows) above the project's habit, and on a
+//     whim (3%) does the opposite;
+//     the four habits (cycled over projects) crop 90%, 55%, 80% and 40% of
+//     kept pictures, about 48% of all groups. The box is normalised
+//     [x1,y1,x2,y2] and keeps the aspect ratio (normalised width ==
+//     normalised height); it frames the subject: centred horizontally
+//     (small jitter), anchored at the top in 66% of crops (no-ops included)
+//     and otherwise a little below it, the bottom cut off; its area follows
+//     the upstream quantiles (p5 27%, median 52%, p95 78%), the wider the
+//     shot the smaller (the subject is smaller); 7.7% of crops are full-frame no-ops [0,0,1,1].
 //
 // Anomalies: in about AnomalyRate of all groups (only among kept groups)
-// the highest stage is a broken upscale (Defect: "blur", "noise",
-// "color_cast" or "blocky") and the human chose the highest stage below it.
-// Otherwise the chosen file is the highest stage.
+// the highest stage is broken locally: a region of the subject is blurred,
+// noisy, colour-cast or blocky (Defect: "blur", "noise", "color_cast" or
+// "blocky"), and the human chose the highest stage below it. Otherwise the
+// chosen file is the highest stage.
 package corpus

@@ -121,40 +121,6 @@ func flipH(img *image.RGBA) {
 	}
 }
 
-// emptyMargins turns everything outside the normalised box into an empty
-// margin (blurred, desaturated, dimmed), feathered over a few percent of the
-// image so there is no hard edge.
-func emptyMargins(img *image.RGBA, box [4]float64) {
-	w, h := img.Rect.Dx(), img.Rect.Dy()
-	bg := cheapBlur(img, 24)
-	feather := 0.025 * float64(max(w, h))
-	x1, y1 := box[0]*float64(w), box[1]*float64(h)
-	x2, y2 := box[2]*float64(w), box[3]*float64(h)
-	for y := range h {
-		fy := float64(y) + 0.5
-		dy := math.Max(y1-fy, fy-y2)
-		for x := range w {
-			fx := float64(x) + 0.5
-			d := math.Max(dy, math.Max(x1-fx, fx-x2)) // >0 outside the box
-			t := clampF((d+feather/2)/feather, 0, 1)  // 0 inside, 1 well outside
-			if t == 0 {
-				continue
-			}
-			i := y*img.Stride + x*4
-			br, bgc, bb := float64(bg.Pix[i]), float64(bg.Pix[i+1]), float64(bg.Pix[i+2])
-			l := 0.299*br + 0.587*bgc + 0.114*bb
-			// Margin colour: mostly grey, dimmed.
-			mr := 0.75 * (l + 0.3*(br-l))
-			mg := 0.75 * (l + 0.3*(bgc-l))
-			mb := 0.75 * (l + 0.3*(bb-l))
-			p := img.Pix[i : i+3 : i+3]
-			p[0] = clamp8((1-t)*float64(p[0]) + t*mr)
-			p[1] = clamp8((1-t)*float64(p[1]) + t*mg)
-			p[2] = clamp8((1-t)*float64(p[2]) + t*mb)
-		}
-	}
-}
-
 func clampF(v, lo, hi float64) float64 { return math.Min(hi, math.Max(lo, v)) }
 
 // faceSwap makes a visible local change: an ellipse in the upper middle is
@@ -244,31 +210,115 @@ func breakUpscale(img *image.RGBA, defect string, rng *rand.Rand) *image.RGBA {
 	return img
 }
 
-// Reasons a picture is bad (and rejected).
+// Reasons a picture is bad (and rejected): a local malformation of the
+// subject, present in every stage.
 const (
-	RejectDark      = "dark"
-	RejectBlurred   = "blurred"
-	RejectWashedOut = "washed_out"
+	RejectWarped   = "warped"   // the subject is twisted out of shape
+	RejectDoubled  = "doubled"  // part of the subject appears twice
+	RejectMelted   = "melted"   // the subject smears downwards
+	RejectBlotched = "blotched" // a garish blotch on the subject
 )
 
-var rejectReasons = []string{RejectDark, RejectBlurred, RejectWashedOut}
+var rejectReasons = []string{RejectWarped, RejectDoubled, RejectMelted, RejectBlotched}
 
-// spoil makes a picture bad in the given way and returns the result.
-func spoil(img *image.RGBA, reason string) *image.RGBA {
+// region is an ellipse in pixels.
+type region struct{ cx, cy, rx, ry float64 }
+
+// subjectRegion draws where the subject is: the upper middle of the
+// picture, the part a curator frames; scale is its radius relative to the
+// width.
+func subjectRegion(w, h int, rng *rand.Rand, lo, hi float64) region {
+	rx := float64(w) * (lo + (hi-lo)*rng.Float64())
+	return region{
+		cx: float64(w) * (0.38 + 0.24*rng.Float64()),
+		cy: float64(h) * (0.22 + 0.3*rng.Float64()),
+		rx: rx, ry: rx * (0.9 + 0.5*rng.Float64()),
+	}
+}
+
+// weight is 1 well inside the ellipse, 0 outside, feathered at its edge.
+func (r region) weight(x, y int) float64 {
+	dx, dy := (float64(x)+0.5-r.cx)/r.rx, (float64(y)+0.5-r.cy)/r.ry
+	return clampF((1-(dx*dx+dy*dy))*3, 0, 1)
+}
+
+// blendIn writes src over dst inside the region, feathered.
+func blendIn(dst, src *image.RGBA, r region) {
+	w, h := dst.Rect.Dx(), dst.Rect.Dy()
+	for y := max(0, int(r.cy-r.ry)); y < min(h, int(r.cy+r.ry)+1); y++ {
+		for x := max(0, int(r.cx-r.rx)); x < min(w, int(r.cx+r.rx)+1); x++ {
+			t := r.weight(x, y)
+			if t == 0 {
+				continue
+			}
+			i := y*dst.Stride + x*4
+			for c := range 3 {
+				dst.Pix[i+c] = clamp8((1-t)*float64(dst.Pix[i+c]) + t*float64(src.Pix[i+c]))
+			}
+		}
+	}
+}
+
+// displace returns img with every pixel of the region taken from where f
+// says (nearest pixel, clamped to the image).
+func displace(img *image.RGBA, r region, f func(x, y float64) (float64, float64)) *image.RGBA {
+	out := image.NewRGBA(img.Rect)
+	copy(out.Pix, img.Pix)
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	for y := max(0, int(r.cy-r.ry)); y < min(h, int(r.cy+r.ry)+1); y++ {
+		for x := max(0, int(r.cx-r.rx)); x < min(w, int(r.cx+r.rx)+1); x++ {
+			sx, sy := f(float64(x), float64(y))
+			j := clampInt(int(sy), 0, h-1)*img.Stride + clampInt(int(sx), 0, w-1)*4
+			copy(out.Pix[y*out.Stride+x*4:y*out.Stride+x*4+3], img.Pix[j:j+3])
+		}
+	}
+	return out
+}
+
+// malform spoils the subject of a picture locally in the given way.
+func malform(img *image.RGBA, reason string, rng *rand.Rand) *image.RGBA {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	r := subjectRegion(w, h, rng, 0.12, 0.2)
+	var bad *image.RGBA
 	switch reason {
-	case RejectDark:
-		mapPixels(img, func(r, g, b float64) (float64, float64, float64) {
-			f := func(v float64) float64 { return 255 * 0.2 * math.Pow(v/255, 1.6) }
-			return f(r), f(g), f(b)
+	case RejectWarped:
+		turn := (1.5 + rng.Float64()) * float64(1-2*rng.IntN(2))
+		bad = displace(img, r, func(x, y float64) (float64, float64) {
+			dx, dy := (x-r.cx)/r.rx, (y-r.cy)/r.ry
+			a := turn * math.Max(0, 1-math.Sqrt(dx*dx+dy*dy))
+			s, c := math.Sincos(a)
+			return r.cx + (dx*c-dy*s)*r.rx, r.cy + (dx*s+dy*c)*r.ry
 		})
-	case RejectBlurred:
-		return cheapBlur(img, 14)
-	case RejectWashedOut:
-		mapPixels(img, func(r, g, b float64) (float64, float64, float64) {
-			l := 0.299*r + 0.587*g + 0.114*b
-			f := func(v float64) float64 { return 175 + 0.3*(l+0.4*(v-l)) }
-			return f(r), f(g), f(b)
+	case RejectDoubled:
+		ox, oy := r.rx*(0.5+0.3*rng.Float64())*float64(1-2*rng.IntN(2)), r.ry*0.3*(rng.Float64()-0.5)
+		bad = displace(img, r, func(x, y float64) (float64, float64) { return x + ox, y + oy })
+	case RejectMelted:
+		drip := r.ry * (0.6 + 0.4*rng.Float64())
+		bad = displace(img, r, func(x, y float64) (float64, float64) {
+			return x + 2*math.Sin(y/3), y - drip*math.Max(0, 1-math.Abs(x-r.cx)/r.rx)
+		})
+		bad = boxBlur(bad, 2)
+	default: // RejectBlotched
+		bad = image.NewRGBA(img.Rect)
+		copy(bad.Pix, img.Pix)
+		k := rng.IntN(3)
+		mapPixels(bad, func(R, G, B float64) (float64, float64, float64) {
+			v := [3]float64{R * 0.6, G * 0.6, B * 0.6}
+			v[k] = 140 + 0.5*v[k]
+			return v[0], v[1], v[2]
 		})
 	}
+	blendIn(img, bad, r)
 	return img
+}
+
+// breakLocally applies a defect of a broken upscale to a part of the
+// subject (radius 12-22% of the width) and returns the result.
+func breakLocally(img *image.RGBA, defect string, rng *rand.Rand) *image.RGBA {
+	r := subjectRegion(img.Rect.Dx(), img.Rect.Dy(), rng, 0.12, 0.22)
+	orig := image.NewRGBA(img.Rect)
+	copy(orig.Pix, img.Pix)
+	bad := breakUpscale(img, defect, rng)
+	blendIn(orig, bad, r)
+	return orig
 }
