@@ -105,20 +105,20 @@ func (a *applier) sweepMissingProjects(ctx context.Context) {
 		return
 	}
 	for _, p := range projects {
-		root, name := p[0], p[1]
-		if _, err := os.Stat(root); err != nil {
+		if _, err := os.Stat(p.Root); err != nil {
 			continue // an unmounted root says nothing about its projects
 		}
-		if _, err := os.Stat(filepath.Join(root, name)); !errors.Is(err, fs.ErrNotExist) {
+		dir := filepath.Join(p.Root, p.Name)
+		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		n, err := a.db.FailGroupsOfMissingProject(ctx, root, name)
+		n, err := a.db.FailGroupsOfMissingProject(ctx, p.ID, dir)
 		if err != nil {
-			a.log.Error("fail groups of a missing project", "project", name, "err", err)
+			a.log.Error("fail groups of a missing project", "project", sql.ReadablePath(p.Name), "err", err)
 			continue
 		}
 		a.metrics.GroupsFailed.Add(float64(n))
-		a.log.Warn("project folder gone; its waiting groups failed", "root", root, "project", name, "groups", n)
+		a.log.Warn("project folder gone; its waiting groups failed", "folder", sql.ReadablePath(dir), "groups", n)
 	}
 }
 

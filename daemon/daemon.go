@@ -14,6 +14,7 @@ package daemon
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -61,6 +62,17 @@ const instanceCheck = 2 * time.Second
 func (d *Daemon) Run(ctx context.Context) error {
 	if _, err := d.db.Migrate(ctx); err != nil {
 		return err
+	}
+	d.cfg.Inbox = slices.Clone(d.cfg.Inbox)
+	for i, root := range d.cfg.Inbox {
+		real, err := ResolveRoot(root)
+		if err != nil {
+			return err
+		}
+		if real != root {
+			d.log.Info("inbox root resolved", "root", root, "watching", real)
+		}
+		d.cfg.Inbox[i] = real
 	}
 	inst, err := sql.RegisterInstance(ctx, d.cfg.DatabaseURL)
 	if err != nil {
@@ -111,6 +123,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		pipe.wake.Wake()
 		grp.Touch(projects)
 	})
+	watch.instance = pipe.instance
 	// Ready once the database, schema, models and watches are up: after the
 	// first scan.
 	watch.ready = func() {

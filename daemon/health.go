@@ -39,7 +39,7 @@ func (h *health) Check(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if st.Pending > 0 {
+	if st.Pending > st.Unseen {
 		return fmt.Errorf("no progress for %s with %d items pending", since.Round(time.Second), st.Pending)
 	}
 	return nil

@@ -47,15 +47,16 @@ type DecidedGroup struct {
 // decided, so two instances planning the same group store one plan.
 func (db *DB) NextDecidedGroup(ctx context.Context) (DecidedGroup, bool, error) {
 	var g DecidedGroup
+	var name []byte
 	err := db.Pool.QueryRow(ctx, `
-		SELECT g.group_id, p.name, p.root, d.decision_id, d.outcome, coalesce(d.chosen_image_id, 0), d.crop,
+		SELECT g.group_id, screend.fs_path(p.name, p.name_raw), p.root, d.decision_id, d.outcome, coalesce(d.chosen_image_id, 0), d.crop,
 			d.automatic, d.decided_by, d.confidence, d.model_id
 		FROM screend.groups g
 		JOIN screend.projects p USING (project_id)
 		JOIN screend.decisions d USING (group_id)
 		WHERE g.state = 'decided' AND (g.retry_after IS NULL OR g.retry_after <= now())
 		ORDER BY g.group_id
-		LIMIT 1`).Scan(&g.ID, &g.ProjectName, &g.ProjectRoot, &g.Decision.ID, &g.Decision.Outcome,
+		LIMIT 1`).Scan(&g.ID, &name, &g.ProjectRoot, &g.Decision.ID, &g.Decision.Outcome,
 		&g.Decision.ChosenImageID, &g.Decision.Crop, &g.Decision.Automatic, &g.Decision.DecidedBy,
 		&g.Decision.Confidence, &g.Decision.ModelID)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -64,15 +65,18 @@ func (db *DB) NextDecidedGroup(ctx context.Context) (DecidedGroup, bool, error) 
 	if err != nil {
 		return g, false, fmt.Errorf("read next decided group: %w", err)
 	}
+	g.ProjectName = string(name)
 	rows, err := db.Pool.Query(ctx, `
-		SELECT i.image_id, i.path FROM screend.group_images gi JOIN screend.images i USING (image_id)
+		SELECT i.image_id, screend.fs_path(i.path, i.path_raw) FROM screend.group_images gi JOIN screend.images i USING (image_id)
 		WHERE gi.group_id = $1 ORDER BY gi.position`, g.ID)
 	if err != nil {
 		return g, false, fmt.Errorf("read images of group %d: %w", g.ID, err)
 	}
 	g.Images, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ApplyImage, error) {
 		var im ApplyImage
-		err := r.Scan(&im.ID, &im.Path)
+		var path []byte
+		err := r.Scan(&im.ID, &path)
+		im.Path = string(path)
 		return im, err
 	})
 	if err != nil {
@@ -125,11 +129,11 @@ func (db *DB) FailGroup(ctx context.Context, groupID int64, reason string, retry
 	if retry == 0 {
 		_, err = db.Pool.Exec(ctx, `
 			UPDATE screend.groups SET state = 'failed', error = $2, retry_after = NULL
-			WHERE group_id = $1 AND state = 'decided'`, groupID, reason)
+			WHERE group_id = $1 AND state = 'decided'`, groupID, ReadablePath(reason))
 	} else {
 		_, err = db.Pool.Exec(ctx, `
 			UPDATE screend.groups SET error = $2, retry_after = now() + $3::interval
-			WHERE group_id = $1 AND state = 'decided'`, groupID, reason, retry)
+			WHERE group_id = $1 AND state = 'decided'`, groupID, ReadablePath(reason), retry)
 	}
 	if err != nil {
 		return fmt.Errorf("record failure of group %d: %w", groupID, err)
@@ -137,34 +141,43 @@ func (db *DB) FailGroup(ctx context.Context, groupID int64, reason string, retry
 	return nil
 }
 
-// FailGroupsOfMissingProject marks the groups of a project whose folder is
-// gone (renamed or deleted) that still wait for a human or for their moves
-// as failed, so that they leave the review queue with a reason. It returns
-// how many it marked.
-func (db *DB) FailGroupsOfMissingProject(ctx context.Context, root, name string) (int64, error) {
+// FailGroupsOfMissingProject marks the groups of a project whose folder
+// dir is gone (renamed or deleted) that still wait for a human or for
+// their moves as failed, so that they leave the review queue with a
+// reason. It returns how many it marked.
+func (db *DB) FailGroupsOfMissingProject(ctx context.Context, projectID int64, dir string) (int64, error) {
 	tag, err := db.Pool.Exec(ctx, `
-		UPDATE screend.groups g SET state = 'failed', retry_after = NULL,
-			error = format('project folder %s/%s is gone (renamed or deleted)', p.root, p.name)
-		FROM screend.projects p
-		WHERE p.project_id = g.project_id AND p.root = $1 AND p.name = $2 AND g.state IN ('flagged', 'decided')`, root, name)
+		UPDATE screend.groups SET state = 'failed', retry_after = NULL,
+			error = format('project folder %s is gone (renamed or deleted)', $2::text)
+		WHERE project_id = $1 AND state IN ('flagged', 'decided')`, projectID, ReadablePath(dir))
 	if err != nil {
-		return 0, fmt.Errorf("fail groups of missing project %s/%s: %w", root, name, err)
+		return 0, fmt.Errorf("fail groups of missing project %s: %w", ReadablePath(dir), err)
 	}
 	return tag.RowsAffected(), nil
 }
 
-// ProjectsWaiting returns the projects (root, name) that have groups
-// waiting for a human or for their moves.
-func (db *DB) ProjectsWaiting(ctx context.Context) ([][2]string, error) {
+// WaitingProject is a project with groups waiting for a human or for
+// their moves.
+type WaitingProject struct {
+	ID   int64
+	Root string
+	Name string
+}
+
+// ProjectsWaiting returns the projects that have groups waiting for a
+// human or for their moves.
+func (db *DB) ProjectsWaiting(ctx context.Context) ([]WaitingProject, error) {
 	rows, err := db.Pool.Query(ctx, `
-		SELECT DISTINCT p.root, p.name FROM screend.projects p JOIN screend.groups g USING (project_id)
-		WHERE g.state IN ('flagged', 'decided')`)
+		SELECT p.project_id, p.root, screend.fs_path(p.name, p.name_raw) FROM screend.projects p
+		WHERE EXISTS (SELECT 1 FROM screend.groups g WHERE g.project_id = p.project_id AND g.state IN ('flagged', 'decided'))`)
 	if err != nil {
 		return nil, fmt.Errorf("read projects with waiting groups: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]string, error) {
-		var p [2]string
-		err := r.Scan(&p[0], &p[1])
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (WaitingProject, error) {
+		var p WaitingProject
+		var name []byte
+		err := r.Scan(&p.ID, &p.Root, &name)
+		p.Name = string(name)
 		return p, err
 	})
 	if err != nil {

@@ -124,6 +124,16 @@ func (db *DB) Regroup(ctx context.Context, projectID int64, form func(ProjectSta
 				return err
 			}
 		}
+		// Open groups left with no image to wait for (every file of theirs
+		// went gone) are dropped.
+		_, err = tx.Exec(ctx, `
+			DELETE FROM screend.groups g
+			WHERE g.project_id = $1 AND g.state = 'open' AND NOT EXISTS (
+				SELECT 1 FROM screend.group_images gi JOIN screend.images i USING (image_id)
+				WHERE gi.group_id = g.group_id AND i.state IN ('discovered', 'embedded', 'duplicate'))`, projectID)
+		if err != nil {
+			return err
+		}
 		return tx.SendBatch(ctx, batch).Close()
 	})
 	if err != nil {
@@ -150,8 +160,8 @@ func (db *DB) ProjectsToSettle(ctx context.Context, settle time.Duration) ([]int
 			SELECT 1 FROM screend.images i
 			LEFT JOIN screend.group_images gi USING (image_id)
 			LEFT JOIN screend.groups g USING (group_id)
-			WHERE i.project_id = p.project_id AND i.state IN ('embedded', 'duplicate')
-			  AND (g.group_id IS NULL OR g.state = 'open'))`, settle)
+			WHERE i.project_id = p.project_id AND i.state IN ('embedded', 'duplicate', 'gone')
+			  AND (g.group_id IS NULL AND i.state <> 'gone' OR g.state = 'open'))`, settle)
 	if err != nil {
 		return nil, fmt.Errorf("find projects to settle: %w", err)
 	}

@@ -33,9 +33,10 @@ func insertMoves(ctx context.Context, tx pgx.Tx, instance int32, moves []Move) e
 	for i := range moves {
 		m := &moves[i]
 		err := tx.QueryRow(ctx, `
-			INSERT INTO screend.file_moves (group_id, image_id, kind, src, dst, content, crop, claimed_by)
-			VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, $8)
-			RETURNING move_id`, m.GroupID, m.ImageID, m.Kind, m.Src, m.Dst, m.Content, m.Crop, instance).Scan(&m.ID)
+			INSERT INTO screend.file_moves (group_id, image_id, kind, src, src_raw, dst, dst_raw, content, crop, claimed_by)
+			VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, $8, $9, $10)
+			RETURNING move_id`, m.GroupID, m.ImageID, m.Kind, ReadablePath(m.Src), rawPath(m.Src),
+			ReadablePath(m.Dst), rawPath(m.Dst), m.Content, m.Crop, instance).Scan(&m.ID)
 		if err != nil {
 			return err
 		}
@@ -69,14 +70,17 @@ func (db *DB) ClaimDueMoves(ctx context.Context, instance int32, limit int) ([]M
 			ORDER BY c.move_id
 			LIMIT $2
 			FOR UPDATE SKIP LOCKED)
-		RETURNING m.move_id, m.group_id, m.image_id, m.kind, coalesce(m.src, ''), m.dst, m.content, m.crop, m.attempts`,
+		RETURNING m.move_id, m.group_id, m.image_id, m.kind, coalesce(screend.fs_path(m.src, m.src_raw), ''),
+			screend.fs_path(m.dst, m.dst_raw), m.content, m.crop, m.attempts`,
 		instance, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim due file moves: %w", err)
 	}
 	moves, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Move, error) {
 		var m Move
-		err := r.Scan(&m.ID, &m.GroupID, &m.ImageID, &m.Kind, &m.Src, &m.Dst, &m.Content, &m.Crop, &m.Attempts)
+		var src, dst []byte
+		err := r.Scan(&m.ID, &m.GroupID, &m.ImageID, &m.Kind, &src, &dst, &m.Content, &m.Crop, &m.Attempts)
+		m.Src, m.Dst = string(src), string(dst)
 		return m, err
 	})
 	if err != nil {
@@ -90,7 +94,8 @@ func (db *DB) ClaimDueMoves(ctx context.Context, instance int32, limit int) ([]M
 // RedirectMove changes the destination of a planned operation whose
 // destination turned out to be taken.
 func (db *DB) RedirectMove(ctx context.Context, id int64, dst string) error {
-	_, err := db.Pool.Exec(ctx, `UPDATE screend.file_moves SET dst = $2 WHERE move_id = $1 AND state = 'planned'`, id, dst)
+	_, err := db.Pool.Exec(ctx, `UPDATE screend.file_moves SET dst = $2, dst_raw = $3 WHERE move_id = $1 AND state = 'planned'`,
+		id, ReadablePath(dst), rawPath(dst))
 	if err != nil {
 		return fmt.Errorf("redirect move %d: %w", id, err)
 	}
@@ -107,7 +112,8 @@ func (db *DB) FinishMove(ctx context.Context, m Move) error {
 			return err
 		}
 		if m.Kind == screend.MoveFile && m.ImageID != nil {
-			if _, err := tx.Exec(ctx, `UPDATE screend.images SET path = $2 WHERE image_id = $1`, *m.ImageID, m.Dst); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE screend.images SET path = $2, path_raw = $3 WHERE image_id = $1`,
+				*m.ImageID, ReadablePath(m.Dst), rawPath(m.Dst)); err != nil {
 				return err
 			}
 		}
@@ -137,7 +143,7 @@ func (db *DB) RetryMove(ctx context.Context, id int64, reason string, retry time
 			UPDATE screend.file_moves
 			SET attempts = attempts + 1, error = $2, retry_after = now() + $3::interval, claimed_by = NULL
 			WHERE move_id = $1 AND state = 'planned'
-			RETURNING group_id`, id, reason, retry).Scan(&group)
+			RETURNING group_id`, id, ReadablePath(reason), retry).Scan(&group)
 		if errors.Is(err, pgx.ErrNoRows) || group == nil {
 			return nil
 		}
@@ -162,7 +168,7 @@ func (db *DB) FailMove(ctx context.Context, m Move, reason string) error {
 	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `
 			UPDATE screend.file_moves SET state = 'failed', error = $2, attempts = attempts + 1, done_at = now(), claimed_by = NULL
-			WHERE move_id = $1`, m.ID, reason); err != nil {
+			WHERE move_id = $1`, m.ID, ReadablePath(reason)); err != nil {
 			return err
 		}
 		if m.GroupID == nil {
@@ -176,7 +182,7 @@ func (db *DB) FailMove(ctx context.Context, m Move, reason string) error {
 		}
 		_, err := tx.Exec(ctx, `
 			UPDATE screend.groups SET state = 'failed', error = format('move %s failed: %s', $2::bigint, $3::text)
-			WHERE group_id = $1 AND state = 'applying'`, *m.GroupID, m.ID, reason)
+			WHERE group_id = $1 AND state = 'applying'`, *m.GroupID, m.ID, ReadablePath(reason))
 		return err
 	})
 	if err != nil {
@@ -192,7 +198,7 @@ func (db *DB) QuarantineImage(ctx context.Context, instance int32, id int64, rea
 	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
 			UPDATE screend.images SET state = 'quarantined', reason = $2, processed_at = now(), claimed_by = NULL
-			WHERE image_id = $1 AND claimed_by = $3 AND state = 'discovered'`, id, reason, instance)
+			WHERE image_id = $1 AND claimed_by = $3 AND state = 'discovered'`, id, ReadablePath(reason), instance)
 		if err != nil {
 			return err
 		}

@@ -83,7 +83,7 @@ func (db *DB) ScoreClosedGroups(ctx context.Context, embedderID int32, limit int
 			}
 			found = true
 			rows, err := tx.Query(ctx, `
-				SELECT i.image_id, i.path, i.rel_path, i.stage, coalesce(o.width, 0), coalesce(o.height, 0), e.embedding
+				SELECT i.image_id, screend.fs_path(i.path, i.path_raw), i.rel_path, i.stage, coalesce(o.width, 0), coalesce(o.height, 0), e.embedding
 				FROM screend.group_images gi
 				JOIN screend.images i USING (image_id)
 				JOIN screend.images o ON o.image_id = coalesce(i.duplicate_of, i.image_id)
@@ -96,7 +96,9 @@ func (db *DB) ScoreClosedGroups(ctx context.Context, embedderID int32, limit int
 			g.Images, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (GroupImage, error) {
 				var im GroupImage
 				var v *pgvector.Vector
-				err := r.Scan(&im.ID, &im.Path, &im.RelPath, &im.Stage, &im.Width, &im.Height, &v)
+				var path []byte
+				err := r.Scan(&im.ID, &path, &im.RelPath, &im.Stage, &im.Width, &im.Height, &v)
+				im.Path = string(path)
 				if v != nil {
 					im.Embedding = v.Slice()
 				}

@@ -18,11 +18,17 @@ type Status struct {
 	ActiveModel *int64                     `json:"active_model"`
 	// Pending counts the images and groups the daemon still has to process
 	// without human input: images not yet processed or not yet in a final
-	// group, groups open, closed or decided but not yet journaled, and file
-	// operations not yet tried. Zero means idle. Work that failed and waits
-	// for a retry (and the moves of its group behind it) is not pending but
-	// Failing: it needs the cause fixed.
+	// group, groups open, closed or decided but not yet journaled, file
+	// operations not yet tried, and files the watchers of live instances
+	// saw but did not record yet (still being written). Zero means idle.
+	// Work that failed and waits for a retry (and the moves of its group
+	// behind it) is not pending but Failing: it needs the cause fixed.
 	Pending int `json:"pending"`
+	// Unseen counts the images (within Pending) whose files this
+	// instance cannot see now (an unmounted share, a permission error):
+	// they are tried again, but no progress is expected until the outside
+	// changes, so the watchdog does not count them as stalled work.
+	Unseen int `json:"unseen"`
 	// Failing lists the file operations and groups that failed and wait for
 	// a retry (oldest first, at most 20): fix the cause (a permission, a full
 	// disk) and the next retry succeeds.
@@ -90,8 +96,11 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 				OR (state = 'decided' AND retry_after IS NULL))
 			+ (SELECT count(*) FROM screend.file_moves m WHERE m.state = 'planned' AND m.attempts = 0
 				AND NOT EXISTS (SELECT 1 FROM screend.file_moves e
-					WHERE e.group_id = m.group_id AND e.state = 'planned' AND e.attempts > 0))`).
-		Scan(&st.ReviewQueue, &st.ActiveModel, &st.Pending)
+					WHERE e.group_id = m.group_id AND e.state = 'planned' AND e.attempts > 0))
+			+ (SELECT coalesce(sum(files_waiting), 0) FROM screend.instances
+				WHERE files_waiting > 0 AND screend.instance_alive(instance_id)),
+			(SELECT count(*) FROM screend.images WHERE state = 'discovered' AND reason IS NOT NULL)`).
+		Scan(&st.ReviewQueue, &st.ActiveModel, &st.Pending, &st.Unseen)
 	if err != nil {
 		return st, fmt.Errorf("read status: %w", err)
 	}

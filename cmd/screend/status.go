@@ -52,6 +52,9 @@ func status(ctx context.Context, e env, args []string) error {
 				f.RetryAfter.Local().Format("15:04:05"))
 		}
 	}
+	if st.Unseen > 0 {
+		fmt.Fprintf(e.stdout, "unseen:       %d (files this instance cannot see now: see screend.images.reason)\n", st.Unseen)
+	}
 	for _, r := range st.Readiness {
 		fmt.Fprintf(e.stdout, "%-13s %s\n", r.Kind+":", readinessText(r))
 	}
