@@ -10,6 +10,7 @@ import (
 
 	"screend"
 	"screend/sql"
+	"screend/sql/sqltest"
 )
 
 // waitUntil polls cond every 100ms until it holds, failing the test after
@@ -30,7 +31,7 @@ func groupState(t *testing.T, db *sql.DB, id int64) (screend.GroupState, string)
 	t.Helper()
 	var state screend.GroupState
 	var reason string
-	must(t, db.Pool.QueryRow(context.Background(), `SELECT state, coalesce(error, '') FROM screend.groups WHERE group_id = $1`, id).Scan(&state, &reason))
+	must(t, sqltest.Pool(db).QueryRow(context.Background(), `SELECT state, coalesce(error, '') FROM screend.groups WHERE group_id = $1`, id).Scan(&state, &reason))
 	return state, reason
 }
 
@@ -49,7 +50,7 @@ func TestBadDecisionDoesNotBlockOthers(t *testing.T) {
 	flagged := groupIDs(t, d.db, screend.GroupFlagged)
 	bad, good := flagged["20250101_010000_stage1_generated.png"], flagged["20250101_020000_stage1_generated.png"]
 	ctx := context.Background()
-	_, err := d.db.Pool.Exec(ctx, `
+	_, err := sqltest.Pool(d.db).Exec(ctx, `
 		WITH d AS (INSERT INTO screend.decisions (group_id, outcome, chosen_image_id, crop, automatic, decided_by)
 			VALUES ($1, 'crop', $2, '{0,NULL,1,1}', false, 'old-resolve-group'))
 		UPDATE screend.groups SET state = 'decided' WHERE group_id = $1`, bad, imageID(t, d.db, "20250101_010000_stage2_upscaled.png"))
@@ -121,7 +122,7 @@ func TestFailedMoveIsRetriedAndVisible(t *testing.T) {
 	}
 	var attempts int
 	var lastError string
-	must(t, d.db.Pool.QueryRow(ctx, `
+	must(t, sqltest.Pool(d.db).QueryRow(ctx, `
 		SELECT attempts, coalesce(error, '') FROM screend.file_moves
 		WHERE group_id = $1 AND dst LIKE '%/__selected/%.png'`, g).Scan(&attempts, &lastError))
 	if attempts < 1 || lastError == "" {
@@ -146,8 +147,8 @@ func TestLiveInstanceFinishesMovesAfterLostConnection(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(notes, "a.txt"), []byte("a"), 0o644))
 	must(t, os.WriteFile(filepath.Join(notes, "b.txt"), []byte("b"), 0o644))
 	var instance int32
-	must(t, d.db.Pool.QueryRow(ctx, `SELECT max(instance_id) FROM screend.instances`).Scan(&instance))
-	_, err := d.db.Pool.Exec(ctx, `
+	must(t, sqltest.Pool(d.db).QueryRow(ctx, `SELECT max(instance_id) FROM screend.instances`).Scan(&instance))
+	_, err := sqltest.Pool(d.db).Exec(ctx, `
 		INSERT INTO screend.file_moves (kind, src, dst, claimed_by)
 		VALUES ('move', $1, $2, $5), ('move', $3, $4, $5)`,
 		filepath.Join(notes, "a.txt"), filepath.Join(proj, "__delete_staging", "a.txt"),
@@ -156,14 +157,14 @@ func TestLiveInstanceFinishesMovesAfterLostConnection(t *testing.T) {
 	// The moves were made, but not recorded, when the connection was lost.
 	must(t, os.MkdirAll(filepath.Join(proj, "__delete_staging"), 0o755))
 	must(t, os.Rename(filepath.Join(notes, "a.txt"), filepath.Join(proj, "__delete_staging", "a.txt")))
-	_, err = d.db.Pool.Exec(ctx, `
+	_, err = sqltest.Pool(d.db).Exec(ctx, `
 		SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 		WHERE datname = current_database() AND pid <> pg_backend_pid()`)
 	must(t, err)
 
 	waitUntil(t, 30*time.Second, "the journal finished by the live instance", func() bool {
 		var planned int
-		if err := d.db.Pool.QueryRow(ctx, `SELECT count(*) FROM screend.file_moves WHERE state = 'planned'`).Scan(&planned); err != nil {
+		if err := sqltest.Pool(d.db).QueryRow(ctx, `SELECT count(*) FROM screend.file_moves WHERE state = 'planned'`).Scan(&planned); err != nil {
 			return false // the pool reconnects
 		}
 		return planned == 0
@@ -174,7 +175,7 @@ func TestLiveInstanceFinishesMovesAfterLostConnection(t *testing.T) {
 		}
 	}
 	var failed int
-	must(t, d.db.Pool.QueryRow(ctx, `SELECT count(*) FROM screend.file_moves WHERE state = 'failed'`).Scan(&failed))
+	must(t, sqltest.Pool(d.db).QueryRow(ctx, `SELECT count(*) FROM screend.file_moves WHERE state = 'failed'`).Scan(&failed))
 	if failed != 0 {
 		t.Errorf("%d moves failed", failed)
 	}
@@ -245,7 +246,7 @@ func TestLongNamesNeverHang(t *testing.T) {
 	waitIdle(t, d.db, 60*time.Second)
 	ctx := context.Background()
 	var g, img int64
-	must(t, d.db.Pool.QueryRow(ctx, `
+	must(t, sqltest.Pool(d.db).QueryRow(ctx, `
 		SELECT gi.group_id, i.image_id FROM screend.images i JOIN screend.group_images gi USING (image_id)
 		WHERE i.file_name = $1`, longPNG).Scan(&g, &img))
 	_, err := d.db.Resolve(ctx, sql.Resolution{GroupID: g, ChosenImageID: img, Crop: []float32{0, 0, 0.5, 0.5}})
@@ -270,7 +271,7 @@ func TestLongNamesNeverHang(t *testing.T) {
 		t.Errorf("cropped outputs %q, want the crop and its sidecar", names)
 	}
 	var quarantined string
-	must(t, d.db.Pool.QueryRow(ctx, `SELECT path FROM screend.images WHERE state = 'quarantined'`).Scan(&quarantined))
+	must(t, sqltest.Pool(d.db).QueryRow(ctx, `SELECT path FROM screend.images WHERE state = 'quarantined'`).Scan(&quarantined))
 	if filepath.Dir(quarantined) != filepath.Join(proj, "__quarantine") || len(filepath.Base(quarantined)) > 255 ||
 		!strings.HasSuffix(quarantined, "_1.png") {
 		t.Errorf("quarantined at %s", quarantined)

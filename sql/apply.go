@@ -48,7 +48,7 @@ type DecidedGroup struct {
 func (db *DB) NextDecidedGroup(ctx context.Context) (DecidedGroup, bool, error) {
 	var g DecidedGroup
 	var name []byte
-	err := db.Pool.QueryRow(ctx, `
+	err := db.pool.QueryRow(ctx, `
 		SELECT g.group_id, screend.fs_path(p.name, p.name_raw), p.root, d.decision_id, d.outcome, coalesce(d.chosen_image_id, 0), d.crop,
 			d.automatic, d.decided_by, d.confidence, d.model_id
 		FROM screend.groups g
@@ -66,7 +66,7 @@ func (db *DB) NextDecidedGroup(ctx context.Context) (DecidedGroup, bool, error) 
 		return g, false, fmt.Errorf("read next decided group: %w", err)
 	}
 	g.ProjectName = string(name)
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT i.image_id, screend.fs_path(i.path, i.path_raw) FROM screend.group_images gi JOIN screend.images i USING (image_id)
 		WHERE gi.group_id = $1 ORDER BY gi.position`, g.ID)
 	if err != nil {
@@ -93,7 +93,7 @@ func (db *DB) NextDecidedGroup(ctx context.Context) (DecidedGroup, bool, error) 
 // decided (another instance took it).
 func (db *DB) JournalMoves(ctx context.Context, instance int32, groupID int64, moves []Move, dryRun bool) ([]Move, bool, error) {
 	stored := false
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		state := screend.GroupApplying
 		if len(moves) == 0 {
 			state = screend.GroupApplied
@@ -127,11 +127,11 @@ func (db *DB) JournalMoves(ctx context.Context, instance int32, groupID int64, m
 func (db *DB) FailGroup(ctx context.Context, groupID int64, reason string, retry time.Duration) error {
 	var err error
 	if retry == 0 {
-		_, err = db.Pool.Exec(ctx, `
+		_, err = db.pool.Exec(ctx, `
 			UPDATE screend.groups SET state = 'failed', error = $2, retry_after = NULL
 			WHERE group_id = $1 AND state = 'decided'`, groupID, ReadablePath(reason))
 	} else {
-		_, err = db.Pool.Exec(ctx, `
+		_, err = db.pool.Exec(ctx, `
 			UPDATE screend.groups SET error = $2, retry_after = now() + $3::interval
 			WHERE group_id = $1 AND state = 'decided'`, groupID, ReadablePath(reason), retry)
 	}
@@ -146,7 +146,7 @@ func (db *DB) FailGroup(ctx context.Context, groupID int64, reason string, retry
 // their moves as failed, so that they leave the review queue with a
 // reason. It returns how many it marked.
 func (db *DB) FailGroupsOfMissingProject(ctx context.Context, projectID int64, dir string) (int64, error) {
-	tag, err := db.Pool.Exec(ctx, `
+	tag, err := db.pool.Exec(ctx, `
 		UPDATE screend.groups SET state = 'failed', retry_after = NULL,
 			error = format('project folder %s is gone (renamed or deleted)', $2::text)
 		WHERE project_id = $1 AND state IN ('flagged', 'decided')`, projectID, ReadablePath(dir))
@@ -167,7 +167,7 @@ type WaitingProject struct {
 // ProjectsWaiting returns the projects that have groups waiting for a
 // human or for their moves.
 func (db *DB) ProjectsWaiting(ctx context.Context) ([]WaitingProject, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT p.project_id, p.root, screend.fs_path(p.name, p.name_raw) FROM screend.projects p
 		WHERE EXISTS (SELECT 1 FROM screend.groups g WHERE g.project_id = p.project_id AND g.state IN ('flagged', 'decided'))`)
 	if err != nil {

@@ -42,7 +42,7 @@ type NewGroup struct {
 // same keep their id. It returns how many groups it closed.
 func (db *DB) Regroup(ctx context.Context, projectID int64, form func(ProjectState) []NewGroup) (int, error) {
 	closed := 0
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2::int)`, int32(screend.LockProject), projectID); err != nil {
 			return err
 		}
@@ -153,7 +153,7 @@ func idsKey(ids []int64) string {
 // ProjectsToSettle returns the projects quiet for at least settle that
 // still have images in no final group.
 func (db *DB) ProjectsToSettle(ctx context.Context, settle time.Duration) ([]int64, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT p.project_id FROM screend.projects p
 		WHERE p.last_file_at <= now() - $1::interval
 		  AND EXISTS (

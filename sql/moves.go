@@ -52,7 +52,7 @@ func insertMoves(ctx context.Context, tx pgx.Tx, instance int32, moves []Move) e
 // order. Operations claimed by an instance whose database connection was
 // lost (a PostgreSQL restart) are claimed again by its next registration.
 func (db *DB) ClaimDueMoves(ctx context.Context, instance int32, limit int) ([]Move, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		UPDATE screend.file_moves m SET claimed_by = $1
 		WHERE m.move_id IN (
 			SELECT c.move_id FROM screend.file_moves c
@@ -94,7 +94,7 @@ func (db *DB) ClaimDueMoves(ctx context.Context, instance int32, limit int) ([]M
 // RedirectMove changes the destination of a planned operation whose
 // destination turned out to be taken.
 func (db *DB) RedirectMove(ctx context.Context, id int64, dst string) error {
-	_, err := db.Pool.Exec(ctx, `UPDATE screend.file_moves SET dst = $2, dst_raw = $3 WHERE move_id = $1 AND state = 'planned'`,
+	_, err := db.pool.Exec(ctx, `UPDATE screend.file_moves SET dst = $2, dst_raw = $3 WHERE move_id = $1 AND state = 'planned'`,
 		id, ReadablePath(dst), rawPath(dst))
 	if err != nil {
 		return fmt.Errorf("redirect move %d: %w", id, err)
@@ -105,7 +105,7 @@ func (db *DB) RedirectMove(ctx context.Context, id int64, dst string) error {
 // FinishMove records an operation as done; a moved image's path follows
 // it, and a group whose last operation this was is applied.
 func (db *DB) FinishMove(ctx context.Context, m Move) error {
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `
 			UPDATE screend.file_moves SET state = 'done', done_at = now(), claimed_by = NULL
 			WHERE move_id = $1`, m.ID); err != nil {
@@ -137,7 +137,7 @@ func (db *DB) FinishMove(ctx context.Context, m Move) error {
 // later operations of its group are released too: they follow it in order
 // in the rounds that carry out due operations.
 func (db *DB) RetryMove(ctx context.Context, id int64, reason string, retry time.Duration) error {
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var group *int64
 		err := tx.QueryRow(ctx, `
 			UPDATE screend.file_moves
@@ -165,7 +165,7 @@ func (db *DB) RetryMove(ctx context.Context, id int64, reason string, retry time
 // failed with the same reason, and the group's operations not done yet are
 // given up too: the files stay where they are.
 func (db *DB) FailMove(ctx context.Context, m Move, reason string) error {
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `
 			UPDATE screend.file_moves SET state = 'failed', error = $2, attempts = attempts + 1, done_at = now(), claimed_by = NULL
 			WHERE move_id = $1`, m.ID, ReadablePath(reason)); err != nil {
@@ -195,7 +195,7 @@ func (db *DB) FailMove(ctx context.Context, m Move, reason string) error {
 // the move of its file into dst, claimed by instance, in one transaction.
 func (db *DB) QuarantineImage(ctx context.Context, instance int32, id int64, reason, src, dst string) (Move, error) {
 	moves := []Move{{ImageID: &id, Kind: screend.MoveFile, Src: src, Dst: dst}}
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
 			UPDATE screend.images SET state = 'quarantined', reason = $2, processed_at = now(), claimed_by = NULL
 			WHERE image_id = $1 AND claimed_by = $3 AND state = 'discovered'`, id, ReadablePath(reason), instance)

@@ -26,7 +26,7 @@ func flaggedGroup(t *testing.T, db *sql.DB, sizes ...[2]int) (int64, []int64) {
 	var ids []int64
 	for _, s := range sizes {
 		var id int64
-		err := db.Pool.QueryRow(ctx, `
+		err := sqltest.Pool(db).QueryRow(ctx, `
 			INSERT INTO screend.images (project_id, path, rel_path, file_name, size, mtime, stage, state, width, height)
 			VALUES ($1, '/inbox/p/' || gen_random_uuid() || '.png', 'x.png', 'x.png', 1, now(), 1, 'embedded', $2, $3)
 			RETURNING image_id`, project, s[0], s[1]).Scan(&id)
@@ -36,7 +36,7 @@ func flaggedGroup(t *testing.T, db *sql.DB, sizes ...[2]int) (int64, []int64) {
 		ids = append(ids, id)
 	}
 	var group int64
-	err = db.Pool.QueryRow(ctx, `
+	err = sqltest.Pool(db).QueryRow(ctx, `
 		WITH g AS (INSERT INTO screend.groups (project_id, state, reasons, flagged_at)
 			VALUES ($1, 'flagged', '{no_model}', now()) RETURNING group_id)
 		INSERT INTO screend.group_images (group_id, image_id, position)
@@ -74,21 +74,21 @@ func TestResolveGroupValidatesEveryArgument(t *testing.T) {
 	} {
 		args := append([]any{}, c.args...)
 		var id int64
-		err := db.Pool.QueryRow(ctx, c.sql, args...).Scan(&id)
+		err := sqltest.Pool(db).QueryRow(ctx, c.sql, args...).Scan(&id)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want %q", c.name, err, c.want)
 		}
 	}
 	var state string
-	if err := db.Pool.QueryRow(ctx, `SELECT state FROM screend.groups WHERE group_id = $1`, g).Scan(&state); err != nil || state != "flagged" {
+	if err := sqltest.Pool(db).QueryRow(ctx, `SELECT state FROM screend.groups WHERE group_id = $1`, g).Scan(&state); err != nil || state != "flagged" {
 		t.Fatalf("group is %q (%v) after refused calls, want flagged", state, err)
 	}
 	// Asked for explicitly, another aspect ratio is fine.
-	if _, err := db.Pool.Exec(ctx, `SELECT screend.resolve_group($1, $2, '{0,0,1,0.5}', free_aspect => true)`, g, chosen); err != nil {
+	if _, err := sqltest.Pool(db).Exec(ctx, `SELECT screend.resolve_group($1, $2, '{0,0,1,0.5}', free_aspect => true)`, g, chosen); err != nil {
 		t.Fatal(err)
 	}
 	var crop []float32
-	if err := db.Pool.QueryRow(ctx, `SELECT crop FROM screend.decisions WHERE group_id = $1`, g).Scan(&crop); err != nil || len(crop) != 4 {
+	if err := sqltest.Pool(db).QueryRow(ctx, `SELECT crop FROM screend.decisions WHERE group_id = $1`, g).Scan(&crop); err != nil || len(crop) != 4 {
 		t.Fatalf("crop %v: %v", crop, err)
 	}
 
@@ -101,7 +101,7 @@ func TestResolveGroupValidatesEveryArgument(t *testing.T) {
 		t.Fatal(err)
 	}
 	var outcome, by, login string
-	if err := db.Pool.QueryRow(ctx, `SELECT outcome, decided_by, session_user FROM screend.decisions WHERE group_id = $1`, g2).Scan(&outcome, &by, &login); err != nil {
+	if err := sqltest.Pool(db).QueryRow(ctx, `SELECT outcome, decided_by, session_user FROM screend.decisions WHERE group_id = $1`, g2).Scan(&outcome, &by, &login); err != nil {
 		t.Fatal(err)
 	}
 	if outcome != "reject" || by != login {
@@ -121,18 +121,18 @@ func TestReviewerRoleHasLeastPrivilege(t *testing.T) {
 
 	name, password := "screend_t_rev_"+randomHex(t), randomHex(t)
 	var create string
-	must(t, db.Pool.QueryRow(ctx, `SELECT format('CREATE ROLE %I LOGIN PASSWORD %L IN ROLE screend_reviewer', $1::text, $2::text)`, name, password).Scan(&create))
-	if _, err := db.Pool.Exec(ctx, create); err != nil {
+	must(t, sqltest.Pool(db).QueryRow(ctx, `SELECT format('CREATE ROLE %I LOGIN PASSWORD %L IN ROLE screend_reviewer', $1::text, $2::text)`, name, password).Scan(&create))
+	if _, err := sqltest.Pool(db).Exec(ctx, create); err != nil {
 		t.Fatalf("create reviewer login (the screend role needs CREATEROLE: run scripts/setup.sh): %v", err)
 	}
 	t.Cleanup(func() {
 		var drop string
-		if db.Pool.QueryRow(context.Background(), `SELECT format('DROP OWNED BY %I; DROP ROLE %I', $1::text, $1::text)`, name).Scan(&drop) == nil {
-			db.Pool.Exec(context.Background(), drop)
+		if sqltest.Pool(db).QueryRow(context.Background(), `SELECT format('DROP OWNED BY %I; DROP ROLE %I', $1::text, $1::text)`, name).Scan(&drop) == nil {
+			sqltest.Pool(db).Exec(context.Background(), drop)
 		}
 	})
 	var base string
-	must(t, db.Pool.QueryRow(ctx, `SELECT current_database()`).Scan(&base))
+	must(t, sqltest.Pool(db).QueryRow(ctx, `SELECT current_database()`).Scan(&base))
 	cfg, err := pgx.ParseConfig(sqltest.URL(t))
 	must(t, err)
 	cfg.Database, cfg.User, cfg.Password = base, name, password
@@ -184,7 +184,7 @@ func TestReviewerRoleHasLeastPrivilege(t *testing.T) {
 		}
 	}
 	// Both run with the daemon's rights and a fixed search_path.
-	rows, err = db.Pool.Query(ctx, `
+	rows, err = sqltest.Pool(db).Query(ctx, `
 		SELECT proname, prosecdef, coalesce(array_to_string(proconfig, ','), '') FROM pg_proc
 		WHERE pronamespace = 'screend'::regnamespace AND proname IN ('resolve_group', 'reject_group')`)
 	must(t, err)
@@ -214,18 +214,18 @@ func TestInstanceAliveOnlyInItsDatabase(t *testing.T) {
 	defer db.Close()
 	// The production instance of the same id was killed: its row is there,
 	// its lock is gone.
-	_, err = db.Pool.Exec(ctx, `
+	_, err = sqltest.Pool(db).Exec(ctx, `
 		INSERT INTO screend.instances (instance_id, hostname, pid) OVERRIDING SYSTEM VALUE VALUES ($1, 'dead', 1)`, live.ID)
 	must(t, err)
 	var alive bool
-	must(t, db.Pool.QueryRow(ctx, `SELECT screend.instance_alive($1)`, live.ID).Scan(&alive))
+	must(t, sqltest.Pool(db).QueryRow(ctx, `SELECT screend.instance_alive($1)`, live.ID).Scan(&alive))
 	if alive {
 		t.Errorf("instance %d of production looks alive because instance %d of staging runs", live.ID, live.ID)
 	}
 	stagingDB, err := sql.Open(ctx, staging)
 	must(t, err)
 	defer stagingDB.Close()
-	must(t, stagingDB.Pool.QueryRow(ctx, `SELECT screend.instance_alive($1)`, live.ID).Scan(&alive))
+	must(t, sqltest.Pool(stagingDB).QueryRow(ctx, `SELECT screend.instance_alive($1)`, live.ID).Scan(&alive))
 	if !alive {
 		t.Errorf("the live staging instance %d is not alive in its own database", live.ID)
 	}

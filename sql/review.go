@@ -29,7 +29,7 @@ type ReviewItem struct {
 
 // ReviewQueue returns the groups waiting for a human, most useful first.
 func (db *DB) ReviewQueue(ctx context.Context, limit int) ([]ReviewItem, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT group_id, project, flagged_at, reasons, confidence, suggested_outcome,
 			suggested_image_id, suggested_crop, model_id, images
 		FROM screend.review_queue LIMIT $1`, limit)
@@ -75,7 +75,7 @@ func (db *DB) Resolve(ctx context.Context, r Resolution) (int64, error) {
 		chosen = &r.ChosenImageID
 	}
 	var id int64
-	err := db.Pool.QueryRow(ctx, `
+	err := db.pool.QueryRow(ctx, `
 		SELECT screend.resolve_group($1, $2, $3, reviewer => NULLIF($4, ''), manual_crop => $5, free_aspect => $6)`,
 		r.GroupID, chosen, r.Crop, r.Reviewer, r.ManualCrop, r.FreeAspect).Scan(&id)
 	if err != nil {
@@ -89,7 +89,7 @@ func (db *DB) Resolve(ctx context.Context, r Resolution) (int64, error) {
 // records the database login name.
 func (db *DB) Reject(ctx context.Context, groupID int64, reviewer string) (int64, error) {
 	var id int64
-	err := db.Pool.QueryRow(ctx, `SELECT screend.reject_group($1, reviewer => NULLIF($2, ''))`, groupID, reviewer).Scan(&id)
+	err := db.pool.QueryRow(ctx, `SELECT screend.reject_group($1, reviewer => NULLIF($2, ''))`, groupID, reviewer).Scan(&id)
 	if err != nil {
 		return 0, reviewError(fmt.Sprintf("reject group %d", groupID), err)
 	}

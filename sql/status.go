@@ -19,8 +19,9 @@ type Status struct {
 	// Pending counts the images and groups the daemon still has to process
 	// without human input: images not yet processed or not yet in a final
 	// group, groups open, closed or decided but not yet journaled, file
-	// operations not yet tried, and files the watchers of live instances
-	// saw but did not record yet (still being written). Zero means idle.
+	// operations not yet tried, take-backs not finished, and files the
+	// watchers of live instances saw but did not record yet (still being
+	// written). Zero means idle.
 	// Work that failed and waits for a retry (and the moves of its group
 	// behind it) is not pending but Failing: it needs the cause fixed.
 	Pending int `json:"pending"`
@@ -62,7 +63,7 @@ type Readiness struct {
 // ReadStatus counts images and groups by state.
 func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 	st := Status{Images: map[screend.ImageState]int{}, Groups: map[screend.GroupState]int{}}
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT 'image', state, count(*) FROM screend.images GROUP BY state
 		UNION ALL
 		SELECT 'group', state, count(*) FROM screend.groups GROUP BY state`)
@@ -84,7 +85,7 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 	if err := rows.Err(); err != nil {
 		return st, fmt.Errorf("read status: %w", err)
 	}
-	err = db.Pool.QueryRow(ctx, `
+	err = db.pool.QueryRow(ctx, `
 		SELECT
 			(SELECT count(*) FROM screend.groups WHERE state = 'flagged'),
 			(SELECT model_id FROM screend.models WHERE state = 'active'),
@@ -97,6 +98,7 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 			+ (SELECT count(*) FROM screend.file_moves m WHERE m.state = 'planned' AND m.attempts = 0
 				AND NOT EXISTS (SELECT 1 FROM screend.file_moves e
 					WHERE e.group_id = m.group_id AND e.state = 'planned' AND e.attempts > 0))
+			+ (SELECT count(*) FROM screend.take_backs WHERE state <> 'done')
 			+ (SELECT coalesce(sum(files_waiting), 0) FROM screend.instances
 				WHERE files_waiting > 0 AND screend.instance_alive(instance_id)),
 			(SELECT count(*) FROM screend.images WHERE state = 'discovered' AND reason IS NOT NULL)`).
@@ -104,7 +106,7 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 	if err != nil {
 		return st, fmt.Errorf("read status: %w", err)
 	}
-	rows, err = db.Pool.Query(ctx, `
+	rows, err = db.pool.Query(ctx, `
 		SELECT move_id, group_id, dst, attempts, error, retry_after FROM (
 			SELECT move_id, group_id, dst, attempts, coalesce(error, '') AS error, retry_after
 			FROM screend.file_moves WHERE state = 'planned' AND attempts > 0
@@ -131,7 +133,7 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 
 // ReadReadiness reads screend.model_readiness.
 func (db *DB) ReadReadiness(ctx context.Context) ([]Readiness, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT kind, automated, recent, alone, wrong, more_reviews, reviews_since
 		FROM screend.model_readiness ORDER BY kind`)
 	if err != nil {

@@ -129,7 +129,7 @@ func TestGroupDeploymentAsUnprivilegedUsers(t *testing.T) {
 	defer db.Close()
 	groups := map[string]int64{}
 	waitCond(t, 60*time.Second, "three flagged groups", func() bool {
-		rows, err := db.Pool.Query(ctx, `
+		rows, err := sqltest.Pool(db).Query(ctx, `
 			SELECT g.group_id, min(i.file_name) FROM screend.groups g JOIN screend.group_images USING (group_id)
 			JOIN screend.images i USING (image_id) WHERE g.state = 'flagged' GROUP BY g.group_id`)
 		if err != nil {
@@ -147,7 +147,7 @@ func TestGroupDeploymentAsUnprivilegedUsers(t *testing.T) {
 	})
 	chosen := func(name string) int64 {
 		var id int64
-		must(t, db.Pool.QueryRow(ctx, `SELECT image_id FROM screend.images WHERE file_name = $1`, name).Scan(&id))
+		must(t, sqltest.Pool(db).QueryRow(ctx, `SELECT image_id FROM screend.images WHERE file_name = $1`, name).Scan(&id))
 		return id
 	}
 	_, err = db.Resolve(ctx, sql.Resolution{GroupID: groups["20250101_010000"], ChosenImageID: chosen("20250101_010000_stage2_upscaled.png")})
@@ -159,7 +159,7 @@ func TestGroupDeploymentAsUnprivilegedUsers(t *testing.T) {
 	must(t, err)
 	waitCond(t, 60*time.Second, "three groups applied", func() bool {
 		var n int
-		return db.Pool.QueryRow(ctx, `SELECT count(*) FROM screend.groups WHERE state = 'applied'`).Scan(&n) == nil && n == 3
+		return sqltest.Pool(db).QueryRow(ctx, `SELECT count(*) FROM screend.groups WHERE state = 'applied'`).Scan(&n) == nil && n == 3
 	})
 
 	proj := filepath.Join(inbox, "p")
