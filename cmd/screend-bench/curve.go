@@ -249,7 +249,7 @@ func curveRun(ctx context.Context, o curveOptions, emb string, train, test []tra
 	}
 	pt := curvePoint{Embedder: emb, Reviewed: len(train), TrainSeconds: time.Since(t0).Seconds(),
 		Thresholds: tr.Params.Thresholds, OutOfFold: tr.Report.OutOfFold, Readiness: tr.Params.Readiness,
-		Epochs: tr.Report.Epochs, CropOffsets: tr.Params.CropOffsets, Seconds: tr.Report.Seconds, Config: tr.Report.Config}
+		Epochs: tr.Report.Epochs, CropOffsets: tr.Params.CropOffsets, BoxShrink: tr.Params.BoxShrink, Seconds: tr.Report.Seconds, Config: tr.Report.Config}
 	b, err := model.NewBundle(tr.Ranker, tr.Crop, tr.Reject, tr.Params, 1)
 	if err != nil {
 		return curvePoint{}, err
