@@ -57,6 +57,7 @@ type curvePoint struct {
 	Readiness    []model.Readiness  `json:"readiness"`
 	Epochs       [3]int             `json:"epochs"`
 	CropOffsets  map[string]float64 `json:"crop_offsets"`
+	BoxShrink    float64            `json:"box_shrink"`
 	Seconds      map[string]float64 `json:"seconds"`
 	Config       training.Config    `json:"config"`
 }
