@@ -315,12 +315,18 @@ func crossCertify(items []oof, base model.Params, iouMin float64) []evalItem {
 	for _, it := range items {
 		byFold[it.fold] = append(byFold[it.fold], it)
 	}
+	folds := make([]int, 0, len(byFold))
+	for f := range byFold {
+		folds = append(folds, f)
+	}
+	slices.Sort(folds) // the same sums in the same order: reproducible to the bit
 	var out []evalItem
-	for f, held := range byFold {
+	for _, f := range folds {
+		held := byFold[f]
 		var others []oof
-		for g, its := range byFold {
+		for _, g := range folds {
 			if g != f {
-				others = append(others, its...)
+				others = append(others, byFold[g]...)
 			}
 		}
 		p := calibrate(others, base, iouMin)
