@@ -15,6 +15,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +64,17 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if _, err := d.db.Migrate(ctx); err != nil {
 		return err
 	}
+	d.cfg.Inbox = slices.Clone(d.cfg.Inbox)
+	for i, root := range d.cfg.Inbox {
+		real, err := ResolveRoot(root)
+		if err != nil {
+			return err
+		}
+		if real != root {
+			d.log.Info("inbox root resolved", "root", root, "watching", real)
+		}
+		d.cfg.Inbox[i] = real
+	}
 	inst, err := sql.RegisterInstance(ctx, d.cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -103,7 +115,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	grp := &grouper{
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "grouper"), metrics: d.metrics,
-		closed: dec.wake.Wake, dirty: make(chan int64, 1024),
+		closed: dec.wake.Wake, wake: newWaker(),
 	}
 	pipe := &pipeline{
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "pipeline"), metrics: d.metrics,
@@ -115,6 +127,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		pipe.wake.Wake()
 		grp.Touch(projects)
 	})
+	watch.instance = pipe.instance
 	// Ready once the database, schema, models and watches are up: after the
 	// first scan.
 	watch.ready = func() {

@@ -21,7 +21,7 @@ type health struct {
 
 // Check returns nil when healthy, else what is wrong.
 func (h *health) Check(ctx context.Context) error {
-	if err := h.d.db.Pool.Ping(ctx); err != nil {
+	if err := h.d.db.Ping(ctx); err != nil {
 		return fmt.Errorf("database unreachable: %w", err)
 	}
 	count := h.d.metrics.Progress()
@@ -39,7 +39,7 @@ func (h *health) Check(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if st.Pending > 0 {
+	if st.Pending > st.Unseen {
 		return fmt.Errorf("no progress for %s with %d items pending", since.Round(time.Second), st.Pending)
 	}
 	return nil

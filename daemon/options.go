@@ -40,6 +40,10 @@ type Options struct {
 	// DecodeWorkers is the number of goroutines decoding and preprocessing
 	// images.
 	DecodeWorkers int
+	// DecodeMemoryMB is the memory all decode workers together may hold
+	// for files and decoded pixels, in MiB; a file that alone needs more is
+	// quarantined as too large.
+	DecodeMemoryMB int64
 	// IntraOpThreads is ONNX Runtime's thread count for one inference.
 	IntraOpThreads int
 	// BatchSize is the number of images per inference and per database

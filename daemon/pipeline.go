@@ -5,13 +5,17 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 
 	"screend"
 
@@ -37,6 +41,8 @@ type pipeline struct {
 	// processed is called with the projects whose images were processed.
 	processed func(projects []int64)
 	wake      waker
+	// budget is the decode memory (DecodeMemoryMB) the workers share.
+	budget *semaphore.Weighted
 }
 
 // claimPoll is how often an idle pipeline looks for work other instances
@@ -56,13 +62,16 @@ type job struct {
 	input       []float32
 	duplicateOf int64
 	failure     string // quarantine reason
-	gone        bool   // the file vanished
-	retry       bool   // the file changed after it was recorded
+	gone        bool   // the file vanished or was replaced (reason says how)
+	unseen      bool   // the file cannot be seen now (reason says why)
+	reason      string
+	retry       bool // the file changed after it was recorded
 	vector      []float32
 }
 
 // Run processes images until ctx ends, then finishes what it claimed.
 func (p *pipeline) Run(ctx context.Context) error {
+	p.budget = semaphore.NewWeighted(p.cfg.DecodeMemoryMB << 20)
 	jobs := make(chan *job, p.cfg.BatchSize)
 	decoded := make(chan *job, p.cfg.BatchSize)
 	embedded := make(chan []*job, 2)
@@ -124,26 +133,52 @@ func (p *pipeline) claim(ctx context.Context, jobs chan<- *job) error {
 	return nil
 }
 
+// reasonCrashedDecoder is the quarantine reason of a file that was being
+// decoded every time an instance died.
+const reasonCrashedDecoder = "crashed_decoder"
+
+// maxDecodes is how many decodes of one file may begin without an outcome
+// (the instance died each time) before it is quarantined as crashed_decoder.
+const maxDecodes = 3
+
 // decode reads, hashes, decodes and preprocesses one image, recording in
-// the job what became of it.
+// the job what became of it. The header is checked through a bounded
+// reader before the file is read whole, and the memory a decode takes
+// (file plus pixels) is taken from the workers' shared budget first.
 func (p *pipeline) decode(ctx context.Context, j *job) {
 	start := time.Now()
 	defer func() { p.metrics.StageSeconds.WithLabelValues("decode").Observe(time.Since(start).Seconds()) }()
-	info, err := os.Lstat(j.img.Path)
-	if errors.Is(err, fs.ErrNotExist) {
-		j.gone = true
+	if j.img.Decodes >= maxDecodes {
+		j.failure = fmt.Sprintf("%s: %d decodes of this file began and none finished", reasonCrashedDecoder, j.img.Decodes)
 		return
 	}
-	if err == nil && (info.Size() != j.img.Size || !mtime(info).Equal(j.img.MTime)) {
+	info, err := os.Lstat(j.img.Path)
+	switch verdict, why := p.look(j.img.Path, info, err); verdict {
+	case fileGone:
+		j.gone, j.reason = true, why
+		return
+	case fileUnseen:
+		j.unseen, j.reason = true, why
+		return
+	}
+	if info.Size() != j.img.Size || !mtime(info).Equal(j.img.MTime) {
 		j.retry = true
 		return
 	}
-	var data []byte
-	if err == nil {
-		data, err = os.ReadFile(j.img.Path)
+	if _, err := p.db.BeginDecode(ctx, j.img.ID); err != nil {
+		j.unseen, j.reason = true, err.Error()
+		return
+	}
+	data, cost, err := p.read(ctx, j)
+	if cost > 0 {
+		defer p.budget.Release(cost)
 	}
 	if err != nil {
-		j.failure = "unreadable: " + err.Error()
+		if p.changed(j) {
+			j.retry = true
+			return
+		}
+		j.failure = failure(err)
 		return
 	}
 	sum := sha256.Sum256(data)
@@ -153,14 +188,15 @@ func (p *pipeline) decode(ctx context.Context, j *job) {
 		return
 	}
 	img, imgInfo, err := imagefile.DecodeBytes(data, p.cfg.MaxPixels)
+	data = nil
 	if err != nil {
 		// A file that changed while it was read was still being written:
 		// look at it again later rather than quarantine it.
-		if st, serr := os.Lstat(j.img.Path); serr == nil && (st.Size() != j.img.Size || !mtime(st).Equal(j.img.MTime)) {
+		if p.changed(j) {
 			j.retry = true
 			return
 		}
-		j.failure = imagefile.Reason(err) + ": " + err.Error()
+		j.failure = failure(err)
 		return
 	}
 	j.info = imgInfo
@@ -169,6 +205,125 @@ func (p *pipeline) decode(ctx context.Context, j *job) {
 	if err != nil {
 		j.failure = "preprocess: " + err.Error()
 	}
+}
+
+// read checks the header of a job's file through a bounded reader, takes
+// what decoding it costs from the budget and reads the file whole. It
+// returns the cost taken (to be released by the caller) even on error.
+func (p *pipeline) read(ctx context.Context, j *job) ([]byte, int64, error) {
+	f, err := os.Open(j.img.Path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("unreadable: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, 0, fmt.Errorf("unreadable: %w", err)
+	}
+	hdr, err := imagefile.CheckHeader(f, st.Size(), p.cfg.MaxPixels)
+	if err != nil {
+		return nil, 0, err
+	}
+	cost := st.Size() + hdr.DecodeBytes()
+	if limit := p.cfg.DecodeMemoryMB << 20; cost > limit {
+		return nil, 0, fmt.Errorf("%w: decoding %dx%d takes %d MB, more than SCREEND_DECODE_MEMORY_MB=%d",
+			imagefile.ErrTooLarge, hdr.Width, hdr.Height, cost>>20, p.cfg.DecodeMemoryMB)
+	}
+	if err := p.budget.Acquire(ctx, cost); err != nil {
+		return nil, 0, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, cost, fmt.Errorf("unreadable: %w", err)
+	}
+	data := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, cost, fmt.Errorf("%w: %w", imagefile.ErrTruncated, err)
+	}
+	return data, cost, nil
+}
+
+// failure is the quarantine reason of a decode error: its kind, a colon,
+// what happened.
+func failure(err error) string {
+	if strings.HasPrefix(err.Error(), "unreadable: ") {
+		return err.Error()
+	}
+	return imagefile.Reason(err) + ": " + err.Error()
+}
+
+// changed tells whether a job's file is no longer the one recorded.
+func (p *pipeline) changed(j *job) bool {
+	st, err := os.Lstat(j.img.Path)
+	return err == nil && (st.Size() != j.img.Size || !mtime(st).Equal(j.img.MTime))
+}
+
+// look decides, from Lstat of a recorded file, whether it can be
+// processed: see lookAt.
+func (p *pipeline) look(path string, info fs.FileInfo, err error) (fileVerdict, string) {
+	root, rel, _ := inboxPath(p.cfg.Inbox, path)
+	project, _, _ := strings.Cut(rel, string(filepath.Separator))
+	_, projectErr := os.Stat(filepath.Join(root, project))
+	rootUsed := false
+	if d, err := os.Open(root); err == nil {
+		names, _ := d.Readdirnames(1)
+		rootUsed = len(names) > 0
+		d.Close()
+	}
+	return lookAt(info, err, projectErr, rootUsed)
+}
+
+// fileVerdict is what became of a recorded file.
+type fileVerdict int
+
+const (
+	// fileThere: a regular file, to be processed.
+	fileThere fileVerdict = iota
+	// fileGone: really absent, or something other than a file took its
+	// place; recorded with the reason, taken again if it comes back.
+	fileGone
+	// fileUnseen: this instance cannot see it now (a project folder
+	// missing from an empty root, as on an unmounted share; permission
+	// denied; an I/O error); tried again later.
+	fileUnseen
+)
+
+// lookAt is the rule for a recorded file: fileErr and info are Lstat's;
+// projectErr is Stat's of its project folder; rootUsed tells that its root
+// lists at least one entry (so it is mounted). A file is gone only when
+// the file system says so with the project folder there, or with the
+// project folder removed from a root that is in use.
+func lookAt(info fs.FileInfo, fileErr, projectErr error, rootUsed bool) (fileVerdict, string) {
+	switch {
+	case fileErr == nil && info.Mode().IsRegular():
+		return fileThere, ""
+	case fileErr == nil:
+		return fileGone, "replaced by " + fileKind(info.Mode())
+	case !errors.Is(fileErr, fs.ErrNotExist) && !errors.Is(fileErr, syscall.ENOTDIR):
+		return fileUnseen, "cannot see the file: " + fileErr.Error()
+	case projectErr == nil:
+		return fileGone, "file vanished before processing"
+	case errors.Is(projectErr, fs.ErrNotExist) && rootUsed:
+		return fileGone, "project folder removed before processing"
+	default:
+		return fileUnseen, "project folder not there (an unmounted share?)"
+	}
+}
+
+// fileKind names what a path that is not a regular file is.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "a symlink"
+	case m.IsDir():
+		return "a folder"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "something other than a file"
 }
 
 // infer runs batched inference on decoded images. A batch is sent as soon
@@ -262,7 +417,7 @@ func (p *pipeline) write(ctx context.Context, in <-chan []*job) error {
 func (p *pipeline) writeBatch(ctx context.Context, batch []*job) error {
 	start := time.Now()
 	byClaimer := map[int32][]sql.Embedded{}
-	var release []*job
+	release := map[int32][]int64{} // by claimer: an instance that re-registered has two
 	projects := map[int64]bool{}
 	for _, j := range batch {
 		switch {
@@ -272,12 +427,20 @@ func (p *pipeline) writeBatch(ctx context.Context, batch []*job) error {
 				Width: j.info.Width, Height: j.info.Height, Vector: j.vector,
 			})
 		case j.retry:
-			release = append(release, j)
+			release[j.claimer] = append(release[j.claimer], j.img.ID)
 		case j.gone:
-			if err := p.db.MarkGone(ctx, j.claimer, j.img.ID); err != nil {
+			if err := p.db.MarkGone(ctx, j.claimer, j.img.ID, j.reason); err != nil {
 				return err
 			}
-			p.log.Warn("file vanished before it was processed", "path", j.img.Path)
+			p.log.Warn("file gone before it was processed", "path", sql.ReadablePath(j.img.Path), "reason", j.reason)
+		case j.unseen:
+			// Tried again after a scan interval, when the watcher has looked
+			// at the folders again too.
+			if err := p.db.DeferImage(ctx, j.claimer, j.img.ID, j.reason, p.cfg.ScanInterval); err != nil {
+				return err
+			}
+			p.log.Warn("cannot see a recorded file; trying again later", "path", sql.ReadablePath(j.img.Path),
+				"reason", j.reason, "retry_in", p.cfg.ScanInterval)
 		case j.duplicateOf != 0:
 			if err := p.db.MarkDuplicate(ctx, j.claimer, j.img.ID, j.duplicateOf, j.sha); err != nil {
 				return err
@@ -298,12 +461,8 @@ func (p *pipeline) writeBatch(ctx context.Context, batch []*job) error {
 		p.metrics.FilesEmbedded.Add(float64(n))
 		p.metrics.FilesDuplicate.Add(float64(dups))
 	}
-	if len(release) > 0 {
-		ids := make([]int64, len(release))
-		for i, j := range release {
-			ids[i] = j.img.ID
-		}
-		if err := p.db.ReleaseImages(ctx, release[0].claimer, ids, p.cfg.StableFor+time.Second); err != nil {
+	for claimer, ids := range release {
+		if err := p.db.ReleaseImages(ctx, claimer, ids, p.cfg.StableFor+time.Second); err != nil {
 			return err
 		}
 	}
@@ -333,7 +492,7 @@ func (p *pipeline) quarantine(ctx context.Context, j *job) error {
 	}
 	reason, _, _ := strings.Cut(j.failure, ":")
 	p.metrics.FilesQuarantined.WithLabelValues(reason).Inc()
-	p.log.Warn("quarantined", "path", j.img.Path, "reason", j.failure)
+	p.log.Warn("quarantined", "path", sql.ReadablePath(j.img.Path), "reason", j.failure)
 	return p.moves.Do(ctx, mv)
 }
 

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -44,6 +45,9 @@ type watcher struct {
 	recorded func(projects []int64)
 	// ready is called once the first scan is done and every folder watched.
 	ready func()
+	// instance returns the id of the running instance, under which the
+	// number of files waiting is published.
+	instance func() int32
 
 	known    map[string]sql.FileStat // recorded files by path
 	pending  map[string]*candidate   // files seen but not yet stable
@@ -52,6 +56,11 @@ type watcher struct {
 	closes   *closeWatcher // nil where close-write events are unavailable
 	// scanning reports the progress of the first scan; nil afterwards.
 	scanning *progress.Log
+	// published is the number of files waiting last published, and under
+	// which instance; goneChecked is when gone files were last looked up.
+	published   int
+	publishedBy int32
+	goneChecked time.Time
 }
 
 // candidate is a file waiting to be stable.
@@ -61,6 +70,10 @@ type candidate struct {
 	mtime         time.Time
 	since         time.Time // when size and mtime were last seen changing
 	closed        bool      // its writer closed it (or it was renamed into place) at this size and mtime
+	// failures counts attempts to record the file that failed; it is not
+	// tried again before retryAt.
+	failures int
+	retryAt  time.Time
 }
 
 // pollInterval is how often files waiting to be stable are looked at.
@@ -86,6 +99,7 @@ func (w *watcher) Run(ctx context.Context) error {
 	}
 	defer fsw.Close()
 	w.fsw = fsw
+	w.goneChecked = time.Now()
 	if cw, err := newCloseWatcher(); err != nil {
 		w.log.Warn("no close-write events; files are taken when their size and mtime stay unchanged", "stable_for", w.cfg.StableFor, "err", err)
 	} else {
@@ -96,9 +110,6 @@ func (w *watcher) Run(ctx context.Context) error {
 		defer cw.Close()
 	}
 	for _, root := range w.cfg.Inbox {
-		if err := os.MkdirAll(root, 0o755); err != nil {
-			return err
-		}
 		known, err := w.db.KnownFiles(ctx, root)
 		if err != nil {
 			return err
@@ -153,6 +164,7 @@ func (w *watcher) Run(ctx context.Context) error {
 		case <-poll.C:
 			w.takeStable(ctx)
 		case <-scan.C:
+			w.forgetGone(ctx)
 			w.scanAll(ctx)
 			scan.Reset(w.cfg.ScanInterval)
 		}
@@ -163,7 +175,10 @@ func (w *watcher) Run(ctx context.Context) error {
 // scanned, a file becomes a candidate.
 func (w *watcher) handle(ctx context.Context, ev fsnotify.Event) {
 	if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+		// Whatever comes to this path next is looked at afresh (a file
+		// copied back with the same size and mtime included).
 		delete(w.pending, ev.Name)
+		delete(w.known, ev.Name)
 		return
 	}
 	root, project, ok := w.locate(ev.Name)
@@ -227,6 +242,23 @@ func inboxPath(roots []string, path string) (root, rel string, ok bool) {
 		}
 	}
 	return "", "", false
+}
+
+// ResolveRoot returns the folder a watched root really is: absolute, with
+// symlinks resolved (a root that is a symlink would otherwise be walked as
+// a single file and look empty). It creates a root that does not exist.
+func ResolveRoot(root string) (string, error) {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", fmt.Errorf("create inbox %s: %w", root, err)
+	}
+	real, err := filepath.EvalSymlinks(root)
+	if err == nil {
+		real, err = filepath.Abs(real)
+	}
+	if err != nil {
+		return "", fmt.Errorf("resolve inbox %s: %w", root, err)
+	}
+	return real, nil
 }
 
 // scanAll scans every root.
@@ -308,11 +340,15 @@ func (w *watcher) consider(root, project, path string, info fs.FileInfo) {
 }
 
 // takeStable records the candidates whose size and mtime have not changed
-// for StableFor.
+// for StableFor, then publishes how many files are still waiting.
 func (w *watcher) takeStable(ctx context.Context) {
+	defer w.publishWaiting(ctx)
 	now := time.Now()
 	var files []sql.NewFile
 	for path, c := range w.pending {
+		if now.Before(c.retryAt) {
+			continue
+		}
 		info, err := os.Lstat(path)
 		if err != nil {
 			delete(w.pending, path)
@@ -327,8 +363,9 @@ func (w *watcher) takeStable(ctx context.Context) {
 		}
 		projectID, err := w.project(ctx, c.root, c.project)
 		if err != nil {
-			w.log.Error("record project", "project", c.project, "err", err)
-			return
+			w.log.Error("record project", "project", sql.ReadablePath(c.project), "err", err)
+			w.failed(c, now)
+			continue
 		}
 		rel, _ := filepath.Rel(filepath.Join(c.root, c.project), path)
 		files = append(files, sql.NewFile{
@@ -340,31 +377,105 @@ func (w *watcher) takeStable(ctx context.Context) {
 		return
 	}
 	// Recorded in the rule's sort order, so that files found together count
-	// as arriving in order (see formGroups).
+	// as arriving in order (see group.Regroup).
 	slices.SortFunc(files, func(a, b sql.NewFile) int {
 		return group.Parse(a.FileName).Compare(group.Parse(b.FileName))
 	})
 	const chunk = 1000
 	for start := 0; start < len(files); start += chunk {
 		part := files[start:min(start+chunk, len(files))]
-		ids, err := w.db.RecordFiles(ctx, part)
-		if err != nil {
-			w.log.Error("record files", "err", err)
-			return // still pending: tried again on the next poll
+		recorded, n := w.record(ctx, part, now)
+		if len(recorded) == 0 {
+			continue
 		}
 		projects := map[int64]bool{}
-		for _, f := range part {
+		for _, f := range recorded {
 			delete(w.pending, f.Path)
 			w.known[f.Path] = sql.FileStat{Path: f.Path, Size: f.Size, MTime: f.MTime}
 			projects[f.ProjectID] = true
 		}
-		w.metrics.FilesDiscovered.Add(float64(len(ids)))
+		w.metrics.FilesDiscovered.Add(float64(n))
 		touched := make([]int64, 0, len(projects))
 		for id := range projects {
 			touched = append(touched, id)
 		}
 		w.recorded(touched)
 	}
+}
+
+// record records files in one transaction or, if that fails, one by one,
+// so that one file the database refuses holds back only itself: it stays
+// waiting, is logged, and is tried again later. It returns the files
+// recorded and how many rows were new or processed again.
+func (w *watcher) record(ctx context.Context, files []sql.NewFile, now time.Time) ([]sql.NewFile, int) {
+	ids, err := w.db.RecordFiles(ctx, files)
+	if err == nil {
+		return files, len(ids)
+	}
+	if len(files) == 1 {
+		w.log.Error("record file; trying again later", "path", sql.ReadablePath(files[0].Path), "err", err)
+		w.failed(w.pending[files[0].Path], now)
+		return nil, 0
+	}
+	w.log.Warn("record files together; recording them one by one", "files", len(files), "err", err)
+	var ok []sql.NewFile
+	n := 0
+	for _, f := range files {
+		if ctx.Err() != nil {
+			break
+		}
+		got, m := w.record(ctx, []sql.NewFile{f}, now)
+		ok = append(ok, got...)
+		n += m
+	}
+	return ok, n
+}
+
+// failed puts off the next attempt to record a candidate, longer after
+// every failure (up to a minute).
+func (w *watcher) failed(c *candidate, now time.Time) {
+	if c == nil {
+		return
+	}
+	c.failures++
+	c.retryAt = now.Add(min(time.Minute, time.Second<<min(c.failures, 6)))
+}
+
+// publishWaiting records the number of files seen but not yet recorded,
+// which status counts as pending.
+func (w *watcher) publishWaiting(ctx context.Context) {
+	if w.instance == nil {
+		return
+	}
+	id := w.instance()
+	if len(w.pending) == w.published && id == w.publishedBy {
+		return
+	}
+	if err := w.db.SetFilesWaiting(ctx, id, len(w.pending)); err != nil {
+		if ctx.Err() == nil {
+			w.log.Warn("publish files waiting", "err", err)
+		}
+		return
+	}
+	w.published, w.publishedBy = len(w.pending), id
+}
+
+// forgetGone forgets the files marked gone since the last look, so that a
+// file that comes back at the same path, with the same size and mtime, is
+// recorded again.
+func (w *watcher) forgetGone(ctx context.Context) {
+	since := time.Now()
+	for _, root := range w.cfg.Inbox {
+		paths, err := w.db.GoneSince(ctx, root, w.goneChecked.Add(-time.Second))
+		if err != nil {
+			w.log.Warn("look up gone files", "err", err)
+			return
+		}
+		for _, p := range paths {
+			delete(w.known, p)
+		}
+	}
+	w.goneChecked = since
 }
 
 // project returns the id of a project folder, creating its row once.

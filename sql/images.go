@@ -31,18 +31,21 @@ type NewFile struct {
 }
 
 // KnownFiles returns the size and mtime of every image recorded under
-// root, keyed by path, so a rescan reads only new or changed files.
+// root that is not gone, keyed by path, so a rescan reads only new or
+// changed files (and a gone file that is back is recorded again).
 func (db *DB) KnownFiles(ctx context.Context, root string) (map[string]FileStat, error) {
-	rows, err := db.Pool.Query(ctx, `
-		SELECT i.path, i.size, i.mtime
+	rows, err := db.pool.Query(ctx, `
+		SELECT screend.fs_path(i.path, i.path_raw), i.size, i.mtime
 		FROM screend.images i JOIN screend.projects p USING (project_id)
-		WHERE p.root = $1`, root)
+		WHERE p.root = $1 AND i.state <> 'gone'`, root)
 	if err != nil {
 		return nil, fmt.Errorf("read known files: %w", err)
 	}
 	known := map[string]FileStat{}
 	var f FileStat
-	_, err = pgx.ForEachRow(rows, []any{&f.Path, &f.Size, &f.MTime}, func() error {
+	var path []byte
+	_, err = pgx.ForEachRow(rows, []any{&path, &f.Size, &f.MTime}, func() error {
+		f.Path = string(path)
 		known[f.Path] = f
 		return nil
 	})
@@ -52,13 +55,37 @@ func (db *DB) KnownFiles(ctx context.Context, root string) (map[string]FileStat,
 	return known, nil
 }
 
-// RecordFiles records complete files. A file already recorded at the same
-// path keeps its row; if its size or mtime changed while it still waits
-// to be processed, the new values replace the old. It returns the ids of
-// the files it recorded anew and marks their projects active.
+// GoneSince returns the paths under root of images marked gone at or
+// after since, so a watcher forgets them and takes them again if they
+// come back.
+func (db *DB) GoneSince(ctx context.Context, root string, since time.Time) ([]string, error) {
+	rows, err := db.pool.Query(ctx, `
+		SELECT screend.fs_path(i.path, i.path_raw)
+		FROM screend.images i JOIN screend.projects p USING (project_id)
+		WHERE p.root = $1 AND i.state = 'gone' AND i.processed_at >= $2`, root, since)
+	if err != nil {
+		return nil, fmt.Errorf("read gone files: %w", err)
+	}
+	paths, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
+		var b []byte
+		err := r.Scan(&b)
+		return string(b), err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read gone files: %w", err)
+	}
+	return paths, nil
+}
+
+// RecordFiles records complete files in one transaction. A file already
+// recorded at the same path keeps its row; if its size or mtime changed
+// (it was rewritten, even after it was processed) or it had gone and is
+// back, the row is processed again from the start: state discovered, the
+// old content's hash, size and vectors forgotten. It returns the ids of
+// the files it recorded anew or again and marks their projects active.
 func (db *DB) RecordFiles(ctx context.Context, files []NewFile) ([]int64, error) {
 	var ids []int64
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		// Projects first, in id order, as StoreEmbeddings locks them, so the
 		// two never wait for each other in a cycle.
 		projects := map[int64]bool{}
@@ -71,12 +98,16 @@ func (db *DB) RecordFiles(ctx context.Context, files []NewFile) ([]int64, error)
 		}
 		for _, f := range files {
 			batch.Queue(`
-				INSERT INTO screend.images (project_id, path, rel_path, file_name, size, mtime, stage)
-				VALUES ($1, $2, $3, $4, $5, $6, $7)
-				ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime = excluded.mtime
-					WHERE images.state = 'discovered'
+				INSERT INTO screend.images (project_id, path, path_raw, rel_path, file_name, size, mtime, stage)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+				ON CONFLICT (path, (coalesce(path_raw, '\x'::bytea))) DO UPDATE SET size = excluded.size, mtime = excluded.mtime,
+					path_raw = excluded.path_raw, state = 'discovered', reason = NULL, sha256 = NULL,
+					duplicate_of = NULL, format = NULL, width = NULL, height = NULL, decodes = 0,
+					retry_after = NULL, processed_at = NULL, discovered_at = now()
+					WHERE images.state = 'gone' OR images.size <> excluded.size OR images.mtime <> excluded.mtime
 				RETURNING image_id, (xmax = 0) AS inserted`,
-				f.ProjectID, f.Path, f.RelPath, f.FileName, f.Size, f.MTime, f.Stage)
+				f.ProjectID, ReadablePath(f.Path), rawPath(f.Path), ReadablePath(f.RelPath), ReadablePath(f.FileName),
+				f.Size, f.MTime, f.Stage)
 		}
 		res := tx.SendBatch(ctx, batch)
 		defer res.Close()
@@ -85,6 +116,7 @@ func (db *DB) RecordFiles(ctx context.Context, files []NewFile) ([]int64, error)
 				return err
 			}
 		}
+		var again []int64
 		for range files {
 			var id int64
 			var inserted bool
@@ -95,11 +127,20 @@ func (db *DB) RecordFiles(ctx context.Context, files []NewFile) ([]int64, error)
 			if err != nil {
 				return err
 			}
-			if inserted {
-				ids = append(ids, id)
+			ids = append(ids, id)
+			if !inserted {
+				again = append(again, id)
 			}
 		}
-		return res.Close()
+		if err := res.Close(); err != nil {
+			return err
+		}
+		if len(again) == 0 {
+			return nil
+		}
+		// The vectors of the old content would be kept by StoreEmbeddings.
+		_, err := tx.Exec(ctx, `DELETE FROM screend.embeddings WHERE image_id = ANY($1)`, again)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record files: %w", err)
@@ -114,12 +155,15 @@ type ClaimedImage struct {
 	Path      string
 	Size      int64
 	MTime     time.Time
+	// Decodes counts the decodes of the file begun before this claim that
+	// never finished (see BeginDecode).
+	Decodes int
 }
 
 // ClaimImages claims up to limit images waiting to be processed, skipping
 // rows other transactions hold and images claimed by live instances.
 func (db *DB) ClaimImages(ctx context.Context, instance int32, limit int) ([]ClaimedImage, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		UPDATE screend.images i SET claimed_by = $1, attempts = attempts + 1
 		WHERE image_id IN (
 			SELECT image_id FROM screend.images
@@ -128,13 +172,15 @@ func (db *DB) ClaimImages(ctx context.Context, instance int32, limit int) ([]Cla
 			ORDER BY image_id
 			LIMIT $2
 			FOR UPDATE SKIP LOCKED)
-		RETURNING image_id, project_id, path, size, mtime`, instance, limit)
+		RETURNING image_id, project_id, screend.fs_path(path, path_raw), size, mtime, decodes`, instance, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim images: %w", err)
 	}
 	claimed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ClaimedImage, error) {
 		var c ClaimedImage
-		err := r.Scan(&c.ID, &c.ProjectID, &c.Path, &c.Size, &c.MTime)
+		var path []byte
+		err := r.Scan(&c.ID, &c.ProjectID, &path, &c.Size, &c.MTime, &c.Decodes)
+		c.Path = string(path)
 		return c, err
 	})
 	if err != nil {
@@ -143,14 +189,41 @@ func (db *DB) ClaimImages(ctx context.Context, instance int32, limit int) ([]Cla
 	return claimed, nil
 }
 
-// ReleaseImages gives back the claims on files that were still changing,
-// to be claimed again after the delay.
+// BeginDecode counts a decode of a claimed image as begun and returns how
+// many were begun without an outcome being stored: more than one means
+// the instance died while decoding it before.
+func (db *DB) BeginDecode(ctx context.Context, id int64) (int, error) {
+	var n int
+	err := db.pool.QueryRow(ctx, `
+		UPDATE screend.images SET decodes = decodes + 1 WHERE image_id = $1 RETURNING decodes`, id).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("begin decode of image %d: %w", id, err)
+	}
+	return n, nil
+}
+
+// ReleaseImages gives back the claims on files that were still changing
+// (or could not be stored), to be claimed again after the delay. Their
+// decodes ended normally.
 func (db *DB) ReleaseImages(ctx context.Context, instance int32, ids []int64, delay time.Duration) error {
-	_, err := db.Pool.Exec(ctx, `
-		UPDATE screend.images SET claimed_by = NULL, retry_after = now() + $3::interval
+	_, err := db.pool.Exec(ctx, `
+		UPDATE screend.images SET claimed_by = NULL, retry_after = now() + $3::interval, decodes = 0
 		WHERE image_id = ANY($1) AND claimed_by = $2 AND state = 'discovered'`, ids, instance, delay)
 	if err != nil {
 		return fmt.Errorf("release images: %w", err)
+	}
+	return nil
+}
+
+// DeferImage gives back the claim on an image whose file cannot be seen
+// now (its project folder is missing, or it cannot be read), recording why;
+// it is tried again after the delay.
+func (db *DB) DeferImage(ctx context.Context, instance int32, id int64, reason string, delay time.Duration) error {
+	_, err := db.pool.Exec(ctx, `
+		UPDATE screend.images SET claimed_by = NULL, retry_after = now() + $4::interval, decodes = 0, reason = $3
+		WHERE image_id = $1 AND claimed_by = $2 AND state = 'discovered'`, id, instance, ReadablePath(reason), delay)
+	if err != nil {
+		return fmt.Errorf("defer image %d: %w", id, err)
 	}
 	return nil
 }
@@ -159,7 +232,7 @@ func (db *DB) ReleaseImages(ctx context.Context, instance int32, ids []int64, de
 // this sha256 (embedded, or claimed for embedding), other than self.
 func (db *DB) FindContent(ctx context.Context, projectID int64, sha []byte, self int64) (int64, bool, error) {
 	var id int64
-	err := db.Pool.QueryRow(ctx, `
+	err := db.pool.QueryRow(ctx, `
 		SELECT image_id FROM screend.images
 		WHERE project_id = $1 AND sha256 = $2 AND image_id <> $3 AND state IN ('embedded', 'discovered')
 		ORDER BY (state = 'embedded') DESC, image_id
@@ -192,7 +265,7 @@ type Embedded struct {
 // instance (the claim was lost and taken over) are skipped. It returns how
 // many vectors and how many duplicates were stored.
 func (db *DB) StoreEmbeddings(ctx context.Context, instance int32, embedderID int32, items []Embedded) (stored, duplicates int, err error) {
-	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		projects := map[int64]bool{}
 		for _, it := range items {
 			projects[it.ProjectID] = true
@@ -247,7 +320,7 @@ func (db *DB) StoreEmbeddings(ctx context.Context, instance int32, embedderID in
 			widths[i], heights[i] = int32(it.Width), int32(it.Height)
 		}
 		rows, err := tx.Query(ctx, `
-			UPDATE screend.images i SET state = 'embedded', sha256 = u.sha256, format = u.format,
+			UPDATE screend.images i SET state = 'embedded', reason = NULL, sha256 = u.sha256, format = u.format,
 				width = u.width, height = u.height, processed_at = now(), claimed_by = NULL
 			FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::int[], $5::int[])
 				AS u(image_id, sha256, format, width, height)
@@ -296,7 +369,7 @@ func (db *DB) StoreEmbeddings(ctx context.Context, instance int32, embedderID in
 
 // MarkDuplicate records that the image holds the same content as original.
 func (db *DB) MarkDuplicate(ctx context.Context, instance int32, id, original int64, sha []byte) error {
-	if _, err := markDuplicate(ctx, db.Pool, instance, id, original, sha); err != nil {
+	if _, err := markDuplicate(ctx, db.pool, instance, id, original, sha); err != nil {
 		return fmt.Errorf("mark duplicate: %w", err)
 	}
 	return nil
@@ -310,18 +383,20 @@ type execer interface {
 // how many rows it changed (0 when the claim was lost).
 func markDuplicate(ctx context.Context, q execer, instance int32, id, original int64, sha []byte) (int64, error) {
 	tag, err := q.Exec(ctx, `
-		UPDATE screend.images SET state = 'duplicate', duplicate_of = $2, sha256 = $3,
+		UPDATE screend.images SET state = 'duplicate', reason = NULL, duplicate_of = $2, sha256 = $3,
 			processed_at = now(), claimed_by = NULL
 		WHERE image_id = $1 AND claimed_by = $4 AND state = 'discovered'`, id, original, sha, instance)
 	return tag.RowsAffected(), err
 }
 
-// MarkGone records that an image's file vanished before it was processed.
-func (db *DB) MarkGone(ctx context.Context, instance int32, id int64) error {
-	_, err := db.Pool.Exec(ctx, `
-		UPDATE screend.images SET state = 'gone', reason = 'file vanished before processing',
-			processed_at = now(), claimed_by = NULL
-		WHERE image_id = $1 AND claimed_by = $2 AND state = 'discovered'`, id, instance)
+// MarkGone records that an image's file is no longer there to be
+// processed (it vanished, or a symlink, FIFO or folder took its place), and
+// why. A file that comes back at the path is recorded again.
+func (db *DB) MarkGone(ctx context.Context, instance int32, id int64, reason string) error {
+	_, err := db.pool.Exec(ctx, `
+		UPDATE screend.images SET state = 'gone', reason = $3,
+			processed_at = now(), claimed_by = NULL, decodes = 0
+		WHERE image_id = $1 AND claimed_by = $2 AND state = 'discovered'`, id, instance, ReadablePath(reason))
 	if err != nil {
 		return fmt.Errorf("mark gone: %w", err)
 	}

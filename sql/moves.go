@@ -26,7 +26,7 @@ type Move struct {
 // transaction with whatever fn does in it (e.g. the state change that the
 // moves carry out), and returns them with their ids.
 func (db *DB) PlanMoves(ctx context.Context, moves []Move, fn func(pgx.Tx) error) ([]Move, error) {
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if err := insertMoves(ctx, tx, moves); err != nil {
 			return err
 		}
@@ -46,9 +46,10 @@ func insertMoves(ctx context.Context, tx pgx.Tx, moves []Move) error {
 	for i := range moves {
 		m := &moves[i]
 		err := tx.QueryRow(ctx, `
-			INSERT INTO screend.file_moves (group_id, image_id, kind, src, dst, content, crop)
-			VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7)
-			RETURNING move_id`, m.GroupID, m.ImageID, m.Kind, m.Src, m.Dst, m.Content, m.Crop).Scan(&m.ID)
+			INSERT INTO screend.file_moves (group_id, image_id, kind, src, src_raw, dst, dst_raw, content, crop)
+			VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, $8, $9)
+			RETURNING move_id`, m.GroupID, m.ImageID, m.Kind, ReadablePath(m.Src), rawPath(m.Src),
+			ReadablePath(m.Dst), rawPath(m.Dst), m.Content, m.Crop).Scan(&m.ID)
 		if err != nil {
 			return err
 		}
@@ -59,15 +60,17 @@ func insertMoves(ctx context.Context, tx pgx.Tx, moves []Move) error {
 // PlannedMoves returns the operations journaled but not yet done, oldest
 // first, for recovery.
 func (db *DB) PlannedMoves(ctx context.Context) ([]Move, error) {
-	rows, err := db.Pool.Query(ctx, `
-		SELECT move_id, group_id, image_id, kind, coalesce(src, ''), dst, content, crop
+	rows, err := db.pool.Query(ctx, `
+		SELECT move_id, group_id, image_id, kind, coalesce(screend.fs_path(src, src_raw), ''), screend.fs_path(dst, dst_raw), content, crop
 		FROM screend.file_moves WHERE state = 'planned' ORDER BY move_id`)
 	if err != nil {
 		return nil, fmt.Errorf("read planned moves: %w", err)
 	}
 	moves, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Move, error) {
 		var m Move
-		err := r.Scan(&m.ID, &m.GroupID, &m.ImageID, &m.Kind, &m.Src, &m.Dst, &m.Content, &m.Crop)
+		var src, dst []byte
+		err := r.Scan(&m.ID, &m.GroupID, &m.ImageID, &m.Kind, &src, &dst, &m.Content, &m.Crop)
+		m.Src, m.Dst = string(src), string(dst)
 		return m, err
 	})
 	if err != nil {
@@ -79,7 +82,8 @@ func (db *DB) PlannedMoves(ctx context.Context) ([]Move, error) {
 // RedirectMove changes the destination of a planned operation whose
 // destination turned out to be taken.
 func (db *DB) RedirectMove(ctx context.Context, id int64, dst string) error {
-	_, err := db.Pool.Exec(ctx, `UPDATE screend.file_moves SET dst = $2 WHERE move_id = $1 AND state = 'planned'`, id, dst)
+	_, err := db.pool.Exec(ctx, `UPDATE screend.file_moves SET dst = $2, dst_raw = $3 WHERE move_id = $1 AND state = 'planned'`,
+		id, ReadablePath(dst), rawPath(dst))
 	if err != nil {
 		return fmt.Errorf("redirect move %d: %w", id, err)
 	}
@@ -88,12 +92,13 @@ func (db *DB) RedirectMove(ctx context.Context, id int64, dst string) error {
 
 // FinishMove records an operation as done; a moved image's path follows it.
 func (db *DB) FinishMove(ctx context.Context, m Move) error {
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE screend.file_moves SET state = 'done', done_at = now() WHERE move_id = $1`, m.ID); err != nil {
 			return err
 		}
 		if m.Kind == screend.MoveFile && m.ImageID != nil {
-			_, err := tx.Exec(ctx, `UPDATE screend.images SET path = $2 WHERE image_id = $1`, *m.ImageID, m.Dst)
+			_, err := tx.Exec(ctx, `UPDATE screend.images SET path = $2, path_raw = $3 WHERE image_id = $1`,
+				*m.ImageID, ReadablePath(m.Dst), rawPath(m.Dst))
 			return err
 		}
 		return nil
@@ -106,7 +111,7 @@ func (db *DB) FinishMove(ctx context.Context, m Move) error {
 
 // FailMove records an operation that cannot be done, with the reason.
 func (db *DB) FailMove(ctx context.Context, id int64, reason string) error {
-	_, err := db.Pool.Exec(ctx, `UPDATE screend.file_moves SET state = 'failed', error = $2, done_at = now() WHERE move_id = $1`, id, reason)
+	_, err := db.pool.Exec(ctx, `UPDATE screend.file_moves SET state = 'failed', error = $2, done_at = now() WHERE move_id = $1`, id, ReadablePath(reason))
 	if err != nil {
 		return fmt.Errorf("fail move %d: %w", id, err)
 	}
@@ -120,7 +125,7 @@ func (db *DB) QuarantineImage(ctx context.Context, instance int32, id int64, rea
 	moves, err := db.PlanMoves(ctx, []Move{m}, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
 			UPDATE screend.images SET state = 'quarantined', reason = $2, processed_at = now(), claimed_by = NULL
-			WHERE image_id = $1 AND claimed_by = $3 AND state = 'discovered'`, id, reason, instance)
+			WHERE image_id = $1 AND claimed_by = $3 AND state = 'discovered'`, id, ReadablePath(reason), instance)
 		if err != nil {
 			return err
 		}

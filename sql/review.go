@@ -29,7 +29,7 @@ type ReviewItem struct {
 
 // ReviewQueue returns the groups waiting for a human, most useful first.
 func (db *DB) ReviewQueue(ctx context.Context, limit int) ([]ReviewItem, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT group_id, project, flagged_at, reasons, confidence, suggested_outcome,
 			suggested_image_id, suggested_crop, model_id, images
 		FROM screend.review_queue LIMIT $1`, limit)
@@ -72,7 +72,7 @@ func (db *DB) Resolve(ctx context.Context, r Resolution) (int64, error) {
 		chosen = &r.ChosenImageID
 	}
 	var id int64
-	err := db.Pool.QueryRow(ctx, `SELECT screend.resolve_group($1, $2, $3, $4, $5)`,
+	err := db.pool.QueryRow(ctx, `SELECT screend.resolve_group($1, $2, $3, $4, $5)`,
 		r.GroupID, chosen, r.Crop, r.Reviewer, r.ManualCrop).Scan(&id)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.SchemaName == "" && (pgErr.Code == "22023" || pgErr.Code == "P0002") {
@@ -121,10 +121,11 @@ func (db *DB) ApplyNextDecided(ctx context.Context, dryRun bool, plan func(Group
 	var g GroupToApply
 	var moves []Move
 	found := false
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var root string
+		var name []byte
 		err := tx.QueryRow(ctx, `
-			SELECT g.group_id, p.name, p.root, d.decision_id, d.outcome, coalesce(d.chosen_image_id, 0), d.crop,
+			SELECT g.group_id, screend.fs_path(p.name, p.name_raw), p.root, d.decision_id, d.outcome, coalesce(d.chosen_image_id, 0), d.crop,
 				d.automatic, d.decided_by, d.confidence, d.model_id
 			FROM screend.groups g
 			JOIN screend.projects p USING (project_id)
@@ -132,7 +133,7 @@ func (db *DB) ApplyNextDecided(ctx context.Context, dryRun bool, plan func(Group
 			WHERE g.state = 'decided'
 			ORDER BY g.group_id
 			LIMIT 1
-			FOR UPDATE OF g SKIP LOCKED`).Scan(&g.ID, &g.ProjectName, &root, &g.Decision.ID, &g.Decision.Outcome,
+			FOR UPDATE OF g SKIP LOCKED`).Scan(&g.ID, &name, &root, &g.Decision.ID, &g.Decision.Outcome,
 			&g.Decision.ChosenImageID, &g.Decision.Crop, &g.Decision.Automatic, &g.Decision.DecidedBy,
 			&g.Decision.Confidence, &g.Decision.ModelID)
 		if err == pgx.ErrNoRows {
@@ -142,16 +143,19 @@ func (db *DB) ApplyNextDecided(ctx context.Context, dryRun bool, plan func(Group
 			return err
 		}
 		found = true
+		g.ProjectName = string(name)
 		g.ProjectDir = root + "/" + g.ProjectName
 		rows, err := tx.Query(ctx, `
-			SELECT i.image_id, i.path FROM screend.group_images gi JOIN screend.images i USING (image_id)
+			SELECT i.image_id, screend.fs_path(i.path, i.path_raw) FROM screend.group_images gi JOIN screend.images i USING (image_id)
 			WHERE gi.group_id = $1 ORDER BY gi.position`, g.ID)
 		if err != nil {
 			return err
 		}
 		g.Images, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ApplyImage, error) {
 			var im ApplyImage
-			err := r.Scan(&im.ID, &im.Path)
+			var path []byte
+			err := r.Scan(&im.ID, &path)
+			im.Path = string(path)
 			return im, err
 		})
 		if err != nil {

@@ -55,7 +55,7 @@ func (db *DB) ScoreClosedGroups(ctx context.Context, embedderID int32, limit int
 	for range limit {
 		var s Scored
 		found := false
-		err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 			var g GroupToScore
 			err := tx.QueryRow(ctx, `
 				SELECT g.group_id, g.project_id, p.name, EXISTS (
@@ -83,7 +83,7 @@ func (db *DB) ScoreClosedGroups(ctx context.Context, embedderID int32, limit int
 			}
 			found = true
 			rows, err := tx.Query(ctx, `
-				SELECT i.image_id, i.path, i.rel_path, i.stage, coalesce(o.width, 0), coalesce(o.height, 0), e.embedding
+				SELECT i.image_id, screend.fs_path(i.path, i.path_raw), i.rel_path, i.stage, coalesce(o.width, 0), coalesce(o.height, 0), e.embedding
 				FROM screend.group_images gi
 				JOIN screend.images i USING (image_id)
 				JOIN screend.images o ON o.image_id = coalesce(i.duplicate_of, i.image_id)
@@ -96,7 +96,9 @@ func (db *DB) ScoreClosedGroups(ctx context.Context, embedderID int32, limit int
 			g.Images, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (GroupImage, error) {
 				var im GroupImage
 				var v *pgvector.Vector
-				err := r.Scan(&im.ID, &im.Path, &im.RelPath, &im.Stage, &im.Width, &im.Height, &v)
+				var path []byte
+				err := r.Scan(&im.ID, &path, &im.RelPath, &im.Stage, &im.Width, &im.Height, &v)
+				im.Path = string(path)
 				if v != nil {
 					im.Embedding = v.Slice()
 				}
@@ -165,7 +167,7 @@ func recordScore(ctx context.Context, tx pgx.Tx, groupID int64, s Scored) error 
 // false when there is no such image.
 func (db *DB) NearestTrainingDistance(ctx context.Context, embedderID int32, v []float32) (float64, bool, error) {
 	var d *float64
-	err := db.Pool.QueryRow(ctx, `
+	err := db.pool.QueryRow(ctx, `
 		WITH training AS (
 			SELECT coalesce(i.duplicate_of, i.image_id) AS image_id
 			FROM screend.decisions d

@@ -26,9 +26,11 @@ commands:
   limits   --dir DIR [--embedder builtin|MODEL.onnx] [--threads N]
   load     --corpus DIR --mode live|cp|rsync|slow [--rate N] [--embedder ...]
   faults   --corpus DIR --rounds N
+  hostile  [--items 1,4,...] [--out FILE.json]   (issue 10's hostile-input cases)
   issue3   --corpus DIR --model MODEL.onnx [--burst N]
   learn    --corpus DIR [--report DIR]
   curve    --corpus DIR [--reviewed 100,300,1000,3000] [--embedders builtin,cnn,both --encoder MODEL.onnx]
+  review   [--groups N] [--side PX] [--pace D]
 
 Run "screend-bench COMMAND -h" for the flags of a command.
 `
@@ -47,13 +49,15 @@ func main() {
 type command func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 var commands = map[string]command{
-	"corpus": corpusCmd,
-	"limits": limitsCmd,
-	"load":   loadCmd,
-	"faults": faultsCmd,
-	"issue3": issue3Cmd,
-	"learn":  learnCmd,
-	"curve":  curveCmd,
+	"corpus":  corpusCmd,
+	"limits":  limitsCmd,
+	"load":    loadCmd,
+	"hostile": hostileCmd,
+	"faults":  faultsCmd,
+	"issue3":  issue3Cmd,
+	"learn":   learnCmd,
+	"curve":   curveCmd,
+	"review":  reviewCmd,
 }
 
 // usageError is a command-line mistake: exit code 2.

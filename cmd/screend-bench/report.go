@@ -72,6 +72,7 @@ type Report struct {
 	Limits   []*Limits         `json:"limits,omitempty"`
 	Loads    []*LoadResult     `json:"loads,omitempty"`
 	Faults   []*FaultResult    `json:"faults,omitempty"`
+	Hostile  []*HostileResult  `json:"hostile,omitempty"`
 	Targets  []Target          `json:"targets,omitempty"`
 	Problems []string          `json:"problems,omitempty"`
 }
@@ -172,6 +173,17 @@ func (r *Report) Markdown() string {
 			}
 			fmt.Fprintf(&b, "| %s | %d | %d | %s | %d | %d | %d | %d = %d | %d | %s |\n", f.Scenario, f.Rounds, f.Images, f.Inventory,
 				f.Pending, f.PlannedMoves, f.Discovered, f.Embeddings, f.EmbeddedImages, f.MaxAttempts, res)
+		}
+	}
+	if len(r.Hostile) > 0 {
+		b.WriteString("\n| item | hostile input | result | what happened | s | peak RSS MB |\n|---|---|---|---|---|---|\n")
+		for _, h := range r.Hostile {
+			res := "PASS"
+			if !h.OK {
+				res = "FAIL"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %.1f | %.0f |\n", h.Item, h.Name, res,
+				strings.ReplaceAll(h.Detail, "|", "/"), h.Seconds, h.PeakRSSMB)
 		}
 	}
 	if len(r.Targets) > 0 {

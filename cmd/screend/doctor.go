@@ -115,12 +115,17 @@ func runChecks(ctx context.Context, cfg config.Config) []check {
 
 	folders := 0
 	for _, root := range cfg.Inbox {
-		err := checkWritable(root)
-		add("inbox "+root, err, "exists and is writable",
-			"create the folder and give the screend user write access (files are moved inside it)")
+		real, err := filepath.EvalSymlinks(root)
 		if err == nil {
-			folders += countFolders(root)
+			err = checkWritable(real)
 		}
+		n := 0
+		if err == nil {
+			n = countFolders(real)
+			folders += n
+		}
+		add("inbox "+root, err, fmt.Sprintf("exists and is writable; watching %s (%d folders)", real, n),
+			"create the folder and give the screend user write access (files are moved inside it)")
 	}
 	limit, err := readInt("/proc/sys/fs/inotify/max_user_watches")
 	if err == nil && folders > limit*9/10 {

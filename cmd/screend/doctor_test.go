@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"screend/sql/sqltest"
@@ -37,6 +38,35 @@ func TestDoctorPassesOnTheSetUpMachine(t *testing.T) {
 	if code != 0 || len(doctorFailures(t, out)) != 0 {
 		t.Errorf("exit %d (%s): %s", code, errOut, out)
 	}
+}
+
+// Item 12 of issue 10: doctor names the folder a symlinked root resolves to.
+func TestDoctorNamesTheWatchedFolder(t *testing.T) {
+	real := t.TempDir()
+	inbox := filepath.Join(t.TempDir(), "inbox")
+	if err := os.Symlink(real, inbox); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SCREEND_DATABASE_URL", sqltest.URL(t))
+	t.Setenv("SCREEND_INBOX", inbox)
+	_, out, _ := runCLI(t, "doctor", "--json")
+	var checks []struct {
+		Name   string `json:"name"`
+		OK     bool   `json:"ok"`
+		Detail string `json:"detail"`
+	}
+	if err := json.Unmarshal([]byte(out), &checks); err != nil {
+		t.Fatalf("doctor --json: %v\n%s", err, out)
+	}
+	for _, c := range checks {
+		if c.Name == "inbox "+inbox {
+			if !c.OK || !strings.Contains(c.Detail, "watching "+real) {
+				t.Errorf("doctor: %+v, want it to say it watches %s", c, real)
+			}
+			return
+		}
+	}
+	t.Errorf("doctor has no check of inbox %s: %s", inbox, out)
 }
 
 func doctorFailures(t *testing.T, out string) map[string]bool {

@@ -37,6 +37,9 @@ func status(ctx context.Context, e env, args []string) error {
 		fmt.Fprintln(e.stdout, "active model: none (every group is flagged for review)")
 	}
 	fmt.Fprintf(e.stdout, "pending:      %d\n", st.Pending)
+	if st.Unseen > 0 {
+		fmt.Fprintf(e.stdout, "unseen:       %d (files this instance cannot see now: see screend.images.reason)\n", st.Unseen)
+	}
 	for _, r := range st.Readiness {
 		fmt.Fprintf(e.stdout, "%-13s %s\n", r.Kind+":", readinessText(r))
 	}

@@ -67,6 +67,9 @@ type Info struct {
 	Format Format
 	Width  int
 	Height int
+	// BytesPerPixel is what decoding takes per pixel at most, from the
+	// header's colour model and bit depth (see DecodeBytes).
+	BytesPerPixel float64
 }
 
 // Pixels returns Width*Height.
@@ -100,7 +103,7 @@ func Reason(err error) string {
 	if err == nil {
 		return ""
 	}
-	for _, s := range []error{ErrEmpty, ErrNotImage, ErrTooLarge, ErrTruncated, ErrCorrupt, ErrUnsupported} {
+	for _, s := range []error{ErrEmpty, ErrNotImage, ErrTooLarge, ErrImplausible, ErrTruncated, ErrCorrupt, ErrUnsupported} {
 		if errors.Is(err, s) {
 			return s.Error()
 		}
@@ -364,6 +367,7 @@ func checkHeader(br *bufReader, src *errReader, maxPixels int64) (info Info, err
 		return info, classify(err, src, false)
 	}
 	info.Width, info.Height = cfg.Width, cfg.Height
+	info.BytesPerPixel = bytesPerPixel(info.Format, cfg.ColorModel, info.Format == FormatJPEG && jpegProgressive(br.rec))
 	switch {
 	case info.Width <= 0 || info.Height <= 0:
 		return info, fmt.Errorf("%w: header declares %dx%d", ErrCorrupt, info.Width, info.Height)
@@ -429,7 +433,7 @@ func classify(err error, src *errReader, drained bool) error {
 	if src != nil && src.err != nil {
 		return src.err
 	}
-	for _, s := range []error{ErrEmpty, ErrNotImage, ErrTooLarge, ErrTruncated, ErrCorrupt, ErrUnsupported} {
+	for _, s := range []error{ErrEmpty, ErrNotImage, ErrTooLarge, ErrImplausible, ErrTruncated, ErrCorrupt, ErrUnsupported} {
 		if errors.Is(err, s) {
 			return err
 		}

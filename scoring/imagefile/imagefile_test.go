@@ -163,7 +163,7 @@ func TestDecodeBytesFormats(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := (Info{tt.format, tt.w, tt.h}); info != want {
+			if want := (Info{Format: tt.format, Width: tt.w, Height: tt.h, BytesPerPixel: info.BytesPerPixel}); info != want || info.BytesPerPixel < 1 {
 				t.Errorf("info = %+v, want %+v", info, want)
 			}
 			if got := fmt.Sprintf("%T", img); got != tt.wantType {
@@ -530,7 +530,7 @@ func TestDecodeAtOffset(t *testing.T) {
 	r := bytes.NewReader(append([]byte("junk!"), data...))
 	r.Seek(5, io.SeekStart)
 	img, info, err := Decode(r, 0)
-	if err != nil || info != (Info{FormatPNG, 32, 24}) || img == nil {
+	if err != nil || info != (Info{Format: FormatPNG, Width: 32, Height: 24, BytesPerPixel: 4}) || img == nil {
 		t.Fatalf("Decode at offset 5: %+v, %v", info, err)
 	}
 }

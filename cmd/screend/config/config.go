@@ -67,6 +67,11 @@ type Config struct {
 	// DecodeWorkers is the number of goroutines decoding and preprocessing
 	// images. Default: the number of CPUs.
 	DecodeWorkers int
+	// DecodeMemoryMB is the memory all decode workers together may hold
+	// for files and decoded pixels (file size plus width×height×bytes per
+	// pixel of the header's colour model); a file that alone needs more is
+	// quarantined as too large. Default: 1024.
+	DecodeMemoryMB int64
 	// IntraOpThreads is ONNX Runtime's thread count for one inference.
 	// Default: the number of CPUs.
 	IntraOpThreads int
@@ -112,6 +117,7 @@ func (c Config) Daemon() daemon.Options {
 		StableFor:           c.StableFor,
 		MaxPixels:           c.MaxPixels,
 		DecodeWorkers:       c.DecodeWorkers,
+		DecodeMemoryMB:      c.DecodeMemoryMB,
 		IntraOpThreads:      c.IntraOpThreads,
 		BatchSize:           c.BatchSize,
 		ReviewListen:        c.ReviewListen,
@@ -219,6 +225,9 @@ var settings = []setting{
 	{key: "decode_workers", env: "SCREEND_DECODE_WORKERS", def: strconv.Itoa(runtime.NumCPU()),
 		set: func(c *Config, v string) (err error) { c.DecodeWorkers, err = strconv.Atoi(v); return err },
 		get: func(c *Config) string { return strconv.Itoa(c.DecodeWorkers) }},
+	{key: "decode_memory_mb", env: "SCREEND_DECODE_MEMORY_MB", def: "1024",
+		set: func(c *Config, v string) (err error) { c.DecodeMemoryMB, err = strconv.ParseInt(v, 10, 64); return err },
+		get: func(c *Config) string { return strconv.FormatInt(c.DecodeMemoryMB, 10) }},
 	{key: "intra_op_threads", env: "SCREEND_INTRA_OP_THREADS", def: strconv.Itoa(runtime.NumCPU()),
 		set: func(c *Config, v string) (err error) { c.IntraOpThreads, err = strconv.Atoi(v); return err },
 		get: func(c *Config) string { return strconv.Itoa(c.IntraOpThreads) }},
@@ -369,6 +378,9 @@ func (c Config) Validate() error {
 	}
 	if c.DecodeWorkers < 1 || c.DecodeWorkers > 256 {
 		return bad("SCREEND_DECODE_WORKERS", "must be between 1 and 256, got %d", c.DecodeWorkers)
+	}
+	if c.DecodeMemoryMB < 16 {
+		return bad("SCREEND_DECODE_MEMORY_MB", "must be at least 16, got %d", c.DecodeMemoryMB)
 	}
 	if c.IntraOpThreads < 1 || c.IntraOpThreads > 256 {
 		return bad("SCREEND_INTRA_OP_THREADS", "must be between 1 and 256, got %d", c.IntraOpThreads)
