@@ -260,6 +260,9 @@ func (p *pipeline) changed(j *job) bool {
 // look decides, from Lstat of a recorded file, whether it can be
 // processed: see lookAt.
 func (p *pipeline) look(path string, info fs.FileInfo, err error) (fileVerdict, string) {
+	if err == nil {
+		return lookAt(info, nil, nil, true)
+	}
 	root, rel, _ := inboxPath(p.cfg.Inbox, path)
 	project, _, _ := strings.Cut(rel, string(filepath.Separator))
 	_, projectErr := os.Stat(filepath.Join(root, project))
