@@ -75,9 +75,14 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 				  AND NOT EXISTS (SELECT 1 FROM screend.group_images gi WHERE gi.image_id = i.image_id))
 			+ (SELECT count(*) FROM screend.groups WHERE state IN ('open', 'closed', 'decided'))
 			+ (SELECT count(*) FROM screend.file_moves WHERE state = 'planned')
-			+ (SELECT coalesce(sum(files_waiting), 0) FROM screend.instances
-				WHERE files_waiting > 0 AND screend.instance_alive(instance_id)),
-			(SELECT count(*) FROM screend.images WHERE state = 'discovered' AND reason IS NOT NULL)`).
+			+ (SELECT coalesce(sum(files_waiting), 0) FROM screend.instances i
+				WHERE files_waiting > 0 AND EXISTS (
+					-- The instance's lock, in this database (a killed instance's
+					-- count is stale, whatever runs in other databases).
+					SELECT 1 FROM pg_locks l
+					WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+					  AND l.classid::bigint = $1 AND l.objid::bigint = i.instance_id AND l.objsubid = 2 AND l.granted)),
+			(SELECT count(*) FROM screend.images WHERE state = 'discovered' AND reason IS NOT NULL)`, int64(screend.LockInstance)).
 		Scan(&st.ReviewQueue, &st.ActiveModel, &st.Pending, &st.Unseen)
 	if err != nil {
 		return st, fmt.Errorf("read status: %w", err)
