@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"screend/sql/sqltest"
+
 	"screend"
 
 	"screend/daemon"
@@ -74,7 +76,7 @@ func checkNothingLost(t *testing.T, before, after map[string][]string) []string 
 // relative path, in that order.
 func groupIDs(t *testing.T, db *sql.DB, state screend.GroupState) map[string]int64 {
 	t.Helper()
-	rows, err := db.Pool.Query(context.Background(), `
+	rows, err := sqltest.Pool(db).Query(context.Background(), `
 		SELECT g.group_id, (array_agg(i.rel_path ORDER BY gi.position))[1]
 		FROM screend.groups g JOIN screend.group_images gi USING (group_id) JOIN screend.images i USING (image_id)
 		WHERE g.state = $1 GROUP BY g.group_id`, state)
@@ -92,7 +94,7 @@ func groupIDs(t *testing.T, db *sql.DB, state screend.GroupState) map[string]int
 func imageID(t *testing.T, db *sql.DB, relPath string) int64 {
 	t.Helper()
 	var id int64
-	must(t, db.Pool.QueryRow(context.Background(), `SELECT image_id FROM screend.images WHERE rel_path = $1`, relPath).Scan(&id))
+	must(t, sqltest.Pool(db).QueryRow(context.Background(), `SELECT image_id FROM screend.images WHERE rel_path = $1`, relPath).Scan(&id))
 	return id
 }
 
@@ -131,7 +133,7 @@ func TestReviewerResolutionsMoveFilesAndLoseNothing(t *testing.T) {
 	}
 	// Reviewers call the SQL function directly; the Go call does the same.
 	chosen := imageID(t, d.db, "20250708_060000_stage1.5_face_swapped.png")
-	if _, err := d.db.Pool.Exec(ctx, `SELECT screend.resolve_group($1, $2)`, flagged["20250708_060000_stage1_generated.png"], chosen); err != nil {
+	if _, err := sqltest.Pool(d.db).Exec(ctx, `SELECT screend.resolve_group($1, $2)`, flagged["20250708_060000_stage1_generated.png"], chosen); err != nil {
 		t.Fatal(err)
 	}
 	resolve("20250708_061000_stage1_generated.png", sql.Resolution{
@@ -203,7 +205,7 @@ func TestReviewerResolutionsMoveFilesAndLoseNothing(t *testing.T) {
 	}
 
 	// The database agrees with the files: every image's path exists.
-	rows, err := d.db.Pool.Query(ctx, `SELECT path FROM screend.images`)
+	rows, err := sqltest.Pool(d.db).Query(ctx, `SELECT path FROM screend.images`)
 	must(t, err)
 	for rows.Next() {
 		var p string
@@ -213,7 +215,7 @@ func TestReviewerResolutionsMoveFilesAndLoseNothing(t *testing.T) {
 		}
 	}
 	var humans int
-	must(t, d.db.Pool.QueryRow(ctx, `SELECT count(*) FROM screend.decisions WHERE NOT automatic AND decided_by IN ('alice', current_user)`).Scan(&humans))
+	must(t, sqltest.Pool(d.db).QueryRow(ctx, `SELECT count(*) FROM screend.decisions WHERE NOT automatic AND decided_by IN ('alice', current_user)`).Scan(&humans))
 	if humans != 4 {
 		t.Errorf("%d human decisions recorded, want 4", humans)
 	}
@@ -335,7 +337,7 @@ func TestModelDecidesEachOutcome(t *testing.T) {
 			if st.Groups[screend.GroupApplied] != 3 || st.ReviewQueue != 0 {
 				t.Fatalf("status %+v, want 3 groups decided and applied", st)
 			}
-			rows, err := d.db.Pool.Query(context.Background(), `
+			rows, err := sqltest.Pool(d.db).Query(context.Background(), `
 				SELECT d.outcome, d.automatic, d.model_id, d.confidence, d.dry_run, coalesce(i.file_name, '')
 				FROM screend.decisions d LEFT JOIN screend.images i ON i.image_id = d.chosen_image_id ORDER BY d.group_id`)
 			must(t, err)
@@ -436,7 +438,7 @@ func TestCrashesWhileMovingAreFinishedOnRestart(t *testing.T) {
 	second := startDaemon(t, cfg)
 	waitIdle(t, second.db, 30*time.Second)
 	var planned, failed int
-	must(t, second.db.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'planned'), count(*) FILTER (WHERE state = 'failed') FROM screend.file_moves`).Scan(&planned, &failed))
+	must(t, sqltest.Pool(second.db).QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'planned'), count(*) FILTER (WHERE state = 'failed') FROM screend.file_moves`).Scan(&planned, &failed))
 	if planned != 0 || failed != 0 {
 		t.Errorf("%d moves still planned, %d failed after restart", planned, failed)
 	}

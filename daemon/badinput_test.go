@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"screend/sql/sqltest"
+
 	"screend/scoring/embed"
 	"screend/scoring/onnxmodel"
 	"screend/scoring/onnxrt/onnxrttest"
@@ -43,14 +45,14 @@ func TestOversizedAndVanishedFiles(t *testing.T) {
 		t.Errorf("images %v, want 1 embedded, 1 quarantined (too large), 1 gone", st.Images)
 	}
 	var reason string
-	must(t, d.db.Pool.QueryRow(ctx, `SELECT reason FROM screend.images WHERE file_name = 'huge.png'`).Scan(&reason))
+	must(t, sqltest.Pool(d.db).QueryRow(ctx, `SELECT reason FROM screend.images WHERE file_name = 'huge.png'`).Scan(&reason))
 	if !strings.HasPrefix(reason, "too large") {
 		t.Errorf("huge.png quarantined for %q, want too large", reason)
 	}
 	if _, err := os.Stat(filepath.Join(proj, "__quarantine", "huge.png")); err != nil {
 		t.Errorf("huge.png not quarantined: %v", err)
 	}
-	must(t, d.db.Pool.QueryRow(ctx, `SELECT reason FROM screend.images WHERE file_name = 'gone.png'`).Scan(&reason))
+	must(t, sqltest.Pool(d.db).QueryRow(ctx, `SELECT reason FROM screend.images WHERE file_name = 'gone.png'`).Scan(&reason))
 	if !strings.Contains(reason, "vanished") {
 		t.Errorf("gone.png recorded with %q", reason)
 	}
@@ -74,14 +76,14 @@ func TestONNXEmbedderInThePipeline(t *testing.T) {
 	}
 	var name string
 	var dims, n int
-	must(t, d.db.Pool.QueryRow(context.Background(), `
+	must(t, sqltest.Pool(d.db).QueryRow(context.Background(), `
 		SELECT e.name, vector_dims(v.embedding), count(*) FROM screend.embeddings v JOIN screend.embedders e USING (embedder_id)
 		GROUP BY 1, 2`).Scan(&name, &dims, &n))
 	if name != emb.ID() || !strings.HasPrefix(name, "onnx:") || dims != 8 || n != 12 {
 		t.Errorf("stored %d vectors of %d dims from %s, want 12 of 8 from %s", n, dims, name, emb.ID())
 	}
 	var indexed bool
-	must(t, d.db.Pool.QueryRow(context.Background(), `
+	must(t, sqltest.Pool(d.db).QueryRow(context.Background(), `
 		SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = 'screend' AND indexdef LIKE '%hnsw%vector(8)%')`).Scan(&indexed))
 	if !indexed {
 		t.Error("no HNSW index for the encoder's vectors")
@@ -106,7 +108,7 @@ func TestSwitchingEmbedderEmbedsAgain(t *testing.T) {
 	emb := testEncoder(t)
 	second := startDaemonWith(t, cfg, emb)
 	waitIdle(t, second.db, 60*time.Second)
-	rows, err := second.db.Pool.Query(context.Background(), `
+	rows, err := sqltest.Pool(second.db).Query(context.Background(), `
 		SELECT e.name, count(*), min(vector_dims(v.embedding)) FROM screend.embeddings v JOIN screend.embedders e USING (embedder_id)
 		GROUP BY e.name ORDER BY e.name`)
 	must(t, err)

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"screend/sql/sqltest"
 )
 
 // TestClosedFilesAreTakenAtOnce sets the stable window to an hour, so that
@@ -56,7 +58,7 @@ func TestClosedFilesAreTakenAtOnce(t *testing.T) {
 func recorded(t *testing.T, d *running) int {
 	t.Helper()
 	var n int
-	must(t, d.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM screend.images`).Scan(&n))
+	must(t, sqltest.Pool(d.db).QueryRow(context.Background(), `SELECT count(*) FROM screend.images`).Scan(&n))
 	return n
 }
 

@@ -115,7 +115,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	grp := &grouper{
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "grouper"), metrics: d.metrics,
-		closed: dec.wake.Wake, dirty: make(chan int64, 1024),
+		closed: dec.wake.Wake, wake: newWaker(),
 	}
 	pipe := &pipeline{
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "pipeline"), metrics: d.metrics,

@@ -21,7 +21,7 @@ type health struct {
 
 // Check returns nil when healthy, else what is wrong.
 func (h *health) Check(ctx context.Context) error {
-	if err := h.d.db.Pool.Ping(ctx); err != nil {
+	if err := h.d.db.Ping(ctx); err != nil {
 		return fmt.Errorf("database unreachable: %w", err)
 	}
 	count := h.d.metrics.Progress()

@@ -108,7 +108,7 @@ func waitIdle(t *testing.T, db *sql.DB, timeout time.Duration) sql.Status {
 			idleSince = time.Time{}
 		}
 		if time.Now().After(deadline) {
-			rows, _ := db.Pool.Query(context.Background(), `SELECT image_id, state, coalesce(claimed_by, 0), retry_after::text, size, attempts FROM screend.images WHERE state = 'discovered' LIMIT 5`)
+			rows, _ := sqltest.Pool(db).Query(context.Background(), `SELECT image_id, state, coalesce(claimed_by, 0), retry_after::text, size, attempts FROM screend.images WHERE state = 'discovered' LIMIT 5`)
 			for rows.Next() {
 				vals, _ := rows.Values()
 				t.Logf("waiting image: %v", vals)

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"screend/sql/sqltest"
+
 	"screend/daemon"
 	"screend/sql"
 )
@@ -40,7 +42,7 @@ func TestNonUTF8NamesAreProcessed(t *testing.T) {
 	must(t, err)
 	_, err = db.Migrate(ctx)
 	must(t, err)
-	_, err = db.Pool.Exec(ctx, `
+	_, err = sqltest.Pool(db).Exec(ctx, `
 		CREATE FUNCTION screend.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN
 			IF NEW.file_name = 'refused.png' THEN RAISE EXCEPTION 'refused'; END IF;
@@ -58,7 +60,7 @@ func TestNonUTF8NamesAreProcessed(t *testing.T) {
 
 	var path string
 	var raw []byte
-	must(t, d.db.Pool.QueryRow(ctx, `SELECT path, path_raw FROM screend.images WHERE path_raw IS NOT NULL AND path LIKE '%FE.png'`).Scan(&path, &raw))
+	must(t, sqltest.Pool(d.db).QueryRow(ctx, `SELECT path, path_raw FROM screend.images WHERE path_raw IS NOT NULL AND path LIKE '%FE.png'`).Scan(&path, &raw))
 	if want := filepath.Join(inbox, "p", `\xFF\xFE.png`); path != want || string(raw) != bad {
 		t.Errorf("recorded %q with bytes %q, want %q with bytes %q", path, raw, want, bad)
 	}
@@ -110,7 +112,7 @@ func TestCrashedDecoderIsQuarantined(t *testing.T) {
 	_, err = db.RecordFiles(ctx, []sql.NewFile{{ProjectID: pid, Path: crash, RelPath: filepath.Base(crash),
 		FileName: filepath.Base(crash), Size: st.Size(), MTime: st.ModTime().Truncate(time.Microsecond), Stage: 1}})
 	must(t, err)
-	_, err = db.Pool.Exec(ctx, `UPDATE screend.images SET decodes = 3, attempts = 3`)
+	_, err = sqltest.Pool(db).Exec(ctx, `UPDATE screend.images SET decodes = 3, attempts = 3`)
 	must(t, err)
 	db.Close()
 
@@ -125,7 +127,7 @@ func checkStates(t *testing.T, db *sql.DB, want map[string]string) {
 	t.Helper()
 	for name, reason := range want {
 		var state, got string
-		must(t, db.Pool.QueryRow(context.Background(), `SELECT state, coalesce(reason, '') FROM screend.images WHERE file_name = $1`, name).Scan(&state, &got))
+		must(t, sqltest.Pool(db).QueryRow(context.Background(), `SELECT state, coalesce(reason, '') FROM screend.images WHERE file_name = $1`, name).Scan(&state, &got))
 		if reason == "" && state != "embedded" || reason != "" && (state != "quarantined" || !strings.HasPrefix(got, reason)) {
 			t.Errorf("%s: %s (%q), want %q", name, state, got, reason)
 		}
@@ -165,7 +167,7 @@ func TestUnseenIsNotGoneAndGoneComesBack(t *testing.T) {
 	d := startDaemon(t, testConfig(t, dbURL, inbox))
 	var state, reason string
 	eventually(t, func() bool {
-		err := d.db.Pool.QueryRow(ctx, `SELECT state, coalesce(reason, '') FROM screend.images`).Scan(&state, &reason)
+		err := sqltest.Pool(d.db).QueryRow(ctx, `SELECT state, coalesce(reason, '') FROM screend.images`).Scan(&state, &reason)
 		return err == nil && reason != ""
 	}, "the unseen file to be looked at")
 	if state != "discovered" || !strings.Contains(reason, "project folder") {
@@ -175,7 +177,7 @@ func TestUnseenIsNotGoneAndGoneComesBack(t *testing.T) {
 	must(t, os.MkdirAll(filepath.Dir(mounted), 0o755))
 	must(t, os.Rename(unseen, mounted))
 	eventually(t, func() bool {
-		err := d.db.Pool.QueryRow(ctx, `SELECT state FROM screend.images`).Scan(&state)
+		err := sqltest.Pool(d.db).QueryRow(ctx, `SELECT state FROM screend.images`).Scan(&state)
 		return err == nil && state == "embedded"
 	}, "the file of the mounted share to be embedded")
 
@@ -186,12 +188,12 @@ func TestUnseenIsNotGoneAndGoneComesBack(t *testing.T) {
 	must(t, d.stop())
 	d = startDaemon(t, testConfig(t, dbURL, inbox))
 	eventually(t, func() bool {
-		err := d.db.Pool.QueryRow(ctx, `SELECT state FROM screend.images WHERE file_name = 'back.png'`).Scan(&state)
+		err := sqltest.Pool(d.db).QueryRow(ctx, `SELECT state FROM screend.images WHERE file_name = 'back.png'`).Scan(&state)
 		return err == nil && state == "gone"
 	}, "back.png to be gone")
 	must(t, os.Rename(back, gone))
 	eventually(t, func() bool {
-		err := d.db.Pool.QueryRow(ctx, `SELECT state FROM screend.images WHERE file_name = 'back.png'`).Scan(&state)
+		err := sqltest.Pool(d.db).QueryRow(ctx, `SELECT state FROM screend.images WHERE file_name = 'back.png'`).Scan(&state)
 		return err == nil && state == "embedded"
 	}, "back.png, back again, to be embedded")
 }
@@ -255,9 +257,9 @@ func TestGroupOfGoneImagesIsDropped(t *testing.T) {
 		files = append(files, sql.NewFile{ProjectID: pid, Path: filepath.Join(proj, "sub", name), RelPath: "sub/" + name,
 			FileName: name, Size: 100, MTime: time.Now().Truncate(time.Microsecond), Stage: 1})
 	}
-	ids, err := db.RecordFiles(ctx, files)
+	_, err = db.RecordFiles(ctx, files)
 	must(t, err)
-	_, err = db.Regroup(ctx, pid, func(sql.ProjectState) []sql.NewGroup { return []sql.NewGroup{{ImageIDs: ids}} })
+	_, err = db.Regroup(ctx, pid, time.Hour) // one open group: its images wait to be processed
 	must(t, err)
 	db.Close()
 
@@ -299,7 +301,7 @@ func TestReplacedFilesGetAReason(t *testing.T) {
 	waitIdle(t, d.db, 30*time.Second)
 	for name, want := range map[string]string{"link.png": "replaced by a symlink", "fifo.png": "replaced by a named pipe", "dir.png": "replaced by a folder"} {
 		var state, reason string
-		must(t, d.db.Pool.QueryRow(ctx, `SELECT state, coalesce(reason, '') FROM screend.images WHERE file_name = $1`, name).Scan(&state, &reason))
+		must(t, sqltest.Pool(d.db).QueryRow(ctx, `SELECT state, coalesce(reason, '') FROM screend.images WHERE file_name = $1`, name).Scan(&state, &reason))
 		if state != "gone" || reason != want {
 			t.Errorf("%s: %s (%q), want gone (%q)", name, state, reason, want)
 		}
@@ -324,7 +326,7 @@ func TestRewrittenAndCopiedBackFilesAreReadAgain(t *testing.T) {
 	d := startDaemon(t, testConfig(t, dbURL, inbox))
 	waitIdle(t, d.db, 30*time.Second)
 	read := func() (sha []byte, size int64, width int, vec string) {
-		must(t, d.db.Pool.QueryRow(ctx, `
+		must(t, sqltest.Pool(d.db).QueryRow(ctx, `
 			SELECT i.sha256, i.size, i.width, e.embedding::text FROM screend.images i JOIN screend.embeddings e USING (image_id)
 			WHERE i.file_name = $1 AND i.state = 'embedded'`, filepath.Base(img)).Scan(&sha, &size, &width, &vec))
 		return
@@ -340,12 +342,12 @@ func TestRewrittenAndCopiedBackFilesAreReadAgain(t *testing.T) {
 
 	eventually(t, func() bool {
 		var n int
-		err := d.db.Pool.QueryRow(ctx, `SELECT count(*) FROM screend.images WHERE file_name = 'broken.png' AND state = 'quarantined'`).Scan(&n)
+		err := sqltest.Pool(d.db).QueryRow(ctx, `SELECT count(*) FROM screend.images WHERE file_name = 'broken.png' AND state = 'quarantined'`).Scan(&n)
 		return err == nil && n == 2
 	}, "the copied-back file to be quarantined again")
 	eventually(t, func() bool {
 		var w int
-		err := d.db.Pool.QueryRow(ctx, `SELECT coalesce(width, 0) FROM screend.images WHERE file_name = $1`, filepath.Base(img)).Scan(&w)
+		err := sqltest.Pool(d.db).QueryRow(ctx, `SELECT coalesce(width, 0) FROM screend.images WHERE file_name = $1`, filepath.Base(img)).Scan(&w)
 		return err == nil && w == 60
 	}, "the rewritten file to be read again")
 	waitIdle(t, d.db, 30*time.Second)
@@ -354,7 +356,7 @@ func TestRewrittenAndCopiedBackFilesAreReadAgain(t *testing.T) {
 		t.Errorf("after the rewrite: same hash %v, size %v, width %v or vector %v", bytes.Equal(sha1, sha2), size1 == size2, width1 == width2, vec1 == vec2)
 	}
 	var vectors int
-	must(t, d.db.Pool.QueryRow(ctx, `SELECT count(*) FROM screend.embeddings`).Scan(&vectors))
+	must(t, sqltest.Pool(d.db).QueryRow(ctx, `SELECT count(*) FROM screend.embeddings`).Scan(&vectors))
 	if vectors != 1 {
 		t.Errorf("%d vectors stored, want the new one only", vectors)
 	}

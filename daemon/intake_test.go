@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"screend/sql/sqltest"
+
 	"screend/scoring/group"
 )
 
@@ -43,12 +45,12 @@ func TestIntakeEmbedsGroupsAndFlagsWithoutModel(t *testing.T) {
 	}
 	ctx := context.Background()
 	var vectors int
-	must(t, d.db.Pool.QueryRow(ctx, `SELECT count(*) FROM screend.embeddings`).Scan(&vectors))
+	must(t, sqltest.Pool(d.db).QueryRow(ctx, `SELECT count(*) FROM screend.embeddings`).Scan(&vectors))
 	if vectors != 6 {
 		t.Errorf("%d embeddings stored, want one per embedded image (6)", vectors)
 	}
 
-	rows, err := d.db.Pool.Query(ctx, `SELECT file_name, reason, path FROM screend.images WHERE state = 'quarantined' ORDER BY file_name`)
+	rows, err := sqltest.Pool(d.db).Query(ctx, `SELECT file_name, reason, path FROM screend.images WHERE state = 'quarantined' ORDER BY file_name`)
 	must(t, err)
 	reasons := map[string]string{}
 	for rows.Next() {
@@ -72,7 +74,7 @@ func TestIntakeEmbedsGroupsAndFlagsWithoutModel(t *testing.T) {
 	}
 
 	var dupOf string
-	must(t, d.db.Pool.QueryRow(ctx, `
+	must(t, sqltest.Pool(d.db).QueryRow(ctx, `
 		SELECT o.file_name FROM screend.images i JOIN screend.images o ON o.image_id = i.duplicate_of
 		WHERE i.state = 'duplicate'`).Scan(&dupOf))
 	if dupOf != "20250708_070000_stage1_generated.png" && dupOf != "copy_of_single.png" {
@@ -115,7 +117,7 @@ func TestRestartDoesNotReadProcessedFilesAgain(t *testing.T) {
 	time.Sleep(3 * time.Second) // a full scan and a few poll rounds
 	st := waitIdle(t, second.db, 30*time.Second)
 	var attempts, vectors int
-	must(t, second.db.Pool.QueryRow(context.Background(),
+	must(t, sqltest.Pool(second.db).QueryRow(context.Background(),
 		`SELECT (SELECT max(attempts) FROM screend.images), (SELECT count(*) FROM screend.embeddings)`).Scan(&attempts, &vectors))
 	if attempts != 1 || vectors != 10 || st.Images["embedded"] != 10 {
 		t.Errorf("after restart: max attempts %d, %d vectors, images %v; want every file processed once", attempts, vectors, st.Images)
@@ -133,7 +135,7 @@ func TestTwoInstancesProcessEachFileOnce(t *testing.T) {
 	startDaemon(t, cfg)
 	st := waitIdle(t, a.db, 90*time.Second)
 	var attempts, vectors, instances int
-	must(t, a.db.Pool.QueryRow(context.Background(), `
+	must(t, sqltest.Pool(a.db).QueryRow(context.Background(), `
 		SELECT (SELECT max(attempts) FROM screend.images), (SELECT count(*) FROM screend.embeddings),
 		       (SELECT count(*) FROM screend.instances)`).Scan(&attempts, &vectors, &instances))
 	if attempts != 1 || vectors != 60 || st.Images["embedded"] != 60 || st.Groups["flagged"] != 20 {
@@ -258,7 +260,7 @@ func TestSlowWriterIsNotTakenHalfWritten(t *testing.T) {
 // dbGroups lists every group as "state [rel paths] {reasons}".
 func dbGroups(t *testing.T, d *running) []string {
 	t.Helper()
-	rows, err := d.db.Pool.Query(context.Background(), `
+	rows, err := sqltest.Pool(d.db).Query(context.Background(), `
 		SELECT g.state, array_agg(i.rel_path ORDER BY gi.position), g.reasons
 		FROM screend.groups g JOIN screend.group_images gi USING (group_id) JOIN screend.images i USING (image_id)
 		GROUP BY g.group_id ORDER BY g.group_id`)
@@ -277,7 +279,7 @@ func dbGroups(t *testing.T, d *running) []string {
 // relative to the inbox root.
 func dbGroupPaths(t *testing.T, d *running, minSize int) []string {
 	t.Helper()
-	rows, err := d.db.Pool.Query(context.Background(), `
+	rows, err := sqltest.Pool(d.db).Query(context.Background(), `
 		SELECT array_agg(p.name || '/' || i.rel_path ORDER BY gi.position)
 		FROM screend.groups g JOIN screend.group_images gi USING (group_id)
 		JOIN screend.images i USING (image_id) JOIN screend.projects p ON p.project_id = g.project_id

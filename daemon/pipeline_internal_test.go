@@ -54,7 +54,7 @@ func TestRetriedJobsAreReleasedByTheirClaimers(t *testing.T) {
 		t.Fatal(err)
 	}
 	var still int
-	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM screend.images WHERE claimed_by IS NOT NULL`).Scan(&still); err != nil {
+	if err := sqltest.Pool(db).QueryRow(ctx, `SELECT count(*) FROM screend.images WHERE claimed_by IS NOT NULL`).Scan(&still); err != nil {
 		t.Fatal(err)
 	}
 	if still != 0 {

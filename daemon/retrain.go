@@ -109,14 +109,8 @@ func (r *retrainer) attempt(ctx context.Context, why string) bool {
 	if !enough() {
 		return false
 	}
-	conn, err := r.db.Pool.Acquire(ctx)
+	unlock, got, err := r.db.TryLock(ctx, screend.LockRetrain, 1)
 	if err != nil {
-		r.log.Error("retraining skipped", "err", err)
-		return false
-	}
-	defer conn.Release()
-	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, 1)`, int32(screend.LockRetrain)).Scan(&got); err != nil {
 		r.log.Error("retraining skipped: take lock", "err", err)
 		return false
 	}
@@ -124,7 +118,7 @@ func (r *retrainer) attempt(ctx context.Context, why string) bool {
 		r.log.Info("retraining skipped: another instance is training", "why", why)
 		return false
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1, 1)`, int32(screend.LockRetrain))
+	defer unlock()
 	// Another instance may have finished a run just before the lock was free.
 	if !enough() {
 		return false

@@ -72,7 +72,7 @@ func insertModel(t *testing.T, db *sql.DB, created time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Pool.Exec(ctx, `UPDATE screend.models SET created_at = $2 WHERE model_id = $1`, mid, created); err != nil {
+	if _, err := sqltest.Pool(db).Exec(ctx, `UPDATE screend.models SET created_at = $2 WHERE model_id = $1`, mid, created); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"screend/sql/sqltest"
+
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -157,7 +159,7 @@ func waitDecision(t *testing.T, db *sql.DB, group int64) pageDecision {
 	for {
 		var r pageDecision
 		var chosen *int64
-		err := db.Pool.QueryRow(context.Background(), `
+		err := sqltest.Pool(db).QueryRow(context.Background(), `
 			SELECT outcome, chosen_image_id, crop, decided_by, correction_of IS NOT NULL
 			FROM screend.decisions WHERE group_id = $1`, group).Scan(&r.outcome, &chosen, &r.crop, &r.by, &r.correction)
 		if err == nil {
@@ -176,7 +178,7 @@ func waitDecision(t *testing.T, db *sql.DB, group int64) pageDecision {
 // groupImages returns the ids of a group's images in their order.
 func groupImages(t *testing.T, db *sql.DB, group int64) []int64 {
 	t.Helper()
-	rows, err := db.Pool.Query(context.Background(), `SELECT image_id FROM screend.group_images WHERE group_id = $1 ORDER BY position`, group)
+	rows, err := sqltest.Pool(db).Query(context.Background(), `SELECT image_id FROM screend.group_images WHERE group_id = $1 ORDER BY position`, group)
 	must(t, err)
 	var ids []int64
 	for rows.Next() {
@@ -190,7 +192,7 @@ func groupImages(t *testing.T, db *sql.DB, group int64) []int64 {
 func suggestedImage(t *testing.T, db *sql.DB, group int64) int64 {
 	t.Helper()
 	var id int64
-	must(t, db.Pool.QueryRow(context.Background(), `SELECT suggested_image_id FROM screend.groups WHERE group_id = $1`, group).Scan(&id))
+	must(t, sqltest.Pool(db).QueryRow(context.Background(), `SELECT suggested_image_id FROM screend.groups WHERE group_id = $1`, group).Scan(&id))
 	return id
 }
 
@@ -376,7 +378,7 @@ func TestReviewPageInBrowser(t *testing.T) {
 		t.Errorf("new files %v, want the page's crop among them", added)
 	}
 	var corrections int
-	must(t, d.db.Pool.QueryRow(ctx, `SELECT coalesce(sum(corrections), 0) FROM screend.model_agreement`).Scan(&corrections))
+	must(t, sqltest.Pool(d.db).QueryRow(ctx, `SELECT coalesce(sum(corrections), 0) FROM screend.model_agreement`).Scan(&corrections))
 	if corrections != 2 {
 		t.Errorf("model_agreement counts %d corrections, want 2", corrections)
 	}

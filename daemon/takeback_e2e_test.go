@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"screend/sql/sqltest"
+
 	"screend"
 	"screend/scoring/onnxrt/onnxrttest"
 	"screend/sql"
@@ -108,7 +110,7 @@ func TestTakeBackAutomaticDecisions(t *testing.T) {
 			}
 		}
 	}
-	rows, err := d.db.Pool.Query(ctx, `SELECT path FROM screend.images`)
+	rows, err := sqltest.Pool(d.db).Query(ctx, `SELECT path FROM screend.images`)
 	must(t, err)
 	for rows.Next() {
 		var p string
@@ -131,7 +133,7 @@ func TestTakeBackAutomaticDecisions(t *testing.T) {
 		t.Errorf("the correction was not applied: %v", err)
 	}
 	var decisions, agreed, corrections int
-	must(t, d.db.Pool.QueryRow(ctx, `SELECT decisions, agreed, corrections FROM screend.model_agreement WHERE model_id = $1`, modelID).
+	must(t, sqltest.Pool(d.db).QueryRow(ctx, `SELECT decisions, agreed, corrections FROM screend.model_agreement WHERE model_id = $1`, modelID).
 		Scan(&decisions, &agreed, &corrections))
 	if decisions != 1 || agreed != 0 || corrections != 1 {
 		t.Errorf("agreement: %d decisions, %d agreed, %d corrections; want 1, 0, 1", decisions, agreed, corrections)

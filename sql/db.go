@@ -2,14 +2,20 @@
 //
 // The schema lives in migrations/ as numbered SQL files embedded in the
 // binary and applied in order by Migrate. Queries are plain SQL with explicit
-// column lists, one file per table or concept, as methods on DB. Nothing
-// outside this package writes SQL, except the SQL users run against the
-// review queue (see the README).
+// column lists, one file per table or concept, as methods on DB. The
+// connection pool is not exported: the daemon, training and the commands
+// reach the database only through these methods. SQL is also written by
+// tests (through sqltest.Pool), by screend-bench, which observes a running
+// daemon from outside, and by users against the review queue (see the
+// README).
 package sql
 
 import (
 	"context"
 	"fmt"
+
+	"screend"
+	"screend/sql/internal/poolof"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,8 +24,10 @@ import (
 
 // DB is the connection pool with screend's queries.
 type DB struct {
-	Pool *pgxpool.Pool
+	pool *pgxpool.Pool
 }
+
+func init() { poolof.Of = func(db any) *pgxpool.Pool { return db.(*DB).pool } }
 
 // Open connects to the database at url and registers the pgvector types on
 // every connection. The vector extension must exist (the setup script or
@@ -40,13 +48,43 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	return &DB{Pool: pool}, nil
+	return &DB{pool: pool}, nil
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// TryLock takes the session advisory lock (class, key) on a connection of
+// its own unless another session holds it. It reports whether it got the
+// lock; unlock releases the lock and the connection.
+func (db *DB) TryLock(ctx context.Context, class screend.LockClass, key int32) (unlock func(), ok bool, err error) {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("lock %d/%d: %w", class, key, err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, int32(class), key).Scan(&ok); err != nil {
+		conn.Release()
+		return nil, false, fmt.Errorf("lock %d/%d: %w", class, key, err)
+	}
+	if !ok {
+		conn.Release()
+		return nil, false, nil
+	}
+	return func() {
+		conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1, $2)`, int32(class), key)
+		conn.Release()
+	}, true, nil
 }
 
 // VectorExtension tells whether the pgvector extension is available on the
 // server and whether it is created in this database.
 func (db *DB) VectorExtension(ctx context.Context) (available, installed bool, err error) {
-	err = db.Pool.QueryRow(ctx, `
+	err = db.pool.QueryRow(ctx, `
 		SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector'),
 		       EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')`).Scan(&available, &installed)
 	if err != nil {
@@ -73,4 +111,4 @@ func registerVector(ctx context.Context, conn *pgx.Conn) error {
 }
 
 // Close closes the pool.
-func (db *DB) Close() { db.Pool.Close() }
+func (db *DB) Close() { db.pool.Close() }

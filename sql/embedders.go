@@ -18,7 +18,7 @@ func (db *DB) EnsureEmbedder(ctx context.Context, name string, dim int) (int32, 
 	var known int
 	// DO UPDATE (a no-op) rather than DO NOTHING returns the row even when
 	// another instance inserted it a moment ago.
-	err := db.Pool.QueryRow(ctx, `
+	err := db.pool.QueryRow(ctx, `
 		INSERT INTO screend.embedders (name, dim) VALUES ($1, $2)
 		ON CONFLICT (name) DO UPDATE SET name = excluded.name
 		RETURNING embedder_id, dim`, name, dim).Scan(&id, &known)
@@ -31,7 +31,7 @@ func (db *DB) EnsureEmbedder(ctx context.Context, name string, dim int) (int32, 
 	// pgvector indexes only vectors of one declared dimension: the partial
 	// index casts to it and covers this embedder's rows alone. The lock
 	// keeps instances starting together from creating it twice.
-	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(screend.LockEmbedder), id); err != nil {
 			return err
 		}
@@ -50,7 +50,7 @@ func (db *DB) EnsureEmbedder(ctx context.Context, name string, dim int) (int32, 
 // vector from the embedder (because the daemon switched embedders), so the
 // pipeline embeds it again; its other vectors stay. It returns how many.
 func (db *DB) ReembedMissing(ctx context.Context, embedderID int32) (int64, error) {
-	tag, err := db.Pool.Exec(ctx, `
+	tag, err := db.pool.Exec(ctx, `
 		UPDATE screend.images i SET state = 'discovered', claimed_by = NULL
 		WHERE i.state = 'embedded' AND NOT EXISTS (
 			SELECT 1 FROM screend.embeddings e WHERE e.image_id = i.image_id AND e.embedder_id = $1)`, embedderID)

@@ -62,7 +62,7 @@ type ExampleSkip struct {
 // EmbedderByName returns the id and dimension of the embedder registered as
 // name; ok is false when it is not registered (nothing was embedded with it).
 func (db *DB) EmbedderByName(ctx context.Context, name string) (id int32, dim int, ok bool, err error) {
-	err = db.Pool.QueryRow(ctx, `SELECT embedder_id, dim FROM screend.embedders WHERE name = $1`, name).Scan(&id, &dim)
+	err = db.pool.QueryRow(ctx, `SELECT embedder_id, dim FROM screend.embedders WHERE name = $1`, name).Scan(&id, &dim)
 	if err == pgx.ErrNoRows {
 		return 0, 0, false, nil
 	}
@@ -76,7 +76,7 @@ func (db *DB) EmbedderByName(ctx context.Context, name string) (id int32, dim in
 // (automatic = false) with its group's images and their embeddings of
 // embedder; groups with an image not embedded are skipped.
 func (db *DB) ReviewExamples(ctx context.Context, embedderID int32) ([]ExampleRow, []ExampleSkip, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT d.decision_id, d.group_id, g.project_id, p.name, d.decided_at, d.outcome,
 			coalesce(d.chosen_image_id, 0), d.crop,
 			i.image_id, o.image_id, i.file_name, i.stage, coalesce(o.width, 0), coalesce(o.height, 0), e.embedding
@@ -175,7 +175,7 @@ func (db *DB) ImportedExamples(ctx context.Context, embedderID int32) ([]Example
 	}
 	// matches[project name][file name] lists the images of that name.
 	matches := map[string]map[string][]match{}
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		WITH names AS (
 			SELECT DISTINCT d.project, c.name
 			FROM screend.imported_decisions d, unnest(d.candidate_files) AS c(name))
@@ -224,7 +224,7 @@ func (db *DB) ImportedExamples(ctx context.Context, embedderID int32) ([]Example
 		return nil, nil, fmt.Errorf("match imported decisions: %w", err)
 	}
 
-	rows, err = db.Pool.Query(ctx, `
+	rows, err = db.pool.Query(ctx, `
 		SELECT imported_id, source, line, project, coalesce(decided_at, imported_at), chosen_file,
 			candidate_files, coalesce(crop_status, CASE WHEN crop IS NULL THEN 'not_logged' ELSE 'box' END), crop
 		FROM screend.imported_decisions
@@ -329,7 +329,7 @@ func (db *DB) ImportedExamples(ctx context.Context, embedderID int32) ([]Example
 // review resolutions decided and log rows imported (first imported) since.
 func (db *DB) HumanDecisionsSince(ctx context.Context, t time.Time) (int, error) {
 	var n int
-	err := db.Pool.QueryRow(ctx, `
+	err := db.pool.QueryRow(ctx, `
 		SELECT (SELECT count(*) FROM screend.decisions WHERE NOT automatic AND decided_at > $1)
 		     + (SELECT count(*) FROM screend.imported_decisions WHERE imported_at > $1)`, t).Scan(&n)
 	if err != nil {

@@ -27,7 +27,7 @@ type HistoryImage struct {
 // history images already stored for embedder, so unchanged files are not
 // read again.
 func (db *DB) HistoryKnown(ctx context.Context, embedderID int32) (map[string]HistoryImage, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT path, size, mtime, coalesce(reason, '') FROM screend.history_images WHERE embedder_id = $1`, embedderID)
 	if err != nil {
 		return nil, fmt.Errorf("read history images: %w", err)
@@ -57,7 +57,7 @@ func (db *DB) PutHistoryImage(ctx context.Context, embedderID int32, h HistoryIm
 		v := pgvector.NewVector(h.Embedding)
 		vec = &v
 	}
-	_, err := db.Pool.Exec(ctx, `
+	_, err := db.pool.Exec(ctx, `
 		INSERT INTO screend.history_images
 			(path, project, file_name, size, mtime, stage, width, height, embedder_id, embedding, reason)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)

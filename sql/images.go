@@ -34,7 +34,7 @@ type NewFile struct {
 // root that is not gone, keyed by path, so a rescan reads only new or
 // changed files (and a gone file that is back is recorded again).
 func (db *DB) KnownFiles(ctx context.Context, root string) (map[string]FileStat, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT screend.fs_path(i.path, i.path_raw), i.size, i.mtime
 		FROM screend.images i JOIN screend.projects p USING (project_id)
 		WHERE p.root = $1 AND i.state <> 'gone'`, root)
@@ -59,7 +59,7 @@ func (db *DB) KnownFiles(ctx context.Context, root string) (map[string]FileStat,
 // after since, so a watcher forgets them and takes them again if they
 // come back.
 func (db *DB) GoneSince(ctx context.Context, root string, since time.Time) ([]string, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT screend.fs_path(i.path, i.path_raw)
 		FROM screend.images i JOIN screend.projects p USING (project_id)
 		WHERE p.root = $1 AND i.state = 'gone' AND i.processed_at >= $2`, root, since)
@@ -85,7 +85,7 @@ func (db *DB) GoneSince(ctx context.Context, root string, since time.Time) ([]st
 // the files it recorded anew or again and marks their projects active.
 func (db *DB) RecordFiles(ctx context.Context, files []NewFile) ([]int64, error) {
 	var ids []int64
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		// Projects first, in id order, as StoreEmbeddings locks them, so the
 		// two never wait for each other in a cycle.
 		projects := map[int64]bool{}
@@ -163,7 +163,7 @@ type ClaimedImage struct {
 // ClaimImages claims up to limit images waiting to be processed, skipping
 // rows other transactions hold and images claimed by live instances.
 func (db *DB) ClaimImages(ctx context.Context, instance int32, limit int) ([]ClaimedImage, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		UPDATE screend.images i SET claimed_by = $1, attempts = attempts + 1
 		WHERE image_id IN (
 			SELECT image_id FROM screend.images
@@ -194,7 +194,7 @@ func (db *DB) ClaimImages(ctx context.Context, instance int32, limit int) ([]Cla
 // the instance died while decoding it before.
 func (db *DB) BeginDecode(ctx context.Context, id int64) (int, error) {
 	var n int
-	err := db.Pool.QueryRow(ctx, `
+	err := db.pool.QueryRow(ctx, `
 		UPDATE screend.images SET decodes = decodes + 1 WHERE image_id = $1 RETURNING decodes`, id).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("begin decode of image %d: %w", id, err)
@@ -206,7 +206,7 @@ func (db *DB) BeginDecode(ctx context.Context, id int64) (int, error) {
 // (or could not be stored), to be claimed again after the delay. Their
 // decodes ended normally.
 func (db *DB) ReleaseImages(ctx context.Context, instance int32, ids []int64, delay time.Duration) error {
-	_, err := db.Pool.Exec(ctx, `
+	_, err := db.pool.Exec(ctx, `
 		UPDATE screend.images SET claimed_by = NULL, retry_after = now() + $3::interval, decodes = 0
 		WHERE image_id = ANY($1) AND claimed_by = $2 AND state = 'discovered'`, ids, instance, delay)
 	if err != nil {
@@ -219,7 +219,7 @@ func (db *DB) ReleaseImages(ctx context.Context, instance int32, ids []int64, de
 // now (its project folder is missing, or it cannot be read), recording why;
 // it is tried again after the delay.
 func (db *DB) DeferImage(ctx context.Context, instance int32, id int64, reason string, delay time.Duration) error {
-	_, err := db.Pool.Exec(ctx, `
+	_, err := db.pool.Exec(ctx, `
 		UPDATE screend.images SET claimed_by = NULL, retry_after = now() + $4::interval, decodes = 0, reason = $3
 		WHERE image_id = $1 AND claimed_by = $2 AND state = 'discovered'`, id, instance, ReadablePath(reason), delay)
 	if err != nil {
@@ -232,7 +232,7 @@ func (db *DB) DeferImage(ctx context.Context, instance int32, id int64, reason s
 // this sha256 (embedded, or claimed for embedding), other than self.
 func (db *DB) FindContent(ctx context.Context, projectID int64, sha []byte, self int64) (int64, bool, error) {
 	var id int64
-	err := db.Pool.QueryRow(ctx, `
+	err := db.pool.QueryRow(ctx, `
 		SELECT image_id FROM screend.images
 		WHERE project_id = $1 AND sha256 = $2 AND image_id <> $3 AND state IN ('embedded', 'discovered')
 		ORDER BY (state = 'embedded') DESC, image_id
@@ -265,7 +265,7 @@ type Embedded struct {
 // instance (the claim was lost and taken over) are skipped. It returns how
 // many vectors and how many duplicates were stored.
 func (db *DB) StoreEmbeddings(ctx context.Context, instance int32, embedderID int32, items []Embedded) (stored, duplicates int, err error) {
-	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		projects := map[int64]bool{}
 		for _, it := range items {
 			projects[it.ProjectID] = true
@@ -369,7 +369,7 @@ func (db *DB) StoreEmbeddings(ctx context.Context, instance int32, embedderID in
 
 // MarkDuplicate records that the image holds the same content as original.
 func (db *DB) MarkDuplicate(ctx context.Context, instance int32, id, original int64, sha []byte) error {
-	if _, err := markDuplicate(ctx, db.Pool, instance, id, original, sha); err != nil {
+	if _, err := markDuplicate(ctx, db.pool, instance, id, original, sha); err != nil {
 		return fmt.Errorf("mark duplicate: %w", err)
 	}
 	return nil
@@ -393,7 +393,7 @@ func markDuplicate(ctx context.Context, q execer, instance int32, id, original i
 // processed (it vanished, or a symlink, FIFO or folder took its place), and
 // why. A file that comes back at the path is recorded again.
 func (db *DB) MarkGone(ctx context.Context, instance int32, id int64, reason string) error {
-	_, err := db.Pool.Exec(ctx, `
+	_, err := db.pool.Exec(ctx, `
 		UPDATE screend.images SET state = 'gone', reason = $3,
 			processed_at = now(), claimed_by = NULL, decodes = 0
 		WHERE image_id = $1 AND claimed_by = $2 AND state = 'discovered'`, id, instance, ReadablePath(reason))

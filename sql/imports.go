@@ -59,7 +59,7 @@ type ImportStats struct {
 // no longer accepted are removed, and the rejects are written anew.
 func (db *DB) ReplaceImport(ctx context.Context, source string, rows []ImportedDecision, rejects []ImportReject) (ImportStats, error) {
 	var st ImportStats
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `
 			CREATE TEMP TABLE import_rows (
 				line integer, format text, session_id text, set_id text, project text,
@@ -156,7 +156,7 @@ func (db *DB) ReplaceImport(ctx context.Context, source string, rows []ImportedD
 
 // ImportCounts returns the stored rows and rejects of source.
 func (db *DB) ImportCounts(ctx context.Context, source string) (rows, rejects int, err error) {
-	err = db.Pool.QueryRow(ctx, `
+	err = db.pool.QueryRow(ctx, `
 		SELECT (SELECT count(*) FROM screend.imported_decisions WHERE source = $1),
 		       (SELECT count(*) FROM screend.import_rejects WHERE source = $1)`, source).Scan(&rows, &rejects)
 	if err != nil {

@@ -59,7 +59,7 @@ func (in *Instance) Close(ctx context.Context) error {
 // SetFilesWaiting records how many files the instance's watcher has seen
 // but not yet recorded, for status.
 func (db *DB) SetFilesWaiting(ctx context.Context, instance int32, n int) error {
-	_, err := db.Pool.Exec(ctx, `UPDATE screend.instances SET files_waiting = $2 WHERE instance_id = $1`, instance, n)
+	_, err := db.pool.Exec(ctx, `UPDATE screend.instances SET files_waiting = $2 WHERE instance_id = $1`, instance, n)
 	if err != nil {
 		return fmt.Errorf("record files waiting: %w", err)
 	}

@@ -61,7 +61,7 @@ func (db *DB) Migrate(ctx context.Context) ([]Migration, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := db.Pool.Acquire(ctx)
+	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
@@ -105,7 +105,7 @@ func (db *DB) Migrate(ctx context.Context) ([]Migration, error) {
 	}
 	// A new migration may have created the vector extension: register its
 	// types on connections opened before.
-	db.Pool.Reset()
+	db.pool.Reset()
 	return done, nil
 }
 
@@ -116,14 +116,14 @@ func (db *DB) Pending(ctx context.Context) ([]Migration, error) {
 		return nil, err
 	}
 	var exists bool
-	err = db.Pool.QueryRow(ctx, `SELECT to_regclass('screend.schema_migrations') IS NOT NULL`).Scan(&exists)
+	err = db.pool.QueryRow(ctx, `SELECT to_regclass('screend.schema_migrations') IS NOT NULL`).Scan(&exists)
 	if err != nil {
 		return nil, fmt.Errorf("read applied migrations: %w", err)
 	}
 	if !exists {
 		return ms, nil
 	}
-	applied, err := appliedVersions(ctx, db.Pool)
+	applied, err := appliedVersions(ctx, db.pool)
 	if err != nil {
 		return nil, err
 	}

@@ -58,7 +58,7 @@ func TestMigrateConcurrentInstancesApplyEachMigrationOnce(t *testing.T) {
 		t.Fatalf("pending after migrate: %v", pending)
 	}
 	var recorded int
-	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM screend.schema_migrations`).Scan(&recorded); err != nil {
+	if err := sqltest.Pool(db).QueryRow(ctx, `SELECT count(*) FROM screend.schema_migrations`).Scan(&recorded); err != nil {
 		t.Fatal(err)
 	}
 	if recorded != len(ms) {

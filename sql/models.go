@@ -30,7 +30,7 @@ type Model struct {
 
 // ActiveModel returns the active model, or nil when there is none.
 func (db *DB) ActiveModel(ctx context.Context) (*Model, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT model_id, embedder_id, state, ranker_onnx, crop_onnx, reject_onnx, params, metrics,
 			examples, created_at, promoted_at
 		FROM screend.models WHERE state = 'active'`)
@@ -51,7 +51,7 @@ func (db *DB) ActiveModel(ctx context.Context) (*Model, error) {
 // poll.
 func (db *DB) ActiveModelID(ctx context.Context) (int64, error) {
 	var id int64
-	err := db.Pool.QueryRow(ctx, `SELECT coalesce((SELECT model_id FROM screend.models WHERE state = 'active'), 0)`).Scan(&id)
+	err := db.pool.QueryRow(ctx, `SELECT coalesce((SELECT model_id FROM screend.models WHERE state = 'active'), 0)`).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("read active model id: %w", err)
 	}
@@ -61,7 +61,7 @@ func (db *DB) ActiveModelID(ctx context.Context) (int64, error) {
 // InsertModel registers a trained model as a candidate and returns its id.
 func (db *DB) InsertModel(ctx context.Context, m Model) (int64, error) {
 	var id int64
-	err := db.Pool.QueryRow(ctx, `
+	err := db.pool.QueryRow(ctx, `
 		INSERT INTO screend.models (embedder_id, ranker_onnx, crop_onnx, reject_onnx, params, metrics, examples)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		RETURNING model_id`, m.EmbedderID, m.Ranker, m.Crop, m.Reject, m.Params, m.Metrics, m.Examples).Scan(&id)
@@ -74,7 +74,7 @@ func (db *DB) InsertModel(ctx context.Context, m Model) (int64, error) {
 // PromoteModel makes the model active and retires the one active before,
 // in one transaction, and tells running daemons (NOTIFY screend_model).
 func (db *DB) PromoteModel(ctx context.Context, id int64) error {
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE screend.models SET state = 'retired' WHERE state = 'active' AND model_id <> $1`, id); err != nil {
 			return err
 		}

@@ -31,7 +31,7 @@ type ModelInfo struct {
 
 // ListModels returns every registered model, newest first.
 func (db *DB) ListModels(ctx context.Context) ([]ModelInfo, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT m.model_id, m.embedder_id, e.name, m.state, m.examples, m.created_at, m.promoted_at, m.metrics
 		FROM screend.models m JOIN screend.embedders e USING (embedder_id)
 		ORDER BY m.model_id DESC`)
@@ -51,7 +51,7 @@ func (db *DB) ListModels(ctx context.Context) ([]ModelInfo, error) {
 
 // Model returns the model with the given id, or ErrNoModel.
 func (db *DB) Model(ctx context.Context, id int64) (*Model, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT model_id, embedder_id, state, ranker_onnx, crop_onnx, reject_onnx, params, metrics,
 			examples, created_at, promoted_at
 		FROM screend.models WHERE model_id = $1`, id)
@@ -71,7 +71,7 @@ func (db *DB) Model(ctx context.Context, id int64) (*Model, error) {
 // FailModelGate marks a candidate that did not pass the promotion gate,
 // with the gate's verdict merged into its metrics under "gate".
 func (db *DB) FailModelGate(ctx context.Context, id int64, gate json.RawMessage) error {
-	tag, err := db.Pool.Exec(ctx, `
+	tag, err := db.pool.Exec(ctx, `
 		UPDATE screend.models SET state = 'failed_gate', metrics = metrics || jsonb_build_object('gate', $2::jsonb)
 		WHERE model_id = $1 AND state = 'candidate'`, id, gate)
 	if err != nil {
@@ -85,7 +85,7 @@ func (db *DB) FailModelGate(ctx context.Context, id int64, gate json.RawMessage)
 
 // SetModelGate records the gate's verdict in a model's metrics under "gate".
 func (db *DB) SetModelGate(ctx context.Context, id int64, gate json.RawMessage) error {
-	_, err := db.Pool.Exec(ctx, `
+	_, err := db.pool.Exec(ctx, `
 		UPDATE screend.models SET metrics = metrics || jsonb_build_object('gate', $2::jsonb) WHERE model_id = $1`, id, gate)
 	if err != nil {
 		return fmt.Errorf("record gate of model %d: %w", id, err)
@@ -101,7 +101,7 @@ func (db *DB) SetModelGate(ctx context.Context, id int64, gate json.RawMessage) 
 // the re-activated model, or ErrNoModel when there is no active model or no
 // earlier one.
 func (db *DB) RollbackModel(ctx context.Context) (retired, restored int64, err error) {
-	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var promoted *time.Time
 		err := tx.QueryRow(ctx, `SELECT model_id, promoted_at FROM screend.models WHERE state = 'active' FOR UPDATE`).
 			Scan(&retired, &promoted)
@@ -143,7 +143,7 @@ func (db *DB) RollbackModel(ctx context.Context) (retired, restored int64, err e
 // registered; ok is false when there is none.
 func (db *DB) LastModelCreated(ctx context.Context) (t time.Time, ok bool, err error) {
 	var at *time.Time
-	if err := db.Pool.QueryRow(ctx, `SELECT max(created_at) FROM screend.models`).Scan(&at); err != nil {
+	if err := db.pool.QueryRow(ctx, `SELECT max(created_at) FROM screend.models`).Scan(&at); err != nil {
 		return time.Time{}, false, fmt.Errorf("read last model time: %w", err)
 	}
 	if at == nil {

@@ -26,7 +26,7 @@ type Move struct {
 // transaction with whatever fn does in it (e.g. the state change that the
 // moves carry out), and returns them with their ids.
 func (db *DB) PlanMoves(ctx context.Context, moves []Move, fn func(pgx.Tx) error) ([]Move, error) {
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if err := insertMoves(ctx, tx, moves); err != nil {
 			return err
 		}
@@ -60,7 +60,7 @@ func insertMoves(ctx context.Context, tx pgx.Tx, moves []Move) error {
 // PlannedMoves returns the operations journaled but not yet done, oldest
 // first, for recovery.
 func (db *DB) PlannedMoves(ctx context.Context) ([]Move, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT move_id, group_id, image_id, kind, coalesce(screend.fs_path(src, src_raw), ''), screend.fs_path(dst, dst_raw), content, crop
 		FROM screend.file_moves WHERE state = 'planned' ORDER BY move_id`)
 	if err != nil {
@@ -82,7 +82,7 @@ func (db *DB) PlannedMoves(ctx context.Context) ([]Move, error) {
 // RedirectMove changes the destination of a planned operation whose
 // destination turned out to be taken.
 func (db *DB) RedirectMove(ctx context.Context, id int64, dst string) error {
-	_, err := db.Pool.Exec(ctx, `UPDATE screend.file_moves SET dst = $2, dst_raw = $3 WHERE move_id = $1 AND state = 'planned'`,
+	_, err := db.pool.Exec(ctx, `UPDATE screend.file_moves SET dst = $2, dst_raw = $3 WHERE move_id = $1 AND state = 'planned'`,
 		id, ReadablePath(dst), rawPath(dst))
 	if err != nil {
 		return fmt.Errorf("redirect move %d: %w", id, err)
@@ -92,7 +92,7 @@ func (db *DB) RedirectMove(ctx context.Context, id int64, dst string) error {
 
 // FinishMove records an operation as done; a moved image's path follows it.
 func (db *DB) FinishMove(ctx context.Context, m Move) error {
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE screend.file_moves SET state = 'done', done_at = now() WHERE move_id = $1`, m.ID); err != nil {
 			return err
 		}
@@ -111,7 +111,7 @@ func (db *DB) FinishMove(ctx context.Context, m Move) error {
 
 // FailMove records an operation that cannot be done, with the reason.
 func (db *DB) FailMove(ctx context.Context, id int64, reason string) error {
-	_, err := db.Pool.Exec(ctx, `UPDATE screend.file_moves SET state = 'failed', error = $2, done_at = now() WHERE move_id = $1`, id, ReadablePath(reason))
+	_, err := db.pool.Exec(ctx, `UPDATE screend.file_moves SET state = 'failed', error = $2, done_at = now() WHERE move_id = $1`, id, ReadablePath(reason))
 	if err != nil {
 		return fmt.Errorf("fail move %d: %w", id, err)
 	}

@@ -12,7 +12,7 @@ func (db *DB) EnsureProject(ctx context.Context, root, name string) (int64, erro
 	var id int64
 	// DO UPDATE (a no-op) rather than DO NOTHING returns the row even when
 	// another instance inserted it a moment ago.
-	err := db.Pool.QueryRow(ctx, `
+	err := db.pool.QueryRow(ctx, `
 		INSERT INTO screend.projects (root, name, name_raw) VALUES ($1, $2, $3)
 		ON CONFLICT (root, name) DO UPDATE SET name = excluded.name
 		RETURNING project_id`, ReadablePath(root), ReadablePath(name), rawPath(name)).Scan(&id)

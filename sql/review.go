@@ -29,7 +29,7 @@ type ReviewItem struct {
 
 // ReviewQueue returns the groups waiting for a human, most useful first.
 func (db *DB) ReviewQueue(ctx context.Context, limit int) ([]ReviewItem, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT group_id, project, flagged_at, reasons, confidence, suggested_outcome,
 			suggested_image_id, suggested_crop, model_id, images
 		FROM screend.review_queue LIMIT $1`, limit)
@@ -72,7 +72,7 @@ func (db *DB) Resolve(ctx context.Context, r Resolution) (int64, error) {
 		chosen = &r.ChosenImageID
 	}
 	var id int64
-	err := db.Pool.QueryRow(ctx, `SELECT screend.resolve_group($1, $2, $3, $4, $5)`,
+	err := db.pool.QueryRow(ctx, `SELECT screend.resolve_group($1, $2, $3, $4, $5)`,
 		r.GroupID, chosen, r.Crop, r.Reviewer, r.ManualCrop).Scan(&id)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.SchemaName == "" && (pgErr.Code == "22023" || pgErr.Code == "P0002") {
@@ -121,7 +121,7 @@ func (db *DB) ApplyNextDecided(ctx context.Context, dryRun bool, plan func(Group
 	var g GroupToApply
 	var moves []Move
 	found := false
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var root string
 		var name []byte
 		err := tx.QueryRow(ctx, `

@@ -31,7 +31,7 @@ func TestModelAgreement(t *testing.T) {
 		var ids []int64
 		for _, n := range names {
 			var id int64
-			err := db.Pool.QueryRow(ctx, `
+			err := sqltest.Pool(db).QueryRow(ctx, `
 				INSERT INTO screend.images (project_id, path, rel_path, file_name, size, mtime, stage, state)
 				VALUES ($1, '/inbox/p/' || $2, $2, $2, 1, now(), 1, 'embedded') RETURNING image_id`, project, n).Scan(&id)
 			if err != nil {
@@ -40,7 +40,7 @@ func TestModelAgreement(t *testing.T) {
 			ids = append(ids, id)
 		}
 		var group int64
-		err := db.Pool.QueryRow(ctx, `
+		err := sqltest.Pool(db).QueryRow(ctx, `
 			WITH g AS (INSERT INTO screend.groups (project_id, state, suggested_outcome, suggested_image_id, confidence, model_id, reasons, flagged_at)
 				VALUES ($1, 'flagged', 'select', $2, 0.7, $3, '{low_margin}', now()) RETURNING group_id)
 			INSERT INTO screend.group_images (group_id, image_id, position)
@@ -61,7 +61,7 @@ func TestModelAgreement(t *testing.T) {
 	}
 	var decisions, agreed int
 	var rate float64
-	err = db.Pool.QueryRow(ctx, `SELECT decisions, agreed, agreement_rate FROM screend.model_agreement WHERE project = 'p' AND model_id = $1`, model).
+	err = sqltest.Pool(db).QueryRow(ctx, `SELECT decisions, agreed, agreement_rate FROM screend.model_agreement WHERE project = 'p' AND model_id = $1`, model).
 		Scan(&decisions, &agreed, &rate)
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func TestModelAgreement(t *testing.T) {
 	}
 	var suggested *int64
 	var confidence *float32
-	if err := db.Pool.QueryRow(ctx, `SELECT suggested_image_id, confidence FROM screend.decisions WHERE group_id = $1`, g2).Scan(&suggested, &confidence); err != nil {
+	if err := sqltest.Pool(db).QueryRow(ctx, `SELECT suggested_image_id, confidence FROM screend.decisions WHERE group_id = $1`, g2).Scan(&suggested, &confidence); err != nil {
 		t.Fatal(err)
 	}
 	if suggested == nil || *suggested != ids2[1] || confidence == nil || *confidence != 0.7 {

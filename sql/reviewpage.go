@@ -24,7 +24,7 @@ func scanReviewItem(r pgx.CollectableRow) (ReviewItem, error) {
 // order, leaving out the groups in except (skipped by the reviewer), and
 // the length of the whole queue.
 func (db *DB) ReviewQueueExcept(ctx context.Context, limit int, except []int64) ([]ReviewItem, int, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT `+reviewColumns+` FROM screend.review_queue
 		WHERE group_id <> ALL(coalesce($2::bigint[], '{}')) LIMIT $1`, limit, except)
 	if err != nil {
@@ -35,7 +35,7 @@ func (db *DB) ReviewQueueExcept(ctx context.Context, limit int, except []int64) 
 		return nil, 0, fmt.Errorf("read review queue: %w", err)
 	}
 	var total int
-	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM screend.review_queue`).Scan(&total); err != nil {
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM screend.review_queue`).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count review queue: %w", err)
 	}
 	return items, total, nil
@@ -44,7 +44,7 @@ func (db *DB) ReviewQueueExcept(ctx context.Context, limit int, except []int64) 
 // ReviewGroup returns a group of the review queue; false when it is not
 // waiting for review.
 func (db *DB) ReviewGroup(ctx context.Context, groupID int64) (ReviewItem, bool, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT `+reviewColumns+` FROM screend.review_queue WHERE group_id = $1`, groupID)
+	rows, err := db.pool.Query(ctx, `SELECT `+reviewColumns+` FROM screend.review_queue WHERE group_id = $1`, groupID)
 	if err != nil {
 		return ReviewItem{}, false, fmt.Errorf("read review group %d: %w", groupID, err)
 	}
@@ -74,7 +74,7 @@ func (db *DB) GroupImage(ctx context.Context, id int64) (ImageFile, bool, error)
 	f := ImageFile{ID: id}
 	var format *string
 	var w, h *int
-	err := db.Pool.QueryRow(ctx, `
+	err := db.pool.QueryRow(ctx, `
 		SELECT i.path, o.sha256, o.format, o.width, o.height
 		FROM screend.images i
 		JOIN screend.images o ON o.image_id = coalesce(i.duplicate_of, i.image_id)
@@ -136,7 +136,7 @@ func (db *DB) History(ctx context.Context, f HistoryFilter) ([]HistoryItem, erro
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT group_id, project, decision_id, outcome, chosen_image_id, crop, automatic, decided_by, decided_at,
 			suggested_outcome, suggested_image_id, confidence, model_id, reasons, correction_of, group_state,
 			take_back_state, images
@@ -169,7 +169,7 @@ func (db *DB) History(ctx context.Context, f HistoryFilter) ([]HistoryItem, erro
 // HistoryChoices returns the projects and model ids that decided groups
 // have, for the history's filters.
 func (db *DB) HistoryChoices(ctx context.Context) (projects []string, models []int64, err error) {
-	err = db.Pool.QueryRow(ctx, `
+	err = db.pool.QueryRow(ctx, `
 		SELECT coalesce((SELECT array_agg(DISTINCT project ORDER BY project) FROM screend.decision_history), '{}'),
 		       coalesce((SELECT array_agg(DISTINCT model_id ORDER BY model_id) FROM screend.decision_history WHERE model_id IS NOT NULL), '{}')`).
 		Scan(&projects, &models)

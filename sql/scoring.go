@@ -55,7 +55,7 @@ func (db *DB) ScoreClosedGroups(ctx context.Context, embedderID int32, limit int
 	for range limit {
 		var s Scored
 		found := false
-		err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 			var g GroupToScore
 			err := tx.QueryRow(ctx, `
 				SELECT g.group_id, g.project_id, p.name, EXISTS (
@@ -167,7 +167,7 @@ func recordScore(ctx context.Context, tx pgx.Tx, groupID int64, s Scored) error 
 // false when there is no such image.
 func (db *DB) NearestTrainingDistance(ctx context.Context, embedderID int32, v []float32) (float64, bool, error) {
 	var d *float64
-	err := db.Pool.QueryRow(ctx, `
+	err := db.pool.QueryRow(ctx, `
 		WITH training AS (
 			SELECT coalesce(i.duplicate_of, i.image_id) AS image_id
 			FROM screend.decisions d

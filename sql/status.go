@@ -15,9 +15,10 @@ type Status struct {
 	ActiveModel *int64                     `json:"active_model"`
 	// Pending counts the images and groups the daemon still has to process
 	// without human input: images not yet processed or not yet in a final
-	// group, groups open, closed or decided but not applied, and file
-	// operations not yet done, and files the watchers of live instances saw
-	// but did not record yet (still being written). Zero means idle.
+	// group, groups open, closed or decided but not applied, file
+	// operations not yet done, take-backs not finished, and files the
+	// watchers of live instances saw but did not record yet (still being
+	// written). Zero means idle.
 	Pending int `json:"pending"`
 	// Unseen counts the images (within Pending) whose files this
 	// instance cannot see now (an unmounted share, a permission error):
@@ -43,7 +44,7 @@ type Readiness struct {
 // ReadStatus counts images and groups by state.
 func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 	st := Status{Images: map[screend.ImageState]int{}, Groups: map[screend.GroupState]int{}}
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT 'image', state, count(*) FROM screend.images GROUP BY state
 		UNION ALL
 		SELECT 'group', state, count(*) FROM screend.groups GROUP BY state`)
@@ -65,7 +66,7 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 	if err := rows.Err(); err != nil {
 		return st, fmt.Errorf("read status: %w", err)
 	}
-	err = db.Pool.QueryRow(ctx, `
+	err = db.pool.QueryRow(ctx, `
 		SELECT
 			(SELECT count(*) FROM screend.groups WHERE state = 'flagged'),
 			(SELECT model_id FROM screend.models WHERE state = 'active'),
@@ -75,6 +76,7 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 				  AND NOT EXISTS (SELECT 1 FROM screend.group_images gi WHERE gi.image_id = i.image_id))
 			+ (SELECT count(*) FROM screend.groups WHERE state IN ('open', 'closed', 'decided'))
 			+ (SELECT count(*) FROM screend.file_moves WHERE state = 'planned')
+			+ (SELECT count(*) FROM screend.take_backs WHERE state <> 'done')
 			+ (SELECT coalesce(sum(files_waiting), 0) FROM screend.instances i
 				WHERE files_waiting > 0 AND EXISTS (
 					-- The instance's lock, in this database (a killed instance's
@@ -95,7 +97,7 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 
 // ReadReadiness reads screend.model_readiness.
 func (db *DB) ReadReadiness(ctx context.Context) ([]Readiness, error) {
-	rows, err := db.Pool.Query(ctx, `
+	rows, err := db.pool.Query(ctx, `
 		SELECT kind, automated, recent, alone, wrong, more_reviews, reviews_since
 		FROM screend.model_readiness ORDER BY kind`)
 	if err != nil {

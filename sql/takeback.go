@@ -30,7 +30,7 @@ func (db *DB) TakeBack(ctx context.Context, groupID int64, reviewer string) (int
 		who = &reviewer
 	}
 	var id int64
-	err := db.Pool.QueryRow(ctx, `SELECT screend.undo_group($1, $2)`, groupID, who).Scan(&id)
+	err := db.pool.QueryRow(ctx, `SELECT screend.undo_group($1, $2)`, groupID, who).Scan(&id)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && (pgErr.Code == "22023" || pgErr.Code == "P0002") {
 		return 0, fmt.Errorf("%w: %s", ErrBadTakeBack, pgErr.Message)
@@ -59,7 +59,7 @@ type TakeBackStatus struct {
 func (db *DB) ReadTakeBack(ctx context.Context, id int64) (TakeBackStatus, error) {
 	s := TakeBackStatus{ID: id}
 	var report []byte
-	err := db.Pool.QueryRow(ctx, `
+	err := db.pool.QueryRow(ctx, `
 		SELECT group_id, state, report FROM screend.take_backs WHERE take_back_id = $1`, id).
 		Scan(&s.GroupID, &s.State, &report)
 	if err == nil {
@@ -104,7 +104,7 @@ func (db *DB) PlanNextTakeBack(ctx context.Context, plan func(TakeBackToPlan) ([
 	var tb TakeBackToPlan
 	var moves []Move
 	found := false
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var root, name string
 		err := tx.QueryRow(ctx, `
 			SELECT t.take_back_id, t.group_id, p.root, p.name
@@ -197,7 +197,7 @@ func (db *DB) PlanNextTakeBack(ctx context.Context, plan func(TakeBackToPlan) ([
 // queue.
 func (db *DB) FinishTakeBacks(ctx context.Context) ([]int64, error) {
 	var groups []int64
-	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
 			SELECT t.take_back_id, t.group_id FROM screend.take_backs t
 			WHERE t.state = 'moving'

@@ -34,7 +34,7 @@ func TestTakeBackBeforeApplying(t *testing.T) {
 	var ids []int64
 	for _, n := range []string{"a1.png", "a2.png"} {
 		var id int64
-		if err := db.Pool.QueryRow(ctx, `
+		if err := sqltest.Pool(db).QueryRow(ctx, `
 			INSERT INTO screend.images (project_id, path, rel_path, file_name, size, mtime, stage, state)
 			VALUES ($1, '/inbox/p/' || $2, $2, $2, 1, now(), 1, 'embedded') RETURNING image_id`, project, n).Scan(&id); err != nil {
 			t.Fatal(err)
@@ -42,7 +42,7 @@ func TestTakeBackBeforeApplying(t *testing.T) {
 		ids = append(ids, id)
 	}
 	var group int64
-	if err := db.Pool.QueryRow(ctx, `
+	if err := sqltest.Pool(db).QueryRow(ctx, `
 		WITH g AS (INSERT INTO screend.groups (project_id, state, suggested_outcome, suggested_image_id, confidence, model_id, reasons, flagged_at)
 			VALUES ($1, 'flagged', 'select', $2, 0.7, $3, '{low_margin}', now()) RETURNING group_id)
 		INSERT INTO screend.group_images (group_id, image_id, position)
@@ -69,7 +69,7 @@ func TestTakeBackBeforeApplying(t *testing.T) {
 	var state, by string
 	var reasons []string
 	var kept int64
-	if err := db.Pool.QueryRow(ctx, `
+	if err := sqltest.Pool(db).QueryRow(ctx, `
 		SELECT g.state, g.reasons, t.requested_by, (t.decision ->> 'decision_id')::bigint
 		FROM screend.groups g JOIN screend.take_backs t USING (group_id) WHERE g.group_id = $1`, group).
 		Scan(&state, &reasons, &by, &kept); err != nil {
@@ -88,14 +88,14 @@ func TestTakeBackBeforeApplying(t *testing.T) {
 		t.Fatal(err)
 	}
 	var correctionOf *int64
-	if err := db.Pool.QueryRow(ctx, `SELECT correction_of FROM screend.decisions WHERE group_id = $1`, group).Scan(&correctionOf); err != nil {
+	if err := sqltest.Pool(db).QueryRow(ctx, `SELECT correction_of FROM screend.decisions WHERE group_id = $1`, group).Scan(&correctionOf); err != nil {
 		t.Fatal(err)
 	}
 	if correctionOf == nil || *correctionOf != id {
 		t.Errorf("correction_of %v, want take-back %d", correctionOf, id)
 	}
 	var decisions, agreed, corrections int
-	if err := db.Pool.QueryRow(ctx, `SELECT decisions, agreed, corrections FROM screend.model_agreement WHERE model_id = $1`, model).
+	if err := sqltest.Pool(db).QueryRow(ctx, `SELECT decisions, agreed, corrections FROM screend.model_agreement WHERE model_id = $1`, model).
 		Scan(&decisions, &agreed, &corrections); err != nil {
 		t.Fatal(err)
 	}
@@ -103,12 +103,12 @@ func TestTakeBackBeforeApplying(t *testing.T) {
 		t.Errorf("agreement: %d decisions, %d agreed, %d corrections; want 1, 0, 1", decisions, agreed, corrections)
 	}
 	var history int
-	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM screend.decision_history WHERE group_id = $1 AND correction_of = $2`, group, id).Scan(&history); err != nil || history != 1 {
+	if err := sqltest.Pool(db).QueryRow(ctx, `SELECT count(*) FROM screend.decision_history WHERE group_id = $1 AND correction_of = $2`, group, id).Scan(&history); err != nil || history != 1 {
 		t.Errorf("decision_history rows %d (%v), want 1", history, err)
 	}
 
 	// A take-back under way is not asked for twice.
-	if _, err := db.Pool.Exec(ctx, `UPDATE screend.groups SET state = 'applied' WHERE group_id = $1`, group); err != nil {
+	if _, err := sqltest.Pool(db).Exec(ctx, `UPDATE screend.groups SET state = 'applied' WHERE group_id = $1`, group); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.TakeBack(ctx, group, "bob"); err != nil {

@@ -23,7 +23,7 @@ func TestLoadExamplesFromReviewAndImports(t *testing.T) {
 	}
 	exec := func(q string, args ...any) {
 		t.Helper()
-		if _, err := db.Pool.Exec(ctx, q, args...); err != nil {
+		if _, err := sqltest.Pool(db).Exec(ctx, q, args...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -135,7 +135,7 @@ func TestLoadExamplesFromReviewAndImports(t *testing.T) {
 // g1Stage returns the stage of group g's first image as stored.
 func g1Stage(t *testing.T, db *sql.DB, g trainingtest.Group) float64 {
 	var s float64
-	if err := db.Pool.QueryRow(context.Background(), `SELECT stage FROM screend.images WHERE image_id = $1`, g.ImageIDs[0]).Scan(&s); err != nil {
+	if err := sqltest.Pool(db).QueryRow(context.Background(), `SELECT stage FROM screend.images WHERE image_id = $1`, g.ImageIDs[0]).Scan(&s); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -149,17 +149,17 @@ func TestLoadExamplesDuplicateResolvesToOriginal(t *testing.T) {
 	g := groups[0]
 	// the first image turns out to be a duplicate of an image outside the group
 	var orig int64
-	err := db.Pool.QueryRow(ctx, `
+	err := sqltest.Pool(db).QueryRow(ctx, `
 		INSERT INTO screend.images (project_id, path, rel_path, file_name, size, mtime, stage, width, height, state)
 		SELECT project_id, '/seed/p/orig.png', 'orig.png', 'orig.png', 1, now(), 1, 640, 640, 'embedded'
 		FROM screend.images WHERE image_id = $1 RETURNING image_id`, g.ImageIDs[0]).Scan(&orig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Pool.Exec(ctx, `UPDATE screend.embeddings SET image_id = $2 WHERE image_id = $1`, g.ImageIDs[0], orig); err != nil {
+	if _, err := sqltest.Pool(db).Exec(ctx, `UPDATE screend.embeddings SET image_id = $2 WHERE image_id = $1`, g.ImageIDs[0], orig); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Pool.Exec(ctx, `UPDATE screend.images SET state = 'duplicate', duplicate_of = $2 WHERE image_id = $1`, g.ImageIDs[0], orig); err != nil {
+	if _, err := sqltest.Pool(db).Exec(ctx, `UPDATE screend.images SET state = 'duplicate', duplicate_of = $2 WHERE image_id = $1`, g.ImageIDs[0], orig); err != nil {
 		t.Fatal(err)
 	}
 	id, _, _, _ := db.EmbedderByName(ctx, "test-v1")

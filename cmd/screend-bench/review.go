@@ -41,7 +41,9 @@ func reviewCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("review", flag.ContinueOnError)
 	groups := fs.Int("groups", 10, "groups decided in each of the three runs")
 	side := fs.Int("side", 3072, "side of the square PNGs, in pixels")
-	pace := fs.Duration("pace", 2*time.Second, "how long the reviewer looks at a group in the prefetching run")
+	pace := fs.Duration("pace", 2*time.Second, "how long the reviewer looks at a group in the uncached prefetching run")
+	fastPace := fs.Duration("fast-pace", 500*time.Millisecond, "how long a quick reviewer looks at a group in the second cached run")
+	pngs := fs.String("pngs", "", "keep the generated PNGs in DIR and reuse them on the next run (default: make them anew)")
 	screend := fs.String("screend", "", "prebuilt screend binary")
 	work := fs.String("work", "", "parent folder of the work folder")
 	out := fs.String("out", "", "write the JSON report to FILE and the Markdown beside it")
@@ -65,13 +67,18 @@ func reviewCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}{
 		{name: "uncached, no prefetch", query: "?prefetch=0"},
 		{name: fmt.Sprintf("uncached, prefetching, a decision every %s", *pace), pace: *pace},
-		{name: "cached (memory and disk), fresh browser", warm: true, goalMs: 150},
+		{name: "cached (memory and disk), fresh browser, keys back to back", warm: true, goalMs: 150},
+		{name: fmt.Sprintf("cached, prefetching, a decision every %s", *fastPace), warm: true, pace: *fastPace, goalMs: 150},
 	}
 	// One group more than decided, so the last decision has a next group.
 	total := len(runs)**groups + 1
 	fmt.Fprintf(stderr, "writing %d groups of 3 PNGs of %dx%d\n", total, *side, *side)
 	genStart := time.Now()
-	if err := writeReviewGroups(filepath.Join(h.inbox, "bench"), total, *side); err != nil {
+	keep := *pngs
+	if keep == "" {
+		keep = filepath.Join(h.work, "pngs")
+	}
+	if err := reviewPNGs(filepath.Join(h.inbox, "bench"), keep, total, *side); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "wrote them in %s\n", time.Since(genStart).Round(time.Second))
@@ -93,6 +100,12 @@ func reviewCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	var table bytes.Buffer
 	table.WriteString("\n| run | groups | p50 ms | p95 ms | max ms | goal |\n|---|---|---|---|---|---|\n")
+	floor, err := frameFloor(ctx, h.work, base)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(&table, "| the machine's floor: a key press to two animation frames, no work (20 presses) | 20 | %.0f | %.0f | %.0f | – |\n",
+		quantile(floor, 0.5), quantile(floor, 0.95), slices.Max(floor))
 	for i, run := range runs {
 		if run.warm {
 			// Every thumbnail of the groups still waiting is made first.
@@ -176,6 +189,71 @@ func timeDecisions(ctx context.Context, work, url string, n int, pace time.Durat
 	return chromedp.Run(c, chromedp.Evaluate[[]float64](`window.screendTimings`))
 }
 
+// frameFloor measures, in a fresh browser on the page, the time from a key
+// press to the second animation frame after it with nothing else done: the
+// least any transition costs on this machine at its present load.
+func frameFloor(ctx context.Context, work, url string) ([]float64, error) {
+	profile, err := os.MkdirTemp(work, "chromium-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(profile)
+	bctx, cancel, err := browser.Start(ctx, profile, 1600, 1000)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	c, cancelRun := context.WithTimeout(bctx, 2*time.Minute)
+	defer cancelRun()
+	err = chromedp.Do(c, chromedp.Navigate(url+"/static/style.css"), chromedp.Evaluate[chromedp.Void](`
+		window.floor = [];
+		document.addEventListener("keydown", () => {
+			const t0 = performance.now();
+			requestAnimationFrame(() => requestAnimationFrame(() => window.floor.push(performance.now() - t0)));
+		});`))
+	if err != nil {
+		return nil, err
+	}
+	for range 20 {
+		if err := chromedp.Do(c, chromedp.KeyEvent("a"), chromedp.Sleep(100*time.Millisecond)); err != nil {
+			return nil, err
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	return chromedp.Run(c, chromedp.Evaluate[[]float64](`window.floor`))
+}
+
+// reviewPNGs puts n groups of side×side PNGs into dir, copied from keep;
+// those keep lacks are made first.
+func reviewPNGs(dir, keep string, n, side int) error {
+	have, _ := filepath.Glob(filepath.Join(keep, fmt.Sprintf("*-%d.png", side)))
+	if len(have) < 3*n {
+		if err := writeReviewGroups(keep, n, side); err != nil {
+			return err
+		}
+		have, _ = filepath.Glob(filepath.Join(keep, fmt.Sprintf("*-%d.png", side)))
+	}
+	slices.Sort(have)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, src := range have[:3*n] {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		name := strings.TrimSuffix(filepath.Base(src), fmt.Sprintf("-%d.png", side)) + ".png"
+		tmp := filepath.Join(dir, ".tmp-"+name)
+		if err := os.WriteFile(tmp, data, 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // warmThumbnails asks the page's API for the thumbnail of every image of
 // the groups waiting for review.
 func warmThumbnails(ctx context.Context, base string) error {
@@ -203,6 +281,8 @@ func warmThumbnails(ctx context.Context, base string) error {
 
 // writeReviewGroups writes n pictures of three stage files (side×side
 // PNGs with smooth photo-like content and fine grain), two at a time.
+// The file names end in -SIDE.png; reviewPNGs drops the suffix when it
+// copies them into the inbox.
 func writeReviewGroups(dir string, n, side int) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -217,7 +297,7 @@ func writeReviewGroups(dir string, n, side int) error {
 			defer wg.Done()
 			for j := range jobs {
 				g, s := j/3, j%3
-				name := fmt.Sprintf("20250801_%02d%02d00_%s.png", g/60, g%60, stages[s])
+				name := fmt.Sprintf("20250801_%02d%02d00_%s-%d.png", g/60, g%60, stages[s], side)
 				if err := writeGrainyPNG(filepath.Join(dir, name), side, uint64(j)); err != nil {
 					errs <- err
 					return

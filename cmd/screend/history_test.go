@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"screend/sql/sqltest"
+
 	"screend/training"
 )
 
@@ -124,7 +126,7 @@ func TestImportImagesReadOnlyAndExamples(t *testing.T) {
 		t.Error("the import changed the files under ROOT")
 	}
 	var images, groups, history int
-	if err := db.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM screend.images), (SELECT count(*) FROM screend.groups),
+	if err := sqltest.Pool(db).QueryRow(ctx, `SELECT (SELECT count(*) FROM screend.images), (SELECT count(*) FROM screend.groups),
 		(SELECT count(*) FROM screend.history_images)`).Scan(&images, &groups, &history); err != nil {
 		t.Fatal(err)
 	}

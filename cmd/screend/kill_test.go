@@ -109,7 +109,7 @@ func TestKillNineAtAnyMoment(t *testing.T) {
 	}
 	runToIdle()
 	var embedded, vectors, flagged int
-	if err := db.Pool.QueryRow(ctx, `
+	if err := sqltest.Pool(db).QueryRow(ctx, `
 		SELECT (SELECT count(*) FROM screend.images WHERE state = 'embedded'),
 		       (SELECT count(*) FROM screend.embeddings),
 		       (SELECT count(*) FROM screend.groups WHERE state = 'flagged')`).Scan(&embedded, &vectors, &flagged); err != nil {
@@ -121,7 +121,7 @@ func TestKillNineAtAnyMoment(t *testing.T) {
 
 	// Resolve every group, keeping its last image, and kill the daemon
 	// while it moves the files.
-	if _, err := db.Pool.Exec(ctx, `
+	if _, err := sqltest.Pool(db).Exec(ctx, `
 		SELECT screend.resolve_group(q.group_id, (q.images -> -1 ->> 'image_id')::bigint, NULL, 'tester')
 		FROM screend.review_queue q`); err != nil {
 		t.Fatal(err)
@@ -132,7 +132,7 @@ func TestKillNineAtAnyMoment(t *testing.T) {
 	runToIdle()
 
 	var planned, failed, applied int
-	if err := db.Pool.QueryRow(ctx, `
+	if err := sqltest.Pool(db).QueryRow(ctx, `
 		SELECT (SELECT count(*) FROM screend.file_moves WHERE state = 'planned'),
 		       (SELECT count(*) FROM screend.file_moves WHERE state = 'failed'),
 		       (SELECT count(*) FROM screend.groups WHERE state = 'applied')`).Scan(&planned, &failed, &applied); err != nil {
@@ -145,7 +145,7 @@ func TestKillNineAtAnyMoment(t *testing.T) {
 	if !slices.Equal(before, after) {
 		t.Errorf("the inbox's contents changed: %d files before, %d after", len(before), len(after))
 	}
-	rows, err := db.Pool.Query(ctx, `SELECT path FROM screend.images`)
+	rows, err := sqltest.Pool(db).Query(ctx, `SELECT path FROM screend.images`)
 	if err != nil {
 		t.Fatal(err)
 	}

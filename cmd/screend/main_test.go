@@ -173,7 +173,7 @@ func TestReviewCommands(t *testing.T) {
 	var ids []int64
 	for _, name := range []string{"20250101_000000_stage1_generated.png", "20250101_000100_stage2_upscaled.png"} {
 		var id int64
-		err := db.Pool.QueryRow(ctx, `
+		err := sqltest.Pool(db).QueryRow(ctx, `
 			INSERT INTO screend.images (project_id, path, rel_path, file_name, size, mtime, stage, state, width, height)
 			VALUES ($1, '/inbox/p/' || $2, $2, $2, 1, now(), 1, 'embedded', 64, 64) RETURNING image_id`, project, name).Scan(&id)
 		if err != nil {
@@ -182,7 +182,7 @@ func TestReviewCommands(t *testing.T) {
 		ids = append(ids, id)
 	}
 	var group int64
-	err = db.Pool.QueryRow(ctx, `
+	err = sqltest.Pool(db).QueryRow(ctx, `
 		WITH g AS (INSERT INTO screend.groups (project_id, state, reasons, flagged_at)
 			VALUES ($1, 'flagged', '{no_model}', $2) RETURNING group_id)
 		INSERT INTO screend.group_images (group_id, image_id, position)
@@ -212,7 +212,7 @@ func TestReviewCommands(t *testing.T) {
 	}
 	var outcome, by string
 	var chosen int64
-	err = db.Pool.QueryRow(ctx, `SELECT outcome, chosen_image_id, decided_by FROM screend.decisions WHERE group_id = $1`, group).
+	err = sqltest.Pool(db).QueryRow(ctx, `SELECT outcome, chosen_image_id, decided_by FROM screend.decisions WHERE group_id = $1`, group).
 		Scan(&outcome, &chosen, &by)
 	if err != nil || outcome != "crop" || chosen != ids[1] || by != "dana" {
 		t.Errorf("decision %s %d by %s (%v), want crop of %d by dana", outcome, chosen, by, err, ids[1])

@@ -67,7 +67,7 @@ func TestKillNineDuringTakeBack(t *testing.T) {
 	defer db.Close()
 	count := func(q string) int {
 		var n int
-		if err := db.Pool.QueryRow(ctx, q).Scan(&n); err != nil {
+		if err := sqltest.Pool(db).QueryRow(ctx, q).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -89,14 +89,14 @@ func TestKillNineDuringTakeBack(t *testing.T) {
 		}
 	}
 	runUntil("flagged groups", `SELECT count(*) FROM screend.groups WHERE state = 'flagged'`, 12)
-	if _, err := db.Pool.Exec(ctx, `
+	if _, err := sqltest.Pool(db).Exec(ctx, `
 		SELECT screend.resolve_group(q.group_id, (q.images -> -1 ->> 'image_id')::bigint,
 			CASE WHEN q.group_id % 2 = 0 THEN '{0.1,0.1,0.6,0.6}'::real[] END, 'tester')
 		FROM screend.review_queue q`); err != nil {
 		t.Fatal(err)
 	}
 	runUntil("applied groups", `SELECT count(*) FROM screend.groups WHERE state = 'applied'`, 12)
-	if _, err := db.Pool.Exec(ctx, `SELECT screend.undo_group(group_id, 'tester') FROM screend.groups WHERE state = 'applied'`); err != nil {
+	if _, err := sqltest.Pool(db).Exec(ctx, `SELECT screend.undo_group(group_id, 'tester') FROM screend.groups WHERE state = 'applied'`); err != nil {
 		t.Fatal(err)
 	}
 	// Each round starts the daemon, waits until it has journaled more
@@ -153,7 +153,7 @@ func TestKillNineDuringTakeBack(t *testing.T) {
 	if len(staged) != 12 || len(elsewhere) != 0 {
 		t.Errorf("new files: %v in __delete_staging (want 6 crops and 6 sidecars), %v elsewhere", staged, elsewhere)
 	}
-	rows, err := db.Pool.Query(ctx, `SELECT path FROM screend.images`)
+	rows, err := sqltest.Pool(db).Query(ctx, `SELECT path FROM screend.images`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -101,7 +101,7 @@ func importCounts(t *testing.T, db *sql.DB) (map[string][2]int, map[string]int) 
 		per[f] = [2]int{rows, rejects}
 	}
 	status := map[string]int{}
-	rows, err := db.Pool.Query(ctx, `SELECT crop_status, count(*) FROM screend.imported_decisions GROUP BY 1`)
+	rows, err := sqltest.Pool(db).Query(ctx, `SELECT crop_status, count(*) FROM screend.imported_decisions GROUP BY 1`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestImportRealLogs(t *testing.T) {
 		}
 	}
 	var detail string
-	if err := db.Pool.QueryRow(context.Background(), `
+	if err := sqltest.Pool(db).QueryRow(context.Background(), `
 		SELECT detail FROM screend.import_rejects WHERE source = 'select_crop_log.csv' AND line = 3`).Scan(&detail); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestImportRealLogs(t *testing.T) {
 		t.Errorf("after mapping: %v, crop status %v", per["select_crop_log.csv"], status)
 	}
 	var hannah int
-	if err := db.Pool.QueryRow(context.Background(), `
+	if err := sqltest.Pool(db).QueryRow(context.Background(), `
 		SELECT count(*) FROM screend.imported_decisions WHERE source = 'select_crop_log.csv' AND project = 'upstream-crop'`).Scan(&hannah); err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +317,7 @@ func TestTrainAndModelCommands(t *testing.T) {
 	}
 
 	// manual promotion bypasses the gate, even of a failed candidate
-	if _, err := db.Pool.Exec(ctx, `UPDATE screend.models SET state = 'failed_gate' WHERE model_id = $1`, third); err != nil {
+	if _, err := sqltest.Pool(db).Exec(ctx, `UPDATE screend.models SET state = 'failed_gate' WHERE model_id = $1`, third); err != nil {
 		t.Fatal(err)
 	}
 	out.Reset()

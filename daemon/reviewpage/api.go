@@ -133,7 +133,13 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request) {
 	for _, it := range items {
 		groups = append(groups, toPageGroup(it))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"groups": groups, "total": total})
+	// How far the active model is from deciding each kind alone.
+	readiness, err := s.db.ReadReadiness(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"groups": groups, "total": total, "readiness": readiness})
 }
 
 // group returns one group if it waits for review.

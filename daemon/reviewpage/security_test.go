@@ -46,7 +46,7 @@ func newFixture(t *testing.T) *fixture {
 		must(t, os.MkdirAll(filepath.Dir(path), 0o755))
 		must(t, os.WriteFile(path, f.imageRaw, 0o644))
 		var id int64
-		must(t, f.db.Pool.QueryRow(ctx, `
+		must(t, sqltest.Pool(f.db).QueryRow(ctx, `
 			INSERT INTO screend.images (project_id, path, rel_path, file_name, size, mtime, stage, state, format, width, height)
 			VALUES ($1, $2, $3, $3, 1, now(), 1, 'embedded', 'png', 4, 4) RETURNING image_id`, project, path, name).Scan(&id))
 		return id
@@ -54,7 +54,7 @@ func newFixture(t *testing.T) *fixture {
 	for g := range 2 {
 		ids := []int64{add("g" + strconv.Itoa(g) + "_a.png"), add("g" + strconv.Itoa(g) + "_b.png")}
 		var group int64
-		must(t, f.db.Pool.QueryRow(ctx, `
+		must(t, sqltest.Pool(f.db).QueryRow(ctx, `
 			WITH g AS (INSERT INTO screend.groups (project_id, state, reasons, flagged_at)
 				VALUES ($1, 'flagged', '{no_model}', now()) RETURNING group_id)
 			INSERT INTO screend.group_images (group_id, image_id, position)
@@ -65,7 +65,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	// A recorded image that belongs to no group, pointing at a file the
 	// page must never serve.
-	must(t, f.db.Pool.QueryRow(ctx, `
+	must(t, sqltest.Pool(f.db).QueryRow(ctx, `
 		INSERT INTO screend.images (project_id, path, rel_path, file_name, size, mtime, stage, state)
 		VALUES ($1, '/etc/passwd', 'passwd', 'passwd', 1, now(), 1, 'embedded') RETURNING image_id`, project).Scan(&f.loose))
 	return f
@@ -207,7 +207,7 @@ func TestCrossSitePostsAreRefused(t *testing.T) {
 		}
 	}
 	var state string
-	must(t, f.db.Pool.QueryRow(context.Background(), `SELECT state FROM screend.groups WHERE group_id = $1`, f.groups[0]).Scan(&state))
+	must(t, sqltest.Pool(f.db).QueryRow(context.Background(), `SELECT state FROM screend.groups WHERE group_id = $1`, f.groups[0]).Scan(&state))
 	if state != "flagged" {
 		t.Fatalf("after refused posts the group is %s", state)
 	}
@@ -274,7 +274,7 @@ func TestCredentialsAreRequired(t *testing.T) {
 		t.Fatalf("resolve with the password: %d %s", code, msg)
 	}
 	var by string
-	must(t, f.db.Pool.QueryRow(context.Background(), `SELECT decided_by FROM screend.decisions WHERE group_id = $1`, f.groups[1]).Scan(&by))
+	must(t, sqltest.Pool(f.db).QueryRow(context.Background(), `SELECT decided_by FROM screend.decisions WHERE group_id = $1`, f.groups[1]).Scan(&by))
 	if by != "alice" {
 		t.Errorf("decided_by %q, want the signed-in alice", by)
 	}

@@ -23,10 +23,12 @@ import (
 	"screend"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/jackc/pgx/v5"
 
 	"screend/sql"
+	"screend/sql/internal/poolof"
 )
 
 var (
@@ -237,3 +239,7 @@ func randomHex(n int) string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Pool returns the connection pool of db, for tests that arrange or look at
+// the database with SQL of their own.
+func Pool(db *sql.DB) *pgxpool.Pool { return poolof.Of(db) }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"screend/sql/sqltest"
+
 	"github.com/pgvector/pgvector-go"
 
 	"screend/sql"
@@ -90,7 +92,7 @@ func Seed(t testing.TB, db *sql.DB, opts Options) []Group {
 		}
 		grp := Group{Chosen: -1}
 		at := t0.Add(time.Duration(g) * 10 * time.Minute)
-		err := db.Pool.QueryRow(ctx, `
+		err := sqltest.Pool(db).QueryRow(ctx, `
 			INSERT INTO screend.groups (project_id, state, created_at, closed_at) VALUES ($1, 'applied', $2, $2)
 			RETURNING group_id`, projectID, at).Scan(&grp.ID)
 		if err != nil {
@@ -105,7 +107,7 @@ func Seed(t testing.TB, db *sql.DB, opts Options) []Group {
 			name := fmt.Sprintf("%s_%s.png", at.Add(time.Duration(i)*time.Minute).Format("20060102_150405"), tokens[s])
 			path := filepath.Join(root, opts.Project, name)
 			var id int64
-			err := db.Pool.QueryRow(ctx, `
+			err := sqltest.Pool(db).QueryRow(ctx, `
 				INSERT INTO screend.images (project_id, path, rel_path, file_name, size, mtime, stage, format,
 					width, height, state, processed_at)
 				VALUES ($1, $2, $3, $3, 1000, $4, $5, 'png', $6, $6, 'embedded', $4)
@@ -113,11 +115,11 @@ func Seed(t testing.TB, db *sql.DB, opts Options) []Group {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.Pool.Exec(ctx, `INSERT INTO screend.embeddings (image_id, embedder_id, embedding) VALUES ($1, $2, $3)`,
+			if _, err := sqltest.Pool(db).Exec(ctx, `INSERT INTO screend.embeddings (image_id, embedder_id, embedding) VALUES ($1, $2, $3)`,
 				id, embedderID, pgvector.NewVector(v)); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.Pool.Exec(ctx, `INSERT INTO screend.group_images (group_id, image_id, position) VALUES ($1, $2, $3)`,
+			if _, err := sqltest.Pool(db).Exec(ctx, `INSERT INTO screend.group_images (group_id, image_id, position) VALUES ($1, $2, $3)`,
 				grp.ID, id, i); err != nil {
 				t.Fatal(err)
 			}
@@ -144,7 +146,7 @@ func Seed(t testing.TB, db *sql.DB, opts Options) []Group {
 				outcome = "crop"
 			}
 		}
-		if _, err := db.Pool.Exec(ctx, `
+		if _, err := sqltest.Pool(db).Exec(ctx, `
 			INSERT INTO screend.decisions (group_id, outcome, chosen_image_id, crop, automatic, decided_by, decided_at)
 			VALUES ($1, $2, $3, $4, false, 'tester', now())`, grp.ID, outcome, chosen, grp.Crop); err != nil {
 			t.Fatal(err)

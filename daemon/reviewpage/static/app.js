@@ -94,6 +94,7 @@ async function refill(force) {
         if (!have.has(g.group_id) && !state.pending.has(g.group_id)) state.queue.push(g);
       }
       state.total = data.total;
+      renderReadiness(data.readiness || []);
       if (state.queue.length === 0 && state.skipped.size > 0 && data.groups.length === 0 && data.total > 0) {
         // Only skipped groups are left: offer them again.
         state.skipped.clear();
@@ -107,6 +108,25 @@ async function refill(force) {
     }
   })();
   return state.refilling;
+}
+
+// renderReadiness says, per kind, whether the model decides it alone or
+// how many more reviews it needs (screend.model_readiness).
+function renderReadiness(rows) {
+  const p = $("#readiness");
+  p.hidden = rows.length === 0;
+  const parts = [document.createTextNode("The model learns from every decision: ")];
+  rows.forEach((r, i) => {
+    if (i > 0) parts.push(document.createTextNode(" · "));
+    const b = el("b", "", OUTCOMES[r.kind] || r.kind);
+    let text;
+    if (r.automated) text = el("span", "auto", " decided alone");
+    else if (r.more_reviews > 0) text = document.createTextNode(` needs about ${r.more_reviews} more reviews`);
+    else if (r.more_reviews < 0) text = document.createTextNode(" not yet reliable");
+    else text = document.createTextNode(" ready at the next training");
+    parts.push(b, text);
+  });
+  p.replaceChildren(...parts);
 }
 
 function updateCount() {
