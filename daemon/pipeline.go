@@ -493,7 +493,8 @@ func (p *pipeline) quarantine(ctx context.Context, j *job) error {
 	reason, _, _ := strings.Cut(j.failure, ":")
 	p.metrics.FilesQuarantined.WithLabelValues(reason).Inc()
 	p.log.Warn("quarantined", "path", sql.ReadablePath(j.img.Path), "reason", j.failure)
-	return p.moves.Do(ctx, mv)
+	_, err = p.moves.Do(ctx, mv)
+	return err
 }
 
 // quarantinePath is where a file of a project goes when it is quarantined:
@@ -504,5 +505,5 @@ func quarantinePath(roots []string, path string) (string, error) {
 	if !ok || !inProject {
 		return "", fmt.Errorf("%s is in no project of the inbox", path)
 	}
-	return freeName(filepath.Join(root, project, screend.FolderQuarantine, inside)), nil
+	return freeName(filepath.Join(root, project, screend.FolderQuarantine, inside))
 }

@@ -377,7 +377,7 @@ func (w *watcher) takeStable(ctx context.Context) {
 		return
 	}
 	// Recorded in the rule's sort order, so that files found together count
-	// as arriving in order (see formGroups).
+	// as arriving in order (see group.Regroup).
 	slices.SortFunc(files, func(a, b sql.NewFile) int {
 		return group.Parse(a.FileName).Compare(group.Parse(b.FileName))
 	})

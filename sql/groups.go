@@ -8,13 +8,15 @@ import (
 	"strings"
 	"time"
 
+	"screend/scoring/group"
+
 	"screend"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// ProjectImage is an image of a project that is not yet in a final group.
-type ProjectImage struct {
+// projectImage is an image of a project that is not yet in a closed group.
+type projectImage struct {
 	ID      int64
 	RelPath string
 	State   screend.ImageState
@@ -22,36 +24,25 @@ type ProjectImage struct {
 	GroupID int64
 }
 
-// ProjectState is what regrouping a project looks at.
-type ProjectState struct {
-	Images     []ProjectImage
-	LastFileAt time.Time
-	Now        time.Time
-}
-
-// NewGroup is a group formed by the nearest-up rule: image ids in run
-// order, and whether its membership is final.
-type NewGroup struct {
-	ImageIDs []int64
-	Closed   bool
-}
-
-// Regroup replaces the open groups of a project with those form returns,
-// under the project's lock. form sees the project's images that are in no
-// closed group (discovered, embedded or duplicate). Groups that stay the
-// same keep their id. It returns how many groups it closed.
-func (db *DB) Regroup(ctx context.Context, projectID int64, form func(ProjectState) []NewGroup) (int, error) {
+// Regroup replaces the open groups of a project with those of the closing
+// rule (group.Regroup, a pure function of the images read here), under the
+// project's lock: the project's images in no closed group (discovered,
+// embedded or duplicate) in discovery order, and how long it has been
+// quiet. Groups that stay the same keep their id. It returns how many
+// groups it closed.
+func (db *DB) Regroup(ctx context.Context, projectID int64, settle time.Duration) (int, error) {
 	closed := 0
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2::int)`, int32(screend.LockProject), projectID); err != nil {
 			return err
 		}
-		var st ProjectState
+		var lastFileAt, now time.Time
 		err := tx.QueryRow(ctx, `SELECT last_file_at, now() FROM screend.projects WHERE project_id = $1`, projectID).
-			Scan(&st.LastFileAt, &st.Now)
+			Scan(&lastFileAt, &now)
 		if err != nil {
 			return err
 		}
+		quiet := now.Sub(lastFileAt)
 		rows, err := tx.Query(ctx, `
 			SELECT i.image_id, i.rel_path, i.state, coalesce(g.group_id, 0)
 			FROM screend.images i
@@ -63,8 +54,8 @@ func (db *DB) Regroup(ctx context.Context, projectID int64, form func(ProjectSta
 		if err != nil {
 			return err
 		}
-		st.Images, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ProjectImage, error) {
-			var im ProjectImage
+		images, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (projectImage, error) {
+			var im projectImage
 			err := r.Scan(&im.ID, &im.RelPath, &im.State, &im.GroupID)
 			return im, err
 		})
@@ -75,7 +66,9 @@ func (db *DB) Regroup(ctx context.Context, projectID int64, form func(ProjectSta
 		// The open groups as they are, keyed by their image ids.
 		existing := map[string]int64{}
 		members := map[int64][]int64{}
-		for _, im := range st.Images {
+		candidates := make([]group.Member, len(images))
+		for i, im := range images {
+			candidates[i] = group.Member{ID: im.ID, RelPath: im.RelPath, Processed: im.State != screend.ImageDiscovered}
 			if im.GroupID != 0 {
 				members[im.GroupID] = append(members[im.GroupID], im.ID)
 			}
@@ -87,7 +80,7 @@ func (db *DB) Regroup(ctx context.Context, projectID int64, form func(ProjectSta
 
 		keep := map[int64]bool{}
 		batch := &pgx.Batch{}
-		for _, g := range form(st) {
+		for _, g := range group.Regroup(candidates, quiet, settle) {
 			sortedIDs := slices.Sorted(slices.Values(g.ImageIDs))
 			if gid, ok := existing[idsKey(sortedIDs)]; ok {
 				keep[gid] = true
