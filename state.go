@@ -22,7 +22,9 @@ const (
 
 // GroupState is the life of a group, as stored in screend.groups.state:
 // open while files may still join, closed when final, then flagged for a
-// human or decided, and applied when its files are moved.
+// human or decided, applying while its journaled moves are carried out,
+// and applied when every one is done, or failed when its decision could
+// not be carried out (screend.groups.error says why).
 type GroupState string
 
 // The group states.
@@ -33,10 +35,18 @@ const (
 	GroupClosed GroupState = "closed"
 	// GroupFlagged: waiting for a human (screend.review_queue).
 	GroupFlagged GroupState = "flagged"
-	// GroupDecided: decided, its files not moved yet.
+	// GroupDecided: decided, its moves not planned yet.
 	GroupDecided GroupState = "decided"
-	// GroupApplied: decided and its files moved.
+	// GroupApplying: its moves are journaled, not all done yet (a move that
+	// failed waits for a retry).
+	GroupApplying GroupState = "applying"
+	// GroupApplied: decided and every one of its files moved.
 	GroupApplied GroupState = "applied"
+	// GroupFailed: its decision could not be carried out (the chosen file
+	// or the project folder is gone, a move cannot be done, the decision
+	// is invalid); screend.groups.error says why. Files already moved stay
+	// moved.
+	GroupFailed GroupState = "failed"
 )
 
 // MoveKind is the kind of a journaled file operation, as stored in
@@ -55,12 +65,15 @@ const (
 
 // MoveState is the life of a journaled file operation, as stored in
 // screend.file_moves.state: planned before it is carried out, then done or
-// failed.
+// failed. A planned operation that failed for a reason that can go away
+// (a permission, a full disk) stays planned, with attempts, error and
+// retry_after, until a retry succeeds.
 type MoveState string
 
 // The move states.
 const (
-	// MovePlanned: journaled, not yet carried out.
+	// MovePlanned: journaled, not yet carried out (attempts > 0: failed
+	// that often, retried after retry_after).
 	MovePlanned MoveState = "planned"
 	// MoveDone: carried out.
 	MoveDone MoveState = "done"

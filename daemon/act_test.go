@@ -138,7 +138,9 @@ func TestReviewerResolutionsMoveFilesAndLoseNothing(t *testing.T) {
 	}
 	resolve("20250708_061000_stage1_generated.png", sql.Resolution{
 		ChosenImageID: imageID(t, d.db, "20250708_061000_stage2_upscaled.png"), Crop: []float32{0.25, 0, 0.75, 0.5}})
-	resolve("20250708_062000_stage1_generated.png", sql.Resolution{})
+	if _, err := d.db.Reject(ctx, flagged["20250708_062000_stage1_generated.png"], "alice"); err != nil {
+		t.Fatal(err)
+	}
 	resolve("20250708_063000_stage1_generated.png", sql.Resolution{
 		ChosenImageID: imageID(t, d.db, "20250708_063000_stage2_upscaled.png"), ManualCrop: true})
 	st := waitApplied(t, d.db)
@@ -243,19 +245,18 @@ func TestResolveRefusesBadResolutions(t *testing.T) {
 		{"box outside", sql.Resolution{GroupID: g1, ChosenImageID: mine, Crop: []float32{0, 0, 1.2, 1}, Reviewer: "bob"}, "bad crop box"},
 		{"box inverted", sql.Resolution{GroupID: g1, ChosenImageID: mine, Crop: []float32{0.6, 0, 0.4, 1}, Reviewer: "bob"}, "bad crop box"},
 		{"box short", sql.Resolution{GroupID: g1, ChosenImageID: mine, Crop: []float32{0, 0, 1}, Reviewer: "bob"}, "bad crop box"},
-		{"reject with crop", sql.Resolution{GroupID: g1, Crop: []float32{0, 0, 0.5, 0.5}, Reviewer: "bob"}, "has no crop"},
+		{"no image", sql.Resolution{GroupID: g1, Crop: []float32{0, 0, 0.5, 0.5}, Reviewer: "bob"}, "reject_group"},
 		{"crop and manual", sql.Resolution{GroupID: g1, ChosenImageID: mine, Crop: []float32{0, 0, 0.5, 0.5}, ManualCrop: true, Reviewer: "bob"}, "not both"},
-		{"no reviewer", sql.Resolution{GroupID: g1, ChosenImageID: mine}, "reviewer"},
 	} {
 		_, err := d.db.Resolve(ctx, c.r)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want %q", c.name, err, c.want)
 		}
 	}
-	if _, err := d.db.Resolve(ctx, sql.Resolution{GroupID: g2, Reviewer: "bob"}); err != nil {
+	if _, err := d.db.Reject(ctx, g2, "bob"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := d.db.Resolve(ctx, sql.Resolution{GroupID: g2, Reviewer: "bob"})
+	_, err := d.db.Reject(ctx, g2, "bob")
 	if err == nil || !strings.Contains(err.Error(), "is not waiting for review") {
 		t.Errorf("second resolution: err = %v, want 'is not waiting for review'", err)
 	}

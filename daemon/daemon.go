@@ -13,7 +13,6 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"slices"
 	"sync/atomic"
@@ -95,20 +94,17 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	moves := &mover{db: d.db, log: d.log.With("component", "mover"), crop: cropImage(d.cfg.MaxPixels)}
-	if err := moves.Recover(ctx); err != nil {
-		return fmt.Errorf("recover file moves: %w", err)
-	}
-
+	moves := newMover(d.db, d.log.With("component", "mover"), d.metrics, d.cfg.MaxPixels)
+	instance := func() int32 { return d.instance.Load().ID }
 	app := &applier{
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "applier"), metrics: d.metrics,
-		moves: moves, wake: newWaker(),
+		moves: moves, wake: newWaker(), instance: instance,
 	}
 	dec := &decider{
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "decider"), metrics: d.metrics,
 		embedder: d.embedder.ID(), embedderID: embedderID, wake: newWaker(), decided: app.wake.Wake,
 	}
-	back := &takeBacker{db: d.db, log: d.log.With("component", "takeback"), moves: moves, wake: newWaker()}
+	back := &takeBacker{db: d.db, log: d.log.With("component", "takeback"), moves: moves, wake: newWaker(), instance: instance}
 	listen := &listener{
 		url: d.cfg.DatabaseURL, log: d.log.With("component", "listener"),
 		resolved: app.wake.Wake, model: dec.wake.Wake, takeBack: back.wake.Wake,
@@ -120,7 +116,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	pipe := &pipeline{
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "pipeline"), metrics: d.metrics,
 		embedder: d.embedder, embedderID: embedderID, moves: moves,
-		instance:  func() int32 { return d.instance.Load().ID },
+		instance:  instance,
 		processed: grp.Touch, wake: newWaker(),
 	}
 	watch := newWatcher(d.cfg, d.db, d.log.With("component", "watcher"), d.metrics, func(projects []int64) {

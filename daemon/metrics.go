@@ -31,8 +31,16 @@ type Metrics struct {
 	GroupsDecided    *prometheus.CounterVec
 	GroupsFlagged    prometheus.Counter
 	GroupsResolved   prometheus.Counter
-	StageSeconds     *prometheus.HistogramVec
-	BatchSize        prometheus.Histogram
+	GroupsFailed     prometheus.Counter
+	MovesDone        prometheus.Counter
+	// MoveFailures counts failed file operations by what happens next:
+	// "retry" (tried again after a backoff) or "final" (given up).
+	MoveFailures *prometheus.CounterVec
+	// MovesFailing is the number of file operations waiting for a retry
+	// after a failure (SampleStatus keeps it current).
+	MovesFailing prometheus.Gauge
+	StageSeconds *prometheus.HistogramVec
+	BatchSize    prometheus.Histogram
 
 	// QueueDepth is the work waiting in each queue (see Queues), Pending
 	// the total the daemon still has to do without a human (as in
@@ -61,6 +69,14 @@ var Queues = []string{"embed", "settle", "decide", "apply", "review"}
 func NewMetrics() *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
+		GroupsFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "screend_groups_failed_total", Help: "Decided groups whose decision could not be carried out (state failed)."}),
+		MovesDone: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "screend_file_moves_total", Help: "Journaled file operations done."}),
+		MoveFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "screend_file_move_failures_total", Help: "Failed file operations, by what happens next (retry or final)."}, []string{"next"}),
+		MovesFailing: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "screend_file_moves_failing", Help: "File operations waiting for a retry after a failure."}),
 		FilesDiscovered: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "screend_files_discovered_total", Help: "Image files found complete and recorded."}),
 		FilesEmbedded: prometheus.NewCounter(prometheus.CounterOpts{
@@ -106,7 +122,8 @@ func NewMetrics() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.FilesDiscovered, m.FilesEmbedded, m.FilesDuplicate, m.FilesQuarantined,
-		m.GroupsClosed, m.GroupsDecided, m.GroupsFlagged, m.GroupsResolved,
+		m.GroupsClosed, m.GroupsDecided, m.GroupsFlagged, m.GroupsResolved, m.GroupsFailed,
+		m.MovesDone, m.MoveFailures, m.MovesFailing,
 		m.StageSeconds, m.BatchSize,
 		m.QueueDepth, m.Pending, m.ModelVersion, m.ModelCoverage,
 		m.ReadinessAlone, m.ReadinessMore,
@@ -121,7 +138,7 @@ func (m *Metrics) Progress() float64 {
 	sum := 0.0
 	for _, c := range []prometheus.Collector{
 		m.FilesDiscovered, m.FilesEmbedded, m.FilesDuplicate, m.FilesQuarantined,
-		m.GroupsClosed, m.GroupsDecided, m.GroupsFlagged, m.GroupsResolved,
+		m.GroupsClosed, m.GroupsDecided, m.GroupsFlagged, m.GroupsResolved, m.GroupsFailed, m.MovesDone,
 	} {
 		sum += counterSum(c)
 	}
@@ -154,6 +171,13 @@ func (m *Metrics) ObserveStatus(st sql.Status) {
 	m.QueueDepth.WithLabelValues("apply").Set(float64(st.Groups[screend.GroupDecided]))
 	m.QueueDepth.WithLabelValues("review").Set(float64(st.ReviewQueue))
 	m.Pending.Set(float64(st.Pending))
+	failing := 0
+	for _, f := range st.Failing {
+		if f.MoveID != 0 {
+			failing++
+		}
+	}
+	m.MovesFailing.Set(float64(failing))
 	m.ReadinessAlone.Reset()
 	m.ReadinessMore.Reset()
 	for _, r := range st.Readiness {

@@ -23,10 +23,11 @@ import (
 // is in the database before the files are touched, so a kill at any point
 // is finished on the next start (the mover's Recover, then this service).
 type takeBacker struct {
-	db    *sql.DB
-	log   *slog.Logger
-	moves *mover
-	wake  waker
+	db       *sql.DB
+	log      *slog.Logger
+	moves    *mover
+	wake     waker
+	instance func() int32
 }
 
 // takeBackPoll is how often take-backs are looked for without a wake-up.
@@ -36,7 +37,7 @@ const takeBackPoll = 2 * time.Second
 func (t *takeBacker) Run(ctx context.Context) error {
 	t.wake.run(ctx, takeBackPoll, func() bool {
 		t.finish(ctx)
-		tb, moves, found, err := t.db.PlanNextTakeBack(ctx, t.plan)
+		tb, moves, found, err := t.db.PlanNextTakeBack(ctx, t.instance(), t.plan)
 		if err != nil {
 			if ctx.Err() == nil {
 				t.log.Error("plan take-back", "err", err)
@@ -47,8 +48,9 @@ func (t *takeBacker) Run(ctx context.Context) error {
 			return false
 		}
 		for _, mv := range moves {
-			// Finished even when ctx ends: the moves are journaled.
-			if err := t.moves.Do(context.WithoutCancel(ctx), mv); err != nil {
+			// Finished even when ctx ends: the moves are journaled. A move
+			// that fails is retried by the applier's rounds.
+			if _, err := t.moves.Do(context.WithoutCancel(ctx), mv); err != nil {
 				t.log.Error("record file move", "err", err)
 			}
 		}
@@ -86,7 +88,7 @@ func (t *takeBacker) plan(tb sql.TakeBackToPlan) ([]sql.Move, []sql.TakeBackNote
 	}
 	var lookupErr error
 	taken := func(path string) bool {
-		if exists(path) {
+		if onDisk(path) {
 			return true
 		}
 		recorded, err := tb.PathRecorded(path)

@@ -186,6 +186,11 @@ create_databases() {
 		WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'screend') \gexec
 		-- Dropping a test database ends its sessions, autovacuum's included.
 		GRANT pg_signal_backend TO screend;
+		-- The role reviewers are granted (migration 005 would create it if
+		-- it could); the tests create throwaway reviewer logins in it.
+		SELECT 'CREATE ROLE screend_reviewer NOLOGIN'
+		WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'screend_reviewer') \gexec
+		ALTER ROLE screend CREATEROLE;
 		SELECT 'CREATE DATABASE ' || d || ' OWNER screend'
 		FROM unnest(ARRAY['screend', 'screend_test']) AS d
 		WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = d) \gexec

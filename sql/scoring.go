@@ -64,7 +64,7 @@ func (db *DB) ScoreClosedGroups(ctx context.Context, embedderID int32, limit int
 					JOIN screend.images other ON other.project_id = i.project_id AND other.sha256 = i.sha256
 						AND other.image_id <> i.image_id
 					JOIN screend.group_images ogi ON ogi.image_id = other.image_id AND ogi.group_id <> gi.group_id
-					JOIN screend.groups og ON og.group_id = ogi.group_id AND og.state IN ('decided', 'applied')
+					JOIN screend.groups og ON og.group_id = ogi.group_id AND og.state IN ('decided', 'applying', 'applied', 'failed')
 					WHERE gi.group_id = g.group_id)
 				FROM screend.groups g JOIN screend.projects p USING (project_id)
 				WHERE g.state = 'closed'

@@ -3,6 +3,9 @@ package sql
 import (
 	"context"
 	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"screend"
 )
@@ -15,19 +18,35 @@ type Status struct {
 	ActiveModel *int64                     `json:"active_model"`
 	// Pending counts the images and groups the daemon still has to process
 	// without human input: images not yet processed or not yet in a final
-	// group, groups open, closed or decided but not applied, file
-	// operations not yet done, take-backs not finished, and files the
+	// group, groups open, closed or decided but not yet journaled, file
+	// operations not yet tried, take-backs not finished, and files the
 	// watchers of live instances saw but did not record yet (still being
 	// written). Zero means idle.
+	// Work that failed and waits for a retry (and the moves of its group
+	// behind it) is not pending but Failing: it needs the cause fixed.
 	Pending int `json:"pending"`
 	// Unseen counts the images (within Pending) whose files this
 	// instance cannot see now (an unmounted share, a permission error):
 	// they are tried again, but no progress is expected until the outside
 	// changes, so the watchdog does not count them as stalled work.
 	Unseen int `json:"unseen"`
+	// Failing lists the file operations and groups that failed and wait for
+	// a retry (oldest first, at most 20): fix the cause (a permission, a full
+	// disk) and the next retry succeeds.
+	Failing []Failure `json:"failing"`
 	// Readiness is screend.model_readiness: per kind, how far the active
 	// model is from deciding alone; empty without an active model.
 	Readiness []Readiness `json:"readiness"`
+}
+
+// Failure is a file operation or a group that failed and waits for a retry.
+type Failure struct {
+	MoveID     int64     `json:"move_id,omitempty"`
+	GroupID    *int64    `json:"group_id"`
+	Dst        string    `json:"dst,omitempty"`
+	Attempts   int       `json:"attempts"`
+	Error      string    `json:"error"`
+	RetryAfter time.Time `json:"retry_after"`
 }
 
 // Readiness is one row of screend.model_readiness.
@@ -74,8 +93,11 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 			+ (SELECT count(*) FROM screend.images i
 				WHERE i.state IN ('embedded', 'duplicate')
 				  AND NOT EXISTS (SELECT 1 FROM screend.group_images gi WHERE gi.image_id = i.image_id))
-			+ (SELECT count(*) FROM screend.groups WHERE state IN ('open', 'closed', 'decided'))
-			+ (SELECT count(*) FROM screend.file_moves WHERE state = 'planned')
+			+ (SELECT count(*) FROM screend.groups WHERE state IN ('open', 'closed')
+				OR (state = 'decided' AND retry_after IS NULL))
+			+ (SELECT count(*) FROM screend.file_moves m WHERE m.state = 'planned' AND m.attempts = 0
+				AND NOT EXISTS (SELECT 1 FROM screend.file_moves e
+					WHERE e.group_id = m.group_id AND e.state = 'planned' AND e.attempts > 0))
 			+ (SELECT count(*) FROM screend.take_backs WHERE state <> 'done')
 			+ (SELECT coalesce(sum(files_waiting), 0) FROM screend.instances
 				WHERE files_waiting > 0 AND screend.instance_alive(instance_id)),
@@ -83,6 +105,25 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 		Scan(&st.ReviewQueue, &st.ActiveModel, &st.Pending, &st.Unseen)
 	if err != nil {
 		return st, fmt.Errorf("read status: %w", err)
+	}
+	rows, err = db.pool.Query(ctx, `
+		SELECT move_id, group_id, dst, attempts, error, retry_after FROM (
+			SELECT move_id, group_id, dst, attempts, coalesce(error, '') AS error, retry_after
+			FROM screend.file_moves WHERE state = 'planned' AND attempts > 0
+			UNION ALL
+			SELECT 0, group_id, '', 0, coalesce(error, ''), retry_after
+			FROM screend.groups WHERE state = 'decided' AND retry_after IS NOT NULL) f
+		ORDER BY retry_after LIMIT 20`)
+	if err != nil {
+		return st, fmt.Errorf("read failing moves: %w", err)
+	}
+	st.Failing, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Failure, error) {
+		var f Failure
+		err := r.Scan(&f.MoveID, &f.GroupID, &f.Dst, &f.Attempts, &f.Error, &f.RetryAfter)
+		return f, err
+	})
+	if err != nil {
+		return st, fmt.Errorf("read failing moves: %w", err)
 	}
 	if st.Readiness, err = db.ReadReadiness(ctx); err != nil {
 		return st, err

@@ -99,8 +99,9 @@ type TakeBackToPlan struct {
 // reverse moves plan returns with the notes on the files it leaves, points
 // moved images at their destination (so the watcher never takes a file
 // coming back for a new one) and marks it moving, in one transaction. The
-// caller then carries the moves out. It returns false when none is waiting.
-func (db *DB) PlanNextTakeBack(ctx context.Context, plan func(TakeBackToPlan) ([]Move, []TakeBackNote, error)) (TakeBackToPlan, []Move, bool, error) {
+// caller then carries the moves out; they are claimed by instance. It
+// returns false when none is waiting.
+func (db *DB) PlanNextTakeBack(ctx context.Context, instance int32, plan func(TakeBackToPlan) ([]Move, []TakeBackNote, error)) (TakeBackToPlan, []Move, bool, error) {
 	var tb TakeBackToPlan
 	var moves []Move
 	found := false
@@ -158,9 +159,9 @@ func (db *DB) PlanNextTakeBack(ctx context.Context, plan func(TakeBackToPlan) ([
 		for i := range moves {
 			m := &moves[i]
 			err := tx.QueryRow(ctx, `
-				INSERT INTO screend.file_moves (group_id, image_id, kind, src, dst, take_back_id)
-				VALUES ($1, $2, $3, $4, $5, $6)
-				RETURNING move_id`, m.GroupID, m.ImageID, m.Kind, m.Src, m.Dst, tb.ID).Scan(&m.ID)
+				INSERT INTO screend.file_moves (group_id, image_id, kind, src, dst, take_back_id, claimed_by)
+				VALUES ($1, $2, $3, $4, $5, $6, $7)
+				RETURNING move_id`, m.GroupID, m.ImageID, m.Kind, m.Src, m.Dst, tb.ID, instance).Scan(&m.ID)
 			if err != nil {
 				return err
 			}

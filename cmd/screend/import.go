@@ -85,7 +85,7 @@ func importCmd(ctx context.Context, e env, args []string) error {
 	if len(files) == 0 {
 		return usageError{"import logs needs at least one FILE"}
 	}
-	db, err := sql.Open(ctx, e.cfg.DatabaseURL)
+	db, err := openMigrated(ctx, e.cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}

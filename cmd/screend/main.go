@@ -34,7 +34,7 @@ commands:
                       import the old workflow's decision logs (CSV)
   review list [--json]
                       the groups waiting for a human, most useful first
-  review resolve GROUP_ID (--choose IMAGE_ID [--crop x1,y1,x2,y2 | --manual-crop] | --reject)
+  review resolve GROUP_ID (--choose IMAGE_ID [--crop x1,y1,x2,y2 [--free-aspect] | --manual-crop] | --reject)
                       decide a flagged group, as screend.resolve_group does
   undo [--json] [--wait D] GROUP_ID
                       take back a decided group: its files move back and it waits for review again

@@ -217,7 +217,54 @@ func TestReviewCommands(t *testing.T) {
 	if err != nil || outcome != "crop" || chosen != ids[1] || by != "dana" {
 		t.Errorf("decision %s %d by %s (%v), want crop of %d by dana", outcome, chosen, by, err, ids[1])
 	}
+	// Rejecting is explicit: reject_group.
+	var group2 int64
+	err = sqltest.Pool(db).QueryRow(ctx, `
+		WITH g AS (INSERT INTO screend.groups (project_id, state, reasons, flagged_at)
+			VALUES ($1, 'flagged', '{no_model}', now()) RETURNING group_id),
+		i AS (INSERT INTO screend.images (project_id, path, rel_path, file_name, size, mtime, stage, state)
+			VALUES ($1, '/inbox/p/x.png', 'x.png', 'x.png', 1, now(), 1, 'embedded') RETURNING image_id)
+		INSERT INTO screend.group_images (group_id, image_id, position)
+		SELECT g.group_id, i.image_id, 0 FROM g, i
+		RETURNING group_id`, project).Scan(&group2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut = runCLI(t, "review", "resolve", strconv.FormatInt(group2, 10), "--reject"); code != 0 {
+		t.Fatalf("reject: exit %d, %s %s", code, out, errOut)
+	}
+	var byLogin bool
+	err = sqltest.Pool(db).QueryRow(ctx, `SELECT outcome, decided_by = session_user FROM screend.decisions WHERE group_id = $1`, group2).Scan(&outcome, &byLogin)
+	if err != nil || outcome != "reject" || !byLogin {
+		t.Errorf("decision %s by the login name: %v (%v), want reject", outcome, byLogin, err)
+	}
 	if code, out, _ = runCLI(t, "status", "--json"); code != 0 || !strings.Contains(out, `"review_queue": 0`) {
 		t.Errorf("status after resolving: exit %d, %s", code, out)
+	}
+}
+
+// TestCommandsOnUnmigratedDatabase runs the commands that read the schema
+// on a database that was never migrated: each says what to run, none fails
+// on a missing relation.
+func TestCommandsOnUnmigratedDatabase(t *testing.T) {
+	t.Setenv("SCREEND_DATABASE_URL", sqltest.EmptyURL(t))
+	for _, args := range [][]string{
+		{"status"},
+		{"review", "list"},
+		{"review", "resolve", "1", "--reject"},
+		{"models", "list"},
+		{"import", "logs", "/nonexistent.csv"},
+	} {
+		code, out, errOut := runCLI(t, args...)
+		if code != 1 || !strings.Contains(errOut, "run `screend migrate`") || strings.Contains(errOut, "does not exist") {
+			t.Errorf("%v: exit %d, %q %q, want exit 1 naming `screend migrate`", args, code, out, errOut)
+		}
+	}
+	// After migrating, status works.
+	if code, out, errOut := runCLI(t, "migrate"); code != 0 {
+		t.Fatalf("migrate: exit %d, %s %s", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, "status"); code != 0 {
+		t.Errorf("status after migrating: exit %d, %s %s", code, out, errOut)
 	}
 }

@@ -37,7 +37,7 @@ func models(ctx context.Context, e env, args []string) error {
 	default:
 		return usageError{"usage: screend models list [--json] | promote ID | rollback"}
 	}
-	db, err := sql.Open(ctx, e.cfg.DatabaseURL)
+	db, err := openMigrated(ctx, e.cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}

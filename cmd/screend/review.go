@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os/user"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -37,7 +36,7 @@ func reviewList(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := sql.Open(ctx, e.cfg.DatabaseURL)
+	db, err := openMigrated(ctx, e.cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
@@ -74,13 +73,14 @@ func reviewList(ctx context.Context, e env, args []string) error {
 func reviewResolve(ctx context.Context, e env, args []string) error {
 	var choose int64
 	var crop, reviewer string
-	var reject, manual bool
+	var reject, manual, freeAspect bool
 	rest, err := flags("review resolve", e, args, func(fs *flagSet) {
 		fs.Int64Var(&choose, "choose", 0, "the image to keep")
-		fs.StringVar(&crop, "crop", "", "crop box x1,y1,x2,y2 normalised to [0,1]")
+		fs.StringVar(&crop, "crop", "", "crop box x1,y1,x2,y2 normalised to [0,1], with the image's aspect ratio")
+		fs.BoolVar(&freeAspect, "free-aspect", false, "allow a crop box of another aspect ratio than the image's")
 		fs.BoolVar(&manual, "manual-crop", false, "keep the image for cropping by hand (goes to __crop/)")
-		fs.BoolVar(&reject, "reject", false, "reject the whole group")
-		fs.StringVar(&reviewer, "reviewer", "", "who decides (default: the login name)")
+		fs.BoolVar(&reject, "reject", false, "reject the whole group (screend.reject_group)")
+		fs.StringVar(&reviewer, "reviewer", "", "who decides (default: the database login name; only the daemon's role may name someone else)")
 	})
 	if err != nil {
 		return err
@@ -95,7 +95,10 @@ func reviewResolve(ctx context.Context, e env, args []string) error {
 	if reject == (choose != 0) {
 		return usageError{"give either --choose IMAGE_ID or --reject"}
 	}
-	r := sql.Resolution{GroupID: groupID, ChosenImageID: choose, ManualCrop: manual, Reviewer: reviewer}
+	if reject && (crop != "" || manual || freeAspect) {
+		return usageError{"--reject takes no --crop, --manual-crop or --free-aspect"}
+	}
+	r := sql.Resolution{GroupID: groupID, ChosenImageID: choose, ManualCrop: manual, FreeAspect: freeAspect, Reviewer: reviewer}
 	if crop != "" {
 		box, err := screend.ParseBox(crop)
 		if err != nil {
@@ -103,17 +106,17 @@ func reviewResolve(ctx context.Context, e env, args []string) error {
 		}
 		r.Crop = box.Float32s()
 	}
-	if r.Reviewer == "" {
-		if u, err := user.Current(); err == nil {
-			r.Reviewer = u.Username
-		}
-	}
-	db, err := sql.Open(ctx, e.cfg.DatabaseURL)
+	db, err := openMigrated(ctx, e.cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	id, err := db.Resolve(ctx, r)
+	var id int64
+	if reject {
+		id, err = db.Reject(ctx, groupID, reviewer)
+	} else {
+		id, err = db.Resolve(ctx, r)
+	}
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ func status(ctx context.Context, e env, args []string) error {
 	if _, err := flags("status", e, args, func(fs *flagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON") }); err != nil {
 		return err
 	}
-	db, err := sql.Open(ctx, e.cfg.DatabaseURL)
+	db, err := openMigrated(ctx, e.cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
@@ -37,6 +37,21 @@ func status(ctx context.Context, e env, args []string) error {
 		fmt.Fprintln(e.stdout, "active model: none (every group is flagged for review)")
 	}
 	fmt.Fprintf(e.stdout, "pending:      %d\n", st.Pending)
+	if len(st.Failing) > 0 {
+		fmt.Fprintf(e.stdout, "failing:      %d waiting for a retry (fix the cause; the retry follows)\n", len(st.Failing))
+		for _, f := range st.Failing {
+			what := fmt.Sprintf("move %d to %s", f.MoveID, f.Dst)
+			if f.MoveID == 0 {
+				what = "planning"
+			}
+			group := ""
+			if f.GroupID != nil {
+				group = fmt.Sprintf("group %d ", *f.GroupID)
+			}
+			fmt.Fprintf(e.stdout, "  %s%s: %s (attempts %d, next %s)\n", group, what, f.Error, f.Attempts,
+				f.RetryAfter.Local().Format("15:04:05"))
+		}
+	}
 	if st.Unseen > 0 {
 		fmt.Fprintf(e.stdout, "unseen:       %d (files this instance cannot see now: see screend.images.reason)\n", st.Unseen)
 	}

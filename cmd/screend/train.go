@@ -33,6 +33,9 @@ func train(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer closeParts()
+	if err := checkMigrated(ctx, db); err != nil {
+		return err
+	}
 	name := emb.ID()
 	progress := newProgress(e.stderr, log, "train", 0)
 	res, err := training.Run(ctx, db, training.RunOptions{Embedder: name, MinGroups: minGroups, ReportDir: reportDir, Progress: progress.Set}, log)

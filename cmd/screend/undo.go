@@ -37,7 +37,7 @@ func undo(ctx context.Context, e env, args []string) error {
 			reviewer = u.Username
 		}
 	}
-	db, err := sql.Open(ctx, e.cfg.DatabaseURL)
+	db, err := openMigrated(ctx, e.cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}

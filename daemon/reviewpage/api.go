@@ -276,7 +276,9 @@ type resolveRequest struct {
 	ImageID    int64     `json:"image_id"`
 	Crop       []float32 `json:"crop"`
 	ManualCrop bool      `json:"manual_crop"`
-	Reject     bool      `json:"reject"`
+	// FreeAspect allows a crop box of another aspect ratio than the image's.
+	FreeAspect bool `json:"free_aspect"`
+	Reject     bool `json:"reject"`
 }
 
 func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
@@ -290,8 +292,14 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	who := reviewerOf(r.Context())
-	id, err := s.db.Resolve(r.Context(), sql.Resolution{GroupID: req.GroupID, ChosenImageID: req.ImageID,
-		Crop: req.Crop, ManualCrop: req.ManualCrop, Reviewer: who})
+	var id int64
+	var err error
+	if req.Reject {
+		id, err = s.db.Reject(r.Context(), req.GroupID, who)
+	} else {
+		id, err = s.db.Resolve(r.Context(), sql.Resolution{GroupID: req.GroupID, ChosenImageID: req.ImageID,
+			Crop: req.Crop, ManualCrop: req.ManualCrop, FreeAspect: req.FreeAspect, Reviewer: who})
+	}
 	if errors.Is(err, sql.ErrBadResolution) {
 		if _, waiting, lerr := s.db.ReviewGroup(r.Context(), req.GroupID); lerr == nil && !waiting {
 			writeJSON(w, http.StatusConflict, map[string]any{"conflict": true,

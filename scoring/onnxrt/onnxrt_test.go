@@ -82,6 +82,16 @@ func TestModelInfo(t *testing.T) {
 	if _, _, err := onnxrt.ModelInfo(filepath.Join(t.TempDir(), "missing.onnx")); err == nil {
 		t.Error("ModelInfo of a missing file succeeded")
 	}
+	// ModelInfo reads the protobuf itself: a cut or foreign file is an error.
+	for name, bad := range map[string][]byte{"cut": data[:len(data)/2], "text": []byte("not a model at all\n")} {
+		p := filepath.Join(t.TempDir(), name+".onnx")
+		if err := os.WriteFile(p, bad, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if in, out, err := onnxrt.ModelInfo(p); err == nil {
+			t.Errorf("ModelInfo of a %s file: %v %v, no error", name, in, out)
+		}
+	}
 }
 
 func TestSessionRun(t *testing.T) {
