@@ -6,7 +6,7 @@
 // and does no I/O.
 //
 // The string values are a contract: they are stored in the database and
-// named in docs/interface.md, so they never change.
+// named in the README (the external interface), so they never change.
 //
 // The rest of the module builds on it:
 //

@@ -2,8 +2,8 @@ package screend
 
 import "strings"
 
-// Output folders, inside each project folder (docs/interface.md). The daemon
-// never watches them.
+// Output folders, inside each project folder (README, "Folders inside a
+// project"). The daemon never watches them.
 const (
 	// FolderSelected receives the chosen image when no crop is needed, with
 	// its companions.

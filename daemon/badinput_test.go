@@ -107,6 +107,13 @@ func TestSwitchingEmbedderEmbedsAgain(t *testing.T) {
 
 	emb := testEncoder(t)
 	second := startDaemonWith(t, cfg, emb)
+	// Idle only counts once the new embedder is registered and the images
+	// queued again (creating its index takes a while on a loaded machine).
+	eventually(t, func() bool {
+		var n int
+		err := sqltest.Pool(second.db).QueryRow(context.Background(), `SELECT count(*) FROM screend.embedders`).Scan(&n)
+		return err == nil && n == 2
+	}, "the second embedder to be registered")
 	waitIdle(t, second.db, 60*time.Second)
 	rows, err := sqltest.Pool(second.db).Query(context.Background(), `
 		SELECT e.name, count(*), min(vector_dims(v.embedding)) FROM screend.embeddings v JOIN screend.embedders e USING (embedder_id)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"screend"
@@ -128,69 +127,66 @@ func (d *decider) unfamiliar(ctx context.Context, v []float32) (bool, error) {
 }
 
 // score turns a group into a suggestion, and a decision when the model is
-// sure enough.
+// sure enough and nothing speaks against it (model.Judge).
 func (d *decider) score(ctx context.Context, g sql.GroupToScore) sql.Scored {
-	flag := func(reasons ...screend.Reason) sql.Scored {
-		if len(g.Images) == 1 {
-			reasons = append(reasons, screend.ReasonSingleImage)
-		}
-		d.log.Info("flagged", "group_id", g.ID, "project", g.Project, "images", len(g.Images), "reasons", reasons)
-		return sql.Scored{State: screend.GroupFlagged, Reasons: reasons}
-	}
-	if d.bundle == nil {
-		if g.Conflict {
-			return flag(screend.ReasonNoModel, screend.ReasonConflict)
-		}
-		return flag(screend.ReasonNoModel)
-	}
-	imgs := make([]model.Image, len(g.Images))
-	for i, im := range g.Images {
-		if im.Embedding == nil {
-			return flag(screend.ReasonNoEmbedding)
-		}
-		imgs[i] = model.Image{Embedding: im.Embedding, Stage: im.Stage, Width: im.Width, Height: im.Height}
-	}
-	out, err := d.bundle.Decide(ctx, g.Project, imgs)
+	ev := model.Evidence{Images: len(g.Images), Conflict: g.Conflict}
+	out, err := d.run(ctx, g, &ev)
 	if err != nil {
 		d.log.Error("score group", "group_id", g.ID, "err", err)
-		return flag(screend.ReasonModelError)
 	}
-	s := sql.Scored{
-		State:      screend.GroupFlagged,
-		Outcome:    out.Kind,
-		Confidence: float32(out.Confidence),
-		ModelID:    d.modelID,
-		Reasons:    out.Reasons,
-		Scores:     map[int64]float32{},
+	v := model.Judge(ev, out)
+	s := sql.Scored{State: screend.GroupFlagged, Reasons: v.Reasons}
+	if v.Decided {
+		s.State = screend.GroupDecided
 	}
+	if out == nil {
+		d.log.Info("flagged", "group_id", g.ID, "project", g.Project, "images", len(g.Images), "reasons", v.Reasons)
+		return s
+	}
+	s.Outcome, s.Confidence, s.ModelID = out.Kind, float32(out.Confidence), d.modelID
 	if out.Kind != screend.OutcomeReject {
 		s.ChosenImageID = g.Images[out.Chosen].ID
 	}
 	// A flagged group keeps the suggested box for the reviewer; a decided
 	// one only when it is cropped.
-	s.Crop = out.Box.Float32s()
+	if !v.Decided || out.Kind == screend.OutcomeCrop {
+		s.Crop = out.Box.Float32s()
+	}
+	s.Scores = make(map[int64]float32, len(g.Images))
 	for i, im := range g.Images {
 		s.Scores[im.ID] = float32(out.Scores[i])
 	}
-	if g.Conflict {
-		s.Reasons = append(s.Reasons, screend.ReasonConflict)
-	}
-	if unfamiliar, err := d.unfamiliar(ctx, g.Images[out.Chosen].Embedding); err != nil {
-		d.log.Error("familiarity check", "group_id", g.ID, "err", err)
-		s.Reasons = append(s.Reasons, screend.ReasonModelError)
-	} else if unfamiliar {
-		s.Reasons = append(s.Reasons, screend.ReasonUnfamiliar)
-	}
-	if out.Auto && len(s.Reasons) == 0 {
-		s.State = screend.GroupDecided
-		if out.Kind != screend.OutcomeCrop {
-			s.Crop = nil
-		}
-	} else if len(g.Images) == 1 && !slices.Contains(s.Reasons, screend.ReasonSingleImage) {
-		s.Reasons = append(s.Reasons, screend.ReasonSingleImage)
-	}
 	d.log.Info("scored", "group_id", g.ID, "project", g.Project, "outcome", out.Kind,
 		"confidence", fmt.Sprintf("%.3f", out.Confidence), "model_version", d.modelID,
-		"auto", out.Auto, "reasons", out.Reasons)
+		"decided", v.Decided, "reasons", v.Reasons)
 	return s
+}
+
+// run gathers the evidence on a group and runs the model on it when it can:
+// it returns the model's outcome, or nil when there is no model, an image
+// has no embedding or the model failed (said in ev).
+func (d *decider) run(ctx context.Context, g sql.GroupToScore, ev *model.Evidence) (*model.Outcome, error) {
+	if d.bundle == nil {
+		ev.NoModel = true
+		return nil, nil
+	}
+	imgs := make([]model.Image, len(g.Images))
+	for i, im := range g.Images {
+		if im.Embedding == nil {
+			ev.NoEmbedding = true
+			return nil, nil
+		}
+		imgs[i] = model.Image{Embedding: im.Embedding, Stage: im.Stage, Width: im.Width, Height: im.Height}
+	}
+	out, err := d.bundle.Decide(ctx, g.Project, imgs)
+	if err != nil {
+		ev.ModelError = true
+		return nil, err
+	}
+	ev.Unfamiliar, err = d.unfamiliar(ctx, g.Images[out.Chosen].Embedding)
+	if err != nil {
+		ev.FamiliarityError = true
+		return &out, fmt.Errorf("familiarity check: %w", err)
+	}
+	return &out, nil
 }

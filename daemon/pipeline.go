@@ -174,8 +174,7 @@ func (p *pipeline) decode(ctx context.Context, j *job) {
 		defer p.budget.Release(cost)
 	}
 	if err != nil {
-		if p.changed(j) {
-			j.retry = true
+		if p.vanished(j) || p.changed(j) {
 			return
 		}
 		j.failure = failure(err)
@@ -192,8 +191,7 @@ func (p *pipeline) decode(ctx context.Context, j *job) {
 	if err != nil {
 		// A file that changed while it was read was still being written:
 		// look at it again later rather than quarantine it.
-		if p.changed(j) {
-			j.retry = true
+		if p.vanished(j) || p.changed(j) {
 			return
 		}
 		j.failure = failure(err)
@@ -251,15 +249,36 @@ func failure(err error) string {
 	return imagefile.Reason(err) + ": " + err.Error()
 }
 
-// changed tells whether a job's file is no longer the one recorded.
+// changed tells whether a job's file is no longer the one recorded, and
+// marks the job to be retried if so.
 func (p *pipeline) changed(j *job) bool {
 	st, err := os.Lstat(j.img.Path)
-	return err == nil && (st.Size() != j.img.Size || !mtime(st).Equal(j.img.MTime))
+	j.retry = err == nil && (st.Size() != j.img.Size || !mtime(st).Equal(j.img.MTime))
+	return j.retry
+}
+
+// vanished tells whether a job's file went away (or out of sight) while it
+// was read, and records in the job what became of it if so: a file removed
+// while it was read is gone, not broken.
+func (p *pipeline) vanished(j *job) bool {
+	info, err := os.Lstat(j.img.Path)
+	switch verdict, why := p.look(j.img.Path, info, err); verdict {
+	case fileGone:
+		j.gone, j.reason = true, why
+	case fileUnseen:
+		j.unseen, j.reason = true, why
+	default:
+		return false
+	}
+	return true
 }
 
 // look decides, from Lstat of a recorded file, whether it can be
 // processed: see lookAt.
 func (p *pipeline) look(path string, info fs.FileInfo, err error) (fileVerdict, string) {
+	if err == nil {
+		return lookAt(info, nil, nil, true)
+	}
 	root, rel, _ := inboxPath(p.cfg.Inbox, path)
 	project, _, _ := strings.Cut(rel, string(filepath.Separator))
 	_, projectErr := os.Stat(filepath.Join(root, project))

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,14 +61,29 @@ func openPage(t *testing.T, url string) *page {
 	t.Cleanup(cancel)
 	p := &page{t: t, ctx: ctx, url: url, shots: t.TempDir()}
 	p.do(chromedp.Navigate("about:blank"))
-	go func() { // the page's console and uncaught errors, into the test log
+	// The page's console and uncaught errors go into the test log when the
+	// test ends (a goroutine must not log after it).
+	var mu sync.Mutex
+	var console []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
 		for m, err := range chromedp.Console(ctx) {
 			if err != nil {
 				return
 			}
-			t.Logf("page console %s: %s", m.Type, m.Text)
+			mu.Lock()
+			console = append(console, string(m.Type)+": "+m.Text)
+			mu.Unlock()
 		}
 	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		for _, line := range console {
+			t.Logf("page console %s", line)
+		}
+	})
 	p.do(chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)))
 	return p
 }

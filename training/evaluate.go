@@ -123,7 +123,7 @@ type evalItem struct {
 	ex       *Example
 	raw      model.Raw
 	out, unc model.Outcome
-	cropP    model.Platt
+	p        model.Params // for the group's project
 }
 
 func decideAll(m *models, examples []*Example, p model.Params) []evalItem {
@@ -135,7 +135,7 @@ func decideAll(m *models, examples []*Example, p model.Params) []evalItem {
 		pp := p.ForProject(e.Project)
 		o, _ := pp.Decide(e.Images, raw)
 		u, _ := unc.Decide(e.Images, raw)
-		items = append(items, evalItem{ex: e, raw: raw, out: o, unc: u, cropP: pp.CropPlatt})
+		items = append(items, evalItem{ex: e, raw: raw, out: o, unc: u, p: pp})
 	}
 	return items
 }
@@ -180,14 +180,14 @@ func evaluate(items []evalItem, iouMin float64) Metrics {
 		// crop-or-not and box are judged on the human's image, when known
 		if e.CropLabelled() {
 			m.CropLabelled++
-			if (it.cropP.Apply(float64(it.raw.CropLogits[e.Chosen])) >= 0.5) == e.Cropped() {
+			if (it.p.CropPlatt.Apply(float64(it.raw.CropLogits[e.Chosen])) >= 0.5) == e.Cropped() {
 				cropOK++
 			}
 		}
 		if e.Cropped() {
 			m.Cropped++
 			b := it.raw.Boxes[e.Chosen]
-			iouSum += screend.BoxFromCenter(float64(b[0]), float64(b[1]), float64(b[2])).IoU(*e.Crop)
+			iouSum += it.p.CropBox(b).IoU(*e.Crop)
 		}
 		if len(e.Images) < 2 {
 			continue
@@ -267,7 +267,7 @@ func Evaluate(ctx context.Context, b *model.Bundle, examples []Example) (Metrics
 			return Metrics{}, fmt.Errorf("evaluate on %s/%s: %w", e.Project, e.GroupKey, err)
 		}
 		u, _ := unc.Decide(e.Images, raw)
-		items = append(items, evalItem{ex: e, raw: raw, out: o, unc: u, cropP: pp.CropPlatt})
+		items = append(items, evalItem{ex: e, raw: raw, out: o, unc: u, p: pp})
 	}
 	return evaluate(items, p.CropIoUMin), nil
 }

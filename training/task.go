@@ -1,6 +1,9 @@
 package training
 
-import "math"
+import (
+	"math"
+	"screend/scoring/model"
+)
 
 // task is one model's learning problem: which of a group's image rows the
 // model sees during training and the group's loss on the model's outputs.
@@ -96,16 +99,8 @@ func cropTask(boxWeight float64) task {
 	}
 }
 
-// The prior crop: how people frame a subject (docs/upstream-workflow.md):
-// centred horizontally, anchored at the top, linear scale 0.72 (the median).
-const (
-	priorCropScale = 0.72
-	priorCropCX    = 0.5
-	priorCropCY    = priorCropScale / 2
-)
-
 // cropPrior starts the crop model at the training set's crop rate and the
-// prior crop; the network learns adjustments to them.
+// prior crop (model.PriorCrop); the network learns adjustments to them.
 func cropPrior(ds *dataset) []float64 {
 	var n, crops float64
 	for _, e := range ds.ex {
@@ -117,7 +112,8 @@ func cropPrior(ds *dataset) []float64 {
 		}
 	}
 	rate := (crops + 1) / (n + 2)
-	return []float64{logit(rate), logit(priorCropCX), logit(priorCropCY), logit(priorCropScale)}
+	pc := model.PriorCrop
+	return []float64{logit(rate), logit(pc[0]), logit(pc[1]), logit(pc[2])}
 }
 
 func logit(p float64) float64 { return math.Log(p / (1 - p)) }

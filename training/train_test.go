@@ -125,7 +125,7 @@ func TestTrainLearnsAndBeatsBaseline(t *testing.T) {
 func TestTrainDeterministic(t *testing.T) {
 	onnxrttest.Init(t)
 	examples := synthetic(12, 300, 8)
-	cfg := Config{EmbedderID: "test", MaxEpochs: 5}
+	cfg := Config{EmbedderID: "test", MaxEpochs: 4, Folds: 2}
 	a, err := Train(context.Background(), examples, cfg, nil)
 	if err != nil {
 		t.Fatal(err)

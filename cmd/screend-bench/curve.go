@@ -57,6 +57,7 @@ type curvePoint struct {
 	Readiness    []model.Readiness  `json:"readiness"`
 	Epochs       [3]int             `json:"epochs"`
 	CropOffsets  map[string]float64 `json:"crop_offsets"`
+	BoxShrink    float64            `json:"box_shrink"`
 	Seconds      map[string]float64 `json:"seconds"`
 	Config       training.Config    `json:"config"`
 }
@@ -213,28 +214,36 @@ func runCurve(ctx context.Context, o curveOptions, cmd string, log *slog.Logger)
 				return nil, err
 			}
 			res.Points = append(res.Points, pt)
+			if err := res.write(o.ReportDir); err != nil { // a long run shows its points as they come
+				return nil, err
+			}
 			log.Info("curve point", "embedder", e, "reviewed", n, "coverage", pt.Test.Coverage,
 				"auto_errors", pt.Test.AutoErrors, "auto_decided", pt.Test.AutoDecided, "seconds", pt.TrainSeconds)
 		}
 	}
-	res.LoadAfter = readMachine().LoadAvg
-	if err := os.MkdirAll(o.ReportDir, 0o755); err != nil {
-		return nil, fmt.Errorf("curve report: %w", err)
-	}
-	data, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("encode curve: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(o.ReportDir, "curve.json"), append(data, '\n'), 0o644); err != nil {
-		return nil, fmt.Errorf("write curve: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(o.ReportDir, "curve.md"), []byte(res.Markdown()), 0o644); err != nil {
-		return nil, fmt.Errorf("write curve: %w", err)
-	}
-	if err := res.plot(filepath.Join(o.ReportDir, "curve.png")); err != nil {
+	if err := res.write(o.ReportDir); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// write writes curve.json, curve.md and curve.png into dir.
+func (r *curveResult) write(dir string) error {
+	r.LoadAfter = readMachine().LoadAvg
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("curve report: %w", err)
+	}
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode curve: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "curve.json"), append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write curve: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "curve.md"), []byte(r.Markdown()), 0o644); err != nil {
+		return fmt.Errorf("write curve: %w", err)
+	}
+	return r.plot(filepath.Join(dir, "curve.png"))
 }
 
 // curveRun trains on train (every group cross-fitted, none held out) and
@@ -249,7 +258,7 @@ func curveRun(ctx context.Context, o curveOptions, emb string, train, test []tra
 	}
 	pt := curvePoint{Embedder: emb, Reviewed: len(train), TrainSeconds: time.Since(t0).Seconds(),
 		Thresholds: tr.Params.Thresholds, OutOfFold: tr.Report.OutOfFold, Readiness: tr.Params.Readiness,
-		Epochs: tr.Report.Epochs, CropOffsets: tr.Params.CropOffsets, Seconds: tr.Report.Seconds, Config: tr.Report.Config}
+		Epochs: tr.Report.Epochs, CropOffsets: tr.Params.CropOffsets, BoxShrink: tr.Params.BoxShrink, Seconds: tr.Report.Seconds, Config: tr.Report.Config}
 	b, err := model.NewBundle(tr.Ranker, tr.Crop, tr.Reject, tr.Params, 1)
 	if err != nil {
 		return curvePoint{}, err

@@ -66,3 +66,32 @@ func TestFaultsSmoke(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileSmoke runs two cases of `screend-bench hostile` end to end
+// against a real screend and PostgreSQL; the whole suite is a bench run.
+func TestHostileSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: builds and runs screend")
+	}
+	if os.Getenv("TEST_DATABASE_URL") == "" {
+		t.Fatal("TEST_DATABASE_URL is not set: run with `make test` or source var/env")
+	}
+	work := t.TempDir()
+	bin := filepath.Join(work, "screend")
+	if err := buildScreend(context.Background(), bin); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"hostile", "--items", "9,16", "--screend", bin, "--work", work,
+		"--out", filepath.Join(work, "hostile.json")}, &stdout, &stderr)
+	t.Log(stdout.String())
+	if code != 0 {
+		t.Fatalf("hostile exited %d: %s", code, stderr.String())
+	}
+	if n := strings.Count(stdout.String(), "| PASS |"); n != 2 {
+		t.Fatalf("%d cases passed, want 2", n)
+	}
+	if _, err := os.Stat(filepath.Join(work, "hostile.md")); err != nil {
+		t.Fatalf("report not written: %v", err)
+	}
+}

@@ -85,7 +85,7 @@ func (p Params) Decide(group []Image, raw Raw) (Outcome, error) {
 	o.PCrop = p.CropPlatt.Apply(float64(raw.CropLogits[best]))
 	o.PReject = p.RejectPlatt.Apply(zr)
 	b := raw.Boxes[best]
-	o.Box = screend.BoxFromCenter(float64(b[0]), float64(b[1]), float64(b[2]))
+	o.Box = p.CropBox(b)
 
 	keep := 1 - o.PReject
 	cropF := o.PCrop

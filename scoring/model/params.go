@@ -107,6 +107,10 @@ type Params struct {
 	Temperature float64 `json:"temperature"`
 	// CropPlatt calibrates the crop model's crop_logit.
 	CropPlatt Platt `json:"crop_platt"`
+	// BoxShrink moves the crop model's box towards the prior crop
+	// (PriorCrop): 0 keeps the model's box, 1 is the prior; training sets
+	// it to what framed the out-of-fold crops best.
+	BoxShrink float64 `json:"box_shrink,omitempty"`
 	// CropOffsets are added per project to CropPlatt.B (ForProject): whether
 	// to crop differs between projects (and the people who review them).
 	CropOffsets map[string]float64 `json:"crop_offsets,omitempty"`
@@ -147,6 +151,21 @@ type Readiness struct {
 	// be certified: 0 when it is, -1 when its error rate is above the
 	// target at every confidence (more reviews alone will not do).
 	MoreReviews int `json:"more_reviews"`
+}
+
+// PriorCrop is how people frame a subject (docs/upstream-workflow.md):
+// centred horizontally, anchored at the top, linear scale 0.72 (the
+// median), as (cx, cy, scale).
+var PriorCrop = [3]float64{0.5, 0.36, 0.72}
+
+// CropBox returns the crop of a box output (cx, cy, scale) of the crop
+// model, moved BoxShrink of the way towards PriorCrop.
+func (p Params) CropBox(b [3]float32) screend.Box {
+	var c [3]float64
+	for k := range c {
+		c[k] = float64(b[k]) + p.BoxShrink*(PriorCrop[k]-float64(b[k]))
+	}
+	return screend.BoxFromCenter(c[0], c[1], c[2])
 }
 
 // ForProject returns the parameters for a group of project: the crop
