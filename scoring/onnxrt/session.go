@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -75,10 +76,13 @@ func convertInfo(in []ort.InputOutputInfo) []TensorInfo {
 }
 
 // ModelInfo reads the names, shapes and element types of the inputs and
-// outputs of the model file at path from its protobuf, skipping the
-// weights (see modelinfo.go): it takes milliseconds and no memory to speak
-// of, where loading the model in ONNX Runtime took as long as opening a
-// session.
+// outputs of the model file at path. It reads them from the protobuf,
+// skipping the weights (see modelinfo.go), which takes milliseconds and no
+// memory to speak of. Only when a declared shape leaves a dimension other
+// than the first (the batch) open, which ONNX Runtime's shape inference may
+// fill in, does it load the model in ONNX Runtime (briefly, with one thread
+// and no graph optimisation, about as long as opening a session), and
+// returns the memory that frees to the kernel.
 func ModelInfo(path string) (inputs, outputs []TensorInfo, err error) {
 	if !initialized() {
 		return nil, nil, ErrNotInitialized
@@ -87,13 +91,43 @@ func ModelInfo(path string) (inputs, outputs []TensorInfo, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("onnxrt: read inputs and outputs of %s: %w", path, err)
 	}
+	complete := true
 	for _, v := range in {
 		inputs = append(inputs, tensorInfo(v))
 	}
 	for _, v := range out {
 		outputs = append(outputs, tensorInfo(v))
 	}
-	return inputs, outputs, nil
+	for _, t := range append(slices.Clone(inputs), outputs...) {
+		if t.Shape == nil || slices.Contains(t.Shape[min(1, len(t.Shape)):], -1) {
+			complete = false
+		}
+	}
+	if complete {
+		return inputs, outputs, nil
+	}
+	return modelInfoORT(path)
+}
+
+// modelInfoORT is ModelInfo through ONNX Runtime, with its shape inference.
+func modelInfoORT(path string) (inputs, outputs []TensorInfo, err error) {
+	defer releaseFreedMemory()
+	o, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, nil, fmt.Errorf("onnxrt: session options: %w", err)
+	}
+	defer o.Destroy()
+	if err := o.SetIntraOpNumThreads(1); err != nil {
+		return nil, nil, fmt.Errorf("onnxrt: session options: %w", err)
+	}
+	if err := o.SetGraphOptimizationLevel(ort.GraphOptimizationLevelDisableAll); err != nil {
+		return nil, nil, fmt.Errorf("onnxrt: session options: %w", err)
+	}
+	in, out, err := ort.GetInputOutputInfoWithOptions(path, o)
+	if err != nil {
+		return nil, nil, fmt.Errorf("onnxrt: read inputs and outputs of %s: %w", path, err)
+	}
+	return convertInfo(in), convertInfo(out), nil
 }
 
 // ModelInfoBytes is ModelInfo for a model held in memory.
