@@ -17,8 +17,10 @@ run: setup build
 	@source var/env && exec $(BIN) run
 
 # test sets up, then vets and tests everything against the real database.
+# Packages run one at a time (-p 1): several start real daemons, browsers
+# and kill loops whose waits are sized for one such package on two cores.
 test: setup
-	source var/env && $(GO) vet ./... && $(GO) test ./...
+	source var/env && $(GO) vet ./... && $(GO) test -p 1 ./...
 
 clean:
 	rm -rf bin
