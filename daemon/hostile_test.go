@@ -4,10 +4,7 @@ package daemon_test
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
-	"encoding/binary"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"screend/scoring/imagefile/imagefiletest"
 	"screend/sql/sqltest"
 
 	"screend/daemon"
@@ -74,10 +72,10 @@ func TestMemoryBombsAreRefused(t *testing.T) {
 	dbURL, inbox := newInbox(t)
 	proj := filepath.Join(inbox, "p")
 	must(t, os.MkdirAll(proj, 0o755))
-	must(t, os.WriteFile(filepath.Join(proj, "jpeg_bomb.jpg"), progressiveJPEGBomb(9999, 9999), 0o644))
-	must(t, os.WriteFile(filepath.Join(proj, "png16_bomb.png"), flatPNG16(9000, 9000), 0o644))
+	must(t, os.WriteFile(filepath.Join(proj, "jpeg_bomb.jpg"), imagefiletest.ProgressiveJPEGBomb(9999, 9999), 0o644))
+	must(t, os.WriteFile(filepath.Join(proj, "png16_bomb.png"), imagefiletest.FlatPNG16(9000, 9000), 0o644))
 	sparse := filepath.Join(proj, "sparse.png")
-	must(t, os.WriteFile(sparse, flatPNG16(100, 100), 0o644))
+	must(t, os.WriteFile(sparse, imagefiletest.FlatPNG16(100, 100), 0o644))
 	must(t, os.Truncate(sparse, 1500<<20))
 	writePNG(t, filepath.Join(proj, "20250101_000000_stage1_generated.png"), photo(40, 40, 1))
 
@@ -400,47 +398,6 @@ func TestPendingCountsFilesNotYetStable(t *testing.T) {
 		st, err := d.db.ReadStatus(context.Background())
 		return err == nil && st.Pending == 1 && len(st.Images) == 0
 	}, "status to count the file still being written as pending")
-}
-
-// progressiveJPEGBomb is a 271-byte progressive JPEG header declaring
-// w x h: decoders allocate its coefficients before reading any data.
-func progressiveJPEGBomb(w, h int) []byte {
-	var b bytes.Buffer
-	b.Write([]byte{0xff, 0xd8, 0xff, 0xe0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0})
-	b.Write(append([]byte{0xff, 0xdb, 0, 67, 0}, bytes.Repeat([]byte{1}, 64)...))
-	b.Write([]byte{0xff, 0xc2, 0, 17, 8, byte(h >> 8), byte(h), byte(w >> 8), byte(w), 3, 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0})
-	b.Write(bytes.Repeat([]byte{0}, 271-b.Len()))
-	return b.Bytes()
-}
-
-// flatPNG16 is a valid, flat 16-bit RGBA PNG: 630 KB for 9000x9000, which
-// takes 648 MB to decode.
-func flatPNG16(w, h int) []byte {
-	var b, idat bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&idat, zlib.BestCompression)
-	row := make([]byte, 1+w*8)
-	for range h {
-		zw.Write(row)
-	}
-	zw.Close()
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		binary.Write(&b, binary.BigEndian, uint32(len(data)))
-		crc := crc32.NewIEEE()
-		crc.Write([]byte(typ))
-		crc.Write(data)
-		b.WriteString(typ)
-		b.Write(data)
-		binary.Write(&b, binary.BigEndian, crc.Sum32())
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9] = 16, 6
-	chunk("IHDR", ihdr)
-	chunk("IDAT", idat.Bytes())
-	chunk("IEND", nil)
-	return b.Bytes()
 }
 
 // eventually waits up to 60 s for cond, polling.

@@ -9,13 +9,10 @@ package main
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
-	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
-	"hash/crc32"
 	"image"
 	"image/png"
 	"io"
@@ -23,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"screend/scoring/imagefile/imagefiletest"
 	"slices"
 	"strings"
 	"syscall"
@@ -282,47 +280,6 @@ func hostilePhoto(path string, w, h int, seed uint64) error {
 	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
-// progressiveJPEGBomb is a 271-byte progressive JPEG header declaring
-// w x h: decoders allocate its coefficients before reading any data.
-func progressiveJPEGBomb(w, h int) []byte {
-	var b bytes.Buffer
-	b.Write([]byte{0xff, 0xd8, 0xff, 0xe0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0})
-	b.Write(append([]byte{0xff, 0xdb, 0, 67, 0}, bytes.Repeat([]byte{1}, 64)...))
-	b.Write([]byte{0xff, 0xc2, 0, 17, 8, byte(h >> 8), byte(h), byte(w >> 8), byte(w), 3, 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0})
-	b.Write(bytes.Repeat([]byte{0}, 271-b.Len()))
-	return b.Bytes()
-}
-
-// flatPNG16 is a valid, flat 16-bit RGBA PNG: about 630 KB for 9000x9000,
-// which takes 648 MB to decode.
-func flatPNG16(w, h int) []byte {
-	var b, idat bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&idat, zlib.BestCompression)
-	row := make([]byte, 1+w*8)
-	for range h {
-		zw.Write(row)
-	}
-	zw.Close()
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		binary.Write(&b, binary.BigEndian, uint32(len(data)))
-		crc := crc32.NewIEEE()
-		crc.Write([]byte(typ))
-		crc.Write(data)
-		b.WriteString(typ)
-		b.Write(data)
-		binary.Write(&b, binary.BigEndian, crc.Sum32())
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9] = 16, 6
-	chunk("IHDR", ihdr)
-	chunk("IDAT", idat.Bytes())
-	chunk("IEND", nil)
-	return b.Bytes()
-}
-
 func init() {
 	registerHostile(
 		hostileCase{Item: "1", Name: "non-UTF-8 file, folder and project names", Run: hostileNonUTF8},
@@ -375,9 +332,9 @@ func hostileMemoryBombs(ctx context.Context, hc *hostileRun) (string, error) {
 	}
 	bombs := map[string][]byte{}
 	for i := range 8 {
-		bombs[fmt.Sprintf("jpeg_bomb_%d.jpg", i)] = progressiveJPEGBomb(9999, 9999)
+		bombs[fmt.Sprintf("jpeg_bomb_%d.jpg", i)] = imagefiletest.ProgressiveJPEGBomb(9999, 9999)
 	}
-	png16 := flatPNG16(9000, 9000)
+	png16 := imagefiletest.FlatPNG16(9000, 9000)
 	for i := range 4 {
 		// Each a little different, so they are not duplicates.
 		bombs[fmt.Sprintf("png16_bomb_%d.png", i)] = append(slices.Clone(png16), byte(i))
@@ -388,7 +345,7 @@ func hostileMemoryBombs(ctx context.Context, hc *hostileRun) (string, error) {
 		}
 	}
 	sparse := filepath.Join(p, "sparse.png")
-	if err := os.WriteFile(sparse, flatPNG16(100, 100), 0o644); err != nil {
+	if err := os.WriteFile(sparse, imagefiletest.FlatPNG16(100, 100), 0o644); err != nil {
 		return "", err
 	}
 	if err := os.Truncate(sparse, 1500<<20); err != nil {
