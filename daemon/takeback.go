@@ -37,6 +37,8 @@ type takeBacker struct {
 	moves    *mover
 	wake     waker
 	instance func() int32
+	// drainTimeout bounds the moves finished after shutdown began.
+	drainTimeout time.Duration
 }
 
 // takeBackPoll is how often take-backs are looked for without a wake-up.
@@ -44,9 +46,13 @@ const takeBackPoll = 2 * time.Second
 
 // Run carries out take-backs until ctx ends.
 func (t *takeBacker) Run(ctx context.Context) error {
+	// Journaled moves are finished even when ctx ends, within drainTimeout;
+	// the rest are the applier's due moves at the next start.
+	work, stopDrain := drainContext(ctx, t.drainTimeout, t.log, "journaled take-back moves")
+	defer stopDrain()
 	t.wake.run(ctx, takeBackPoll, func() bool {
 		t.finish(ctx)
-		more, err := t.takeBackNext(ctx)
+		more, err := t.takeBackNext(ctx, work)
 		if err != nil && ctx.Err() == nil {
 			t.log.Error("plan take-back", "err", err)
 		}
@@ -56,8 +62,9 @@ func (t *takeBacker) Run(ctx context.Context) error {
 }
 
 // takeBackNext plans, journals and carries out the next requested
-// take-back. It reports whether another may be waiting.
-func (t *takeBacker) takeBackNext(ctx context.Context) (bool, error) {
+// take-back, moving its files on work. It reports whether another may be
+// waiting.
+func (t *takeBacker) takeBackNext(ctx, work context.Context) (bool, error) {
 	tb, found, err := t.db.NextTakeBack(ctx)
 	if err != nil || !found {
 		return false, err
@@ -77,9 +84,8 @@ func (t *takeBacker) takeBackNext(ctx context.Context) (bool, error) {
 		t.log.Warn("file left where it is", "group_id", tb.GroupID, "path", n.Path, "reason", n.Reason)
 	}
 	for _, mv := range moves {
-		// Finished even when ctx ends: the moves are journaled. A move
-		// that fails is retried by the applier's rounds.
-		if _, err := t.moves.Do(context.WithoutCancel(ctx), mv); err != nil {
+		// A move that fails is retried by the applier's rounds.
+		if _, err := t.moves.Do(work, mv); err != nil {
 			t.log.Error("record file move", "err", err)
 		}
 	}
