@@ -29,6 +29,10 @@ type Options struct {
 	RetrainMinDecisions int
 	// DryRun makes decisions and records them but moves no file.
 	DryRun bool
+	// DrainTimeout bounds how long work under way at shutdown (claimed
+	// images, journaled moves) may take to finish; what is left is
+	// finished at the next start.
+	DrainTimeout time.Duration
 	// ScanInterval is how often every root is rescanned.
 	ScanInterval time.Duration
 	// StableFor is how long a file's size and mtime must stay unchanged

@@ -48,7 +48,7 @@ func BenchmarkRescanProcessedInbox(b *testing.B) {
 		}
 	}
 	for start := 0; start < len(files); start += 5000 {
-		if _, err := db.RecordFiles(ctx, files[start:min(start+5000, len(files))]); err != nil {
+		if _, err := db.RecordFiles(ctx, files[start:min(start+5000, len(files))], nil); err != nil {
 			b.Fatal(err)
 		}
 	}

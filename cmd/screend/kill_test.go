@@ -85,7 +85,9 @@ func TestKillNineAtAnyMoment(t *testing.T) {
 				t.Errorf("screend run after SIGTERM: %v", err)
 			}
 		}()
-		deadline := time.Now().Add(90 * time.Second)
+		started := time.Now()
+		deadline := started.Add(90 * time.Second)
+		defer func() { t.Logf("idle after %s", time.Since(started).Round(100*time.Millisecond)) }()
 		idle := 0
 		for idle < 5 {
 			st, err := db.ReadStatus(ctx)

@@ -54,6 +54,11 @@ type Config struct {
 	RetrainMinDecisions int
 	// DryRun makes decisions and records them but moves no file. Default: false.
 	DryRun bool
+	// DrainTimeout bounds how long work under way at shutdown (claimed
+	// images being decoded, embedded and stored; journaled file moves) may
+	// take to finish; what is left is finished at the next start. Keep it
+	// below the unit's TimeoutStopSec. Default: 30s.
+	DrainTimeout time.Duration
 	// ScanInterval is how often every root is rescanned, so files that
 	// fsnotify missed (network file systems, dropped events) are found.
 	// Default: 1m.
@@ -113,6 +118,7 @@ func (c Config) Daemon() daemon.Options {
 		RetrainSchedule:     c.RetrainSchedule,
 		RetrainMinDecisions: c.RetrainMinDecisions,
 		DryRun:              c.DryRun,
+		DrainTimeout:        c.DrainTimeout,
 		ScanInterval:        c.ScanInterval,
 		StableFor:           c.StableFor,
 		MaxPixels:           c.MaxPixels,
@@ -215,6 +221,9 @@ var settings = []setting{
 	{key: "dry_run", env: "SCREEND_DRY_RUN", def: "false",
 		set: func(c *Config, v string) (err error) { c.DryRun, err = strconv.ParseBool(v); return err },
 		get: func(c *Config) string { return strconv.FormatBool(c.DryRun) }},
+	{key: "drain_timeout", env: "SCREEND_DRAIN_TIMEOUT", def: "30s",
+		set: func(c *Config, v string) error { return parseDuration(&c.DrainTimeout, v) },
+		get: func(c *Config) string { return c.DrainTimeout.String() }},
 	{key: "scan_interval", env: "SCREEND_SCAN_INTERVAL", def: "1m",
 		set: func(c *Config, v string) error { return parseDuration(&c.ScanInterval, v) },
 		get: func(c *Config) string { return c.ScanInterval.String() }},
@@ -368,6 +377,9 @@ func (c Config) Validate() error {
 	}
 	if c.RetrainMinDecisions < 0 {
 		return bad("SCREEND_RETRAIN_MIN_DECISIONS", "must not be negative, got %d", c.RetrainMinDecisions)
+	}
+	if c.DrainTimeout <= 0 {
+		return bad("SCREEND_DRAIN_TIMEOUT", "must be positive, got %s", c.DrainTimeout)
 	}
 	if c.ScanInterval <= 0 {
 		return bad("SCREEND_SCAN_INTERVAL", "must be positive, got %s", c.ScanInterval)
