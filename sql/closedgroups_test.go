@@ -1,7 +1,6 @@
 package sql_test
 
 import (
-	"context"
 	"math"
 	"slices"
 	"testing"
@@ -46,7 +45,7 @@ func TestClaimClosedGroups(t *testing.T) {
 		{"the oldest up to the limit", a, 1, nil, []int64{ready}},
 		{"its own claims again, not those of a live instance", a, 10, nil, []int64{ready, later}},
 		{"none claimed by another live instance", b, 10, nil, []int64{other}},
-		{"the claims of an instance that is gone", a, 10, func() { b.Close(context.Background()) }, []int64{ready, other, later}},
+		{"the claims of an instance that is gone", a, 10, func() { f.closeInstance(b) }, []int64{ready, other, later}},
 	} {
 		if c.before != nil {
 			c.before()

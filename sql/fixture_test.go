@@ -3,6 +3,7 @@ package sql_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/pgvector/pgvector-go"
 
@@ -77,6 +78,27 @@ func (f *fixture) instance() *sql.Instance {
 	}
 	f.t.Cleanup(func() { in.Close(context.Background()) })
 	return in
+}
+
+// closeInstance closes in and waits until the server has let go of its
+// lock (the backend ends a moment after the connection closes).
+func (f *fixture) closeInstance(in *sql.Instance) {
+	f.t.Helper()
+	if err := in.Close(f.ctx); err != nil {
+		f.t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var alive bool
+		f.scan(`SELECT screend.instance_alive($1)`, []any{in.ID}, &alive)
+		if !alive {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("instance %d still holds its lock 10s after closing", in.ID)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // image inserts an image of project called name in state, with content
