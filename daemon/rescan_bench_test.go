@@ -52,7 +52,7 @@ func BenchmarkRescanProcessedInbox(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	cfg := OptionsForTest("", inbox)
+	cfg := Options{Inbox: []string{inbox}, ScanInterval: time.Minute, StableFor: 2 * time.Second}
 	log := slog.New(slog.DiscardHandler)
 	b.ResetTimer()
 	for range b.N {
