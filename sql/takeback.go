@@ -254,7 +254,7 @@ func (db *DB) FinishTakeBacks(ctx context.Context) ([]int64, error) {
 				WHERE t.take_back_id = $1`, x.takeBack)
 			batch.Queue(`DELETE FROM screend.decisions WHERE group_id = $1`, x.group)
 			batch.Queue(`
-				UPDATE screend.groups SET state = 'flagged', flagged_at = now(),
+				UPDATE screend.groups SET state = 'flagged', flagged_at = now(), error = NULL, retry_after = NULL,
 					reasons = array_append(array_remove(reasons, 'taken_back'), 'taken_back')
 				WHERE group_id = $1`, x.group)
 			if err := tx.SendBatch(ctx, batch).Close(); err != nil {
