@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"image/png"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -337,5 +338,71 @@ func TestFindPhotosPicksLargestOfImagesFolder(t *testing.T) {
 	want := []string{filepath.Join(dir, "A/contents/images/300x150.png"), filepath.Join(dir, "loose.png")}
 	if !slices.Equal(got, want) {
 		t.Fatalf("FindPhotos = %v, want %v", got, want)
+	}
+}
+
+// TestMalformIsVisible: a malformation is kept only where it shows; on a
+// flat picture nothing but a blotch shows, so the reason becomes blotched.
+func TestMalformIsVisible(t *testing.T) {
+	t.Parallel()
+	flat := image.NewRGBA(image.Rect(0, 0, 160, 160))
+	for i := range flat.Pix {
+		flat.Pix[i] = 128
+	}
+	stripes := image.NewRGBA(flat.Rect)
+	for y := 0; y < 160; y++ {
+		for x := 0; x < 160; x++ {
+			v := uint8(40)
+			if (x/4+y/6)%2 == 0 {
+				v = 220
+			}
+			i := y*stripes.Stride + x*4
+			stripes.Pix[i], stripes.Pix[i+1], stripes.Pix[i+2], stripes.Pix[i+3] = v, v/2, 255-v, 255
+		}
+	}
+	for _, reason := range []string{RejectWarped, RejectDoubled, RejectMelted, RejectBlotched} {
+		for _, tc := range []struct {
+			name string
+			img  *image.RGBA
+			want string
+		}{{"flat", flat, RejectBlotched}, {"stripes", stripes, reason}} {
+			img := image.NewRGBA(tc.img.Rect)
+			copy(img.Pix, tc.img.Pix)
+			got, applied := malform(img, reason, rand.New(rand.NewPCG(1, 2)))
+			if applied != tc.want {
+				t.Errorf("%s on %s: applied %s, want %s", reason, tc.name, applied, tc.want)
+			}
+			whole := region{cx: 80, cy: 80, rx: 200, ry: 200}
+			if c := visibleChange(tc.img, got, whole); c == 0 {
+				t.Errorf("%s on %s changed nothing", reason, tc.name)
+			}
+		}
+	}
+}
+
+// TestWhimsAreBorderline: a curator goes against habit only near the
+// habit's threshold, never on a clear shot.
+func TestWhimsAreBorderline(t *testing.T) {
+	t.Parallel()
+	truth, err := Plan(Options{Photos: "x", Out: "y", Seed: 5, Pictures: 4000, Projects: 4}, []string{"a", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	against, kept := 0, 0
+	for _, tr := range truth {
+		if tr.Decision == Reject {
+			continue
+		}
+		kept++
+		habit := cropHabits[(int(tr.Project[1]-'0')*10+int(tr.Project[2]-'0')-1)%len(cropHabits)]
+		if (tr.Decision == Crop) != (tr.Wide > habit) {
+			against++
+			if d := math.Abs(tr.Wide - habit); d > 0.35 {
+				t.Errorf("picture %d: against habit %.2f at wide %.2f", tr.Picture, habit, tr.Wide)
+			}
+		}
+	}
+	if r := float64(against) / float64(kept); r < 0.02 || r > 0.08 {
+		t.Errorf("%.1f%% of kept pictures against habit, want about 5%%", 100*r)
 	}
 }

@@ -59,10 +59,15 @@
 //     generation went wrong): a feathered region of the upper middle is
 //     twisted ("warped"), partly repeated beside itself ("doubled"),
 //     smeared downwards ("melted") or blotched with a garish colour
-//     ("blotched"); the rest of the picture is fine.
+//     ("blotched"); the rest of the picture is fine. A curator rejects what
+//     they see: a malformation must change its region visibly (a mean of
+//     12/255), so up to 12 places are tried, and a picture where none
+//     shows it (twisting a patch of fog changes nothing) is blotched
+//     instead; Truth.RejectReason is what was applied.
 //   - crop or approve: a curator crops a wide shot (Truth.Wide, how much of
 //     the photo the picture shows) above the project's habit, and on a
-//     whim (3%) does the opposite;
+//     whim does the opposite: a coin toss for a shot at the threshold,
+//     fading with the distance from it (about 5% of kept pictures);
 //     the four habits (cycled over projects) crop 90%, 55%, 80% and 40% of
 //     kept pictures, about 48% of all groups. The box is normalised
 //     [x1,y1,x2,y2] and keeps the aspect ratio (normalised width ==
