@@ -373,3 +373,39 @@ func breakLocally(img *image.RGBA, defect string, rng *rand.Rand) *image.RGBA {
 	blendIn(orig, bad, r)
 	return orig
 }
+
+// spreadGrid is the number of luma samples per side spread measures on.
+const spreadGrid = 64
+
+// keptFrame is the frame a curator keeps when cropping, normalised
+// [x1, y1, x2, y2]: centred, top-anchored, of the median crop area (52%).
+var keptFrame = [4]float64{0.139, 0, 0.861, 0.721}
+
+// spread is the share of the picture's detail (luma gradient magnitude on
+// a spreadGrid x spreadGrid sample) outside keptFrame; 0.5 for a flat
+// picture.
+func spread(img *image.RGBA) float64 {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	var luma [spreadGrid][spreadGrid]float64
+	for gy := range spreadGrid {
+		for gx := range spreadGrid {
+			i := (gy*h/spreadGrid)*img.Stride + (gx*w/spreadGrid)*4
+			luma[gy][gx] = 0.299*float64(img.Pix[i]) + 0.587*float64(img.Pix[i+1]) + 0.114*float64(img.Pix[i+2])
+		}
+	}
+	var inside, total float64
+	for gy := 1; gy < spreadGrid-1; gy++ {
+		for gx := 1; gx < spreadGrid-1; gx++ {
+			g := math.Abs(luma[gy][gx+1]-luma[gy][gx-1]) + math.Abs(luma[gy+1][gx]-luma[gy-1][gx])
+			total += g
+			x, y := (float64(gx)+0.5)/spreadGrid, (float64(gy)+0.5)/spreadGrid
+			if x >= keptFrame[0] && x < keptFrame[2] && y >= keptFrame[1] && y < keptFrame[3] {
+				inside += g
+			}
+		}
+	}
+	if total == 0 {
+		return 0.5
+	}
+	return math.Round((1-inside/total)*1e6) / 1e6
+}
