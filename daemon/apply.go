@@ -57,10 +57,12 @@ var errCannotApply = errors.New("decision cannot be applied")
 
 // Run applies decided groups until ctx ends.
 func (a *applier) Run(ctx context.Context) error {
+	// The round under way when ctx ends is finished, within DrainTimeout:
+	// its moves are journaled, and a half-moved group only makes the next
+	// round (or the next start) do the rest.
+	work, stopDrain := drainContext(ctx, a.cfg.DrainTimeout, a.log, "journaled file moves")
+	defer stopDrain()
 	a.wake.run(ctx, applyPoll, func() bool {
-		// Moves are finished even when ctx ends: they are journaled, and
-		// a half-moved group only makes the next round do the rest.
-		work := context.WithoutCancel(ctx)
 		a.finishDueMoves(work)
 		a.sweepMissingProjects(work)
 		return a.applyNext(work)

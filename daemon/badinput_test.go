@@ -35,7 +35,7 @@ func TestOversizedAndVanishedFiles(t *testing.T) {
 	pid, err := db.EnsureProject(ctx, inbox, "p")
 	must(t, err)
 	_, err = db.RecordFiles(ctx, []sql.NewFile{{ProjectID: pid, Path: filepath.Join(proj, "gone.png"),
-		RelPath: "gone.png", FileName: "gone.png", Size: 10, MTime: time.Now().Truncate(time.Microsecond)}})
+		RelPath: "gone.png", FileName: "gone.png", Size: 10, MTime: time.Now().Truncate(time.Microsecond)}}, nil)
 	must(t, err)
 	db.Close()
 

@@ -102,9 +102,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	dec := &decider{
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "decider"), metrics: d.metrics,
-		embedder: d.embedder.ID(), embedderID: embedderID, wake: newWaker(), decided: app.wake.Wake,
+		embedder: d.embedder.ID(), embedderID: embedderID, wake: newWaker(), instance: instance,
+		decided: app.wake.Wake,
 	}
-	back := &takeBacker{db: d.db, log: d.log.With("component", "takeback"), moves: moves, wake: newWaker(), instance: instance}
+	back := &takeBacker{db: d.db, log: d.log.With("component", "takeback"), moves: moves, wake: newWaker(), instance: instance,
+		drainTimeout: d.cfg.DrainTimeout}
 	listen := &listener{
 		url: d.cfg.DatabaseURL, log: d.log.With("component", "listener"),
 		resolved: app.wake.Wake, model: dec.wake.Wake, takeBack: back.wake.Wake,

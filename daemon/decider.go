@@ -16,6 +16,17 @@ import (
 // is sure of; the rest are flagged for review with their reasons. Without
 // an active model every group is flagged no_model: nothing is decided on
 // guesswork. A newly promoted model is picked up at the next round.
+//
+// A round reads top to bottom:
+//
+//  1. open the active model when it changed (loadModel);
+//  2. claim closed groups (sql.ClaimClosedGroups); a claim of an instance
+//     that stops before storing is taken over like its other claims;
+//  3. for each group, read its images and conflicts (sql.LoadClosedGroup),
+//     run the model and the familiarity check (sql.NearestTrainingDistance)
+//     outside any transaction, and judge the evidence (model.Judge, pure);
+//  4. store the score, and the decision of a decided group
+//     (sql.StoreScore).
 type decider struct {
 	cfg        Options
 	db         *sql.DB
@@ -24,6 +35,7 @@ type decider struct {
 	embedder   string // the embedder's ID, which a model must have been trained on
 	embedderID int32
 	wake       waker
+	instance   func() int32
 	// decided is called when groups were decided and have files to move.
 	decided func()
 
@@ -35,38 +47,65 @@ type decider struct {
 // without a wake-up.
 const decidePoll = 2 * time.Second
 
+// closedGroupsPerRound bounds the groups one round claims.
+const closedGroupsPerRound = 32
+
 // Run scores closed groups until ctx ends.
 func (d *decider) Run(ctx context.Context) error {
 	defer d.closeBundle()
-	d.wake.run(ctx, decidePoll, func() bool {
-		if err := d.loadModel(ctx); err != nil && ctx.Err() == nil {
-			d.log.Error("load active model; groups are flagged until it loads", "err", err)
+	d.wake.run(ctx, decidePoll, func() bool { return d.round(ctx) })
+	return nil
+}
+
+// round claims closed groups, scores them and stores their scores. It
+// reports whether more groups may be waiting.
+func (d *decider) round(ctx context.Context) bool {
+	if err := d.loadModel(ctx); err != nil && ctx.Err() == nil {
+		d.log.Error("load active model; groups are flagged until it loads", "err", err)
+	}
+	instance := d.instance()
+	claimed, err := d.db.ClaimClosedGroups(ctx, instance, closedGroupsPerRound)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Error("claim closed groups", "err", err)
 		}
-		scored, err := d.db.ScoreClosedGroups(ctx, d.embedderID, 32, func(g sql.GroupToScore) sql.Scored {
-			return d.score(ctx, g)
-		})
+		return false
+	}
+	decided := false
+	for _, c := range claimed {
+		g, err := d.db.LoadClosedGroup(ctx, c, d.embedderID)
 		if err != nil {
 			if ctx.Err() == nil {
-				d.log.Error("score groups", "err", err)
+				d.log.Error("read closed group", "group_id", c.ID, "err", err)
 			}
 			return false
 		}
-		decided := false
-		for _, s := range scored {
-			switch s.State {
-			case screend.GroupFlagged:
-				d.metrics.GroupsFlagged.Inc()
-			case screend.GroupDecided:
-				d.metrics.GroupsDecided.WithLabelValues(string(s.Outcome)).Inc()
-				decided = true
+		s := d.score(ctx, g)
+		if ctx.Err() != nil {
+			return false // a model or familiarity error of shutting down is not stored
+		}
+		stored, err := d.db.StoreScore(ctx, instance, g.ID, s)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.Error("store score", "group_id", g.ID, "err", err)
 			}
+			return false
 		}
-		if decided {
-			d.decided()
+		if !stored {
+			continue // resolved by a human, or taken over meanwhile
 		}
-		return len(scored) > 0
-	})
-	return nil
+		switch s.State {
+		case screend.GroupFlagged:
+			d.metrics.GroupsFlagged.Inc()
+		case screend.GroupDecided:
+			d.metrics.GroupsDecided.WithLabelValues(string(s.Outcome)).Inc()
+			decided = true
+		}
+	}
+	if decided {
+		d.decided()
+	}
+	return len(claimed) > 0
 }
 
 // loadModel opens the active model when it changed since the last round.
@@ -128,14 +167,14 @@ func (d *decider) unfamiliar(ctx context.Context, v []float32) (bool, error) {
 
 // score turns a group into a suggestion, and a decision when the model is
 // sure enough and nothing speaks against it (model.Judge).
-func (d *decider) score(ctx context.Context, g sql.GroupToScore) sql.Scored {
+func (d *decider) score(ctx context.Context, g sql.ClosedGroup) sql.Score {
 	ev := model.Evidence{Images: len(g.Images), Conflict: g.Conflict}
 	out, err := d.run(ctx, g, &ev)
 	if err != nil {
 		d.log.Error("score group", "group_id", g.ID, "err", err)
 	}
 	v := model.Judge(ev, out)
-	s := sql.Scored{State: screend.GroupFlagged, Reasons: v.Reasons}
+	s := sql.Score{State: screend.GroupFlagged, Reasons: v.Reasons}
 	if v.Decided {
 		s.State = screend.GroupDecided
 	}
@@ -165,7 +204,7 @@ func (d *decider) score(ctx context.Context, g sql.GroupToScore) sql.Scored {
 // run gathers the evidence on a group and runs the model on it when it can:
 // it returns the model's outcome, or nil when there is no model, an image
 // has no embedding or the model failed (said in ev).
-func (d *decider) run(ctx context.Context, g sql.GroupToScore, ev *model.Evidence) (*model.Outcome, error) {
+func (d *decider) run(ctx context.Context, g sql.ClosedGroup, ev *model.Evidence) (*model.Outcome, error) {
 	if d.bundle == nil {
 		ev.NoModel = true
 		return nil, nil

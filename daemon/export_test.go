@@ -3,8 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"runtime"
-	"time"
 
 	"screend/sql"
 )
@@ -42,14 +40,3 @@ const (
 )
 
 var LookAt = lookAt
-
-// OptionsForTest are the options of the default configuration
-// (cmd/screend/config) for a daemon on dbURL watching inbox.
-func OptionsForTest(dbURL, inbox string) Options {
-	return Options{
-		DatabaseURL: dbURL, Inbox: []string{inbox}, Settle: 2 * time.Minute, Listen: "127.0.0.1:9464",
-		RetrainSchedule: "0 3 * * *", RetrainMinDecisions: 50, ScanInterval: time.Minute, StableFor: 2 * time.Second,
-		MaxPixels: 100_000_000, DecodeWorkers: runtime.NumCPU(), DecodeMemoryMB: 1024, IntraOpThreads: runtime.NumCPU(), BatchSize: 16,
-		ReviewListen: "127.0.0.1:9465", ReviewCache: "./var/cache/review", ReviewCacheMB: 1024, ReviewMemoryMB: 64,
-	}
-}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"screend/cmd/screend/config"
 	"screend/daemon"
 	"screend/scoring/embed"
 	"screend/sql"
@@ -22,7 +23,8 @@ import (
 // timings so tests run quickly.
 func testConfig(t *testing.T, dbURL string, inbox string) daemon.Options {
 	t.Helper()
-	cfg := daemon.OptionsForTest(dbURL, inbox)
+	cfg := config.Default().Daemon()
+	cfg.DatabaseURL, cfg.Inbox = dbURL, []string{inbox}
 	cfg.Settle, cfg.StableFor, cfg.ScanInterval = 3*time.Second, 300*time.Millisecond, 2*time.Second
 	cfg.Listen, cfg.ReviewListen = "", ""
 	return cfg

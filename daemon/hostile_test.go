@@ -108,7 +108,7 @@ func TestCrashedDecoderIsQuarantined(t *testing.T) {
 	st, err := os.Stat(crash)
 	must(t, err)
 	_, err = db.RecordFiles(ctx, []sql.NewFile{{ProjectID: pid, Path: crash, RelPath: filepath.Base(crash),
-		FileName: filepath.Base(crash), Size: st.Size(), MTime: st.ModTime().Truncate(time.Microsecond), Stage: 1}})
+		FileName: filepath.Base(crash), Size: st.Size(), MTime: st.ModTime().Truncate(time.Microsecond), Stage: 1}}, nil)
 	must(t, err)
 	_, err = sqltest.Pool(db).Exec(ctx, `UPDATE screend.images SET decodes = 3, attempts = 3`)
 	must(t, err)
@@ -155,7 +155,7 @@ func TestUnseenIsNotGoneAndGoneComesBack(t *testing.T) {
 		st, err := os.Stat(src)
 		must(t, err)
 		_, err = db.RecordFiles(ctx, []sql.NewFile{{ProjectID: pid, Path: dst, RelPath: filepath.Base(dst),
-			FileName: filepath.Base(dst), Size: st.Size(), MTime: st.ModTime().Truncate(time.Microsecond), Stage: 1}})
+			FileName: filepath.Base(dst), Size: st.Size(), MTime: st.ModTime().Truncate(time.Microsecond), Stage: 1}}, nil)
 		must(t, err)
 	}
 	mounted := filepath.Join(inbox, "share", filepath.Base(unseen))
@@ -255,7 +255,7 @@ func TestGroupOfGoneImagesIsDropped(t *testing.T) {
 		files = append(files, sql.NewFile{ProjectID: pid, Path: filepath.Join(proj, "sub", name), RelPath: "sub/" + name,
 			FileName: name, Size: 100, MTime: time.Now().Truncate(time.Microsecond), Stage: 1})
 	}
-	_, err = db.RecordFiles(ctx, files)
+	_, err = db.RecordFiles(ctx, files, nil)
 	must(t, err)
 	_, err = db.Regroup(ctx, pid, time.Hour) // one open group: its images wait to be processed
 	must(t, err)
@@ -288,7 +288,7 @@ func TestReplacedFilesGetAReason(t *testing.T) {
 		files = append(files, sql.NewFile{ProjectID: pid, Path: filepath.Join(proj, name), RelPath: name,
 			FileName: name, Size: 100, MTime: time.Now().Truncate(time.Microsecond), Stage: 1})
 	}
-	_, err = db.RecordFiles(ctx, files)
+	_, err = db.RecordFiles(ctx, files, nil)
 	must(t, err)
 	db.Close()
 	must(t, os.MkdirAll(filepath.Join(proj, "dir.png"), 0o755))

@@ -69,21 +69,27 @@ type job struct {
 	vector      []float32
 }
 
-// Run processes images until ctx ends, then finishes what it claimed.
+// Run processes images until ctx ends, then finishes what it claimed
+// within DrainTimeout. It stops with an error when inference fails.
 func (p *pipeline) Run(ctx context.Context) error {
 	p.budget = semaphore.NewWeighted(p.cfg.DecodeMemoryMB << 20)
 	jobs := make(chan *job, p.cfg.BatchSize)
 	decoded := make(chan *job, p.cfg.BatchSize)
 	embedded := make(chan []*job, 2)
 
-	// Stages after the claimer run on a context that outlives ctx, so work
-	// already claimed is finished at shutdown.
-	drain := context.WithoutCancel(ctx)
+	// Stages after the claimer run on a context that outlives ctx by up to
+	// DrainTimeout, so work already claimed is finished at shutdown; what
+	// is left then stays claimed and is taken over at the next start.
+	drain, stopDrain := drainContext(ctx, p.cfg.DrainTimeout, p.log, "claimed images")
+	defer stopDrain()
+	// The claimer stops when ctx ends, or when inference failed.
+	claimCtx, stopClaim := context.WithCancel(ctx)
+	defer stopClaim()
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	wg.Go(func() {
 		defer close(jobs)
-		errs <- p.claim(ctx, jobs)
+		errs <- p.claim(claimCtx, jobs)
 	})
 	var workers sync.WaitGroup
 	for range p.cfg.DecodeWorkers {
@@ -101,6 +107,11 @@ func (p *pipeline) Run(ctx context.Context) error {
 	wg.Go(func() {
 		defer close(embedded)
 		errs <- p.infer(drain, decoded, embedded)
+		// After a failure, the workers finish what was claimed and their
+		// output is dropped: the images stay claimed.
+		stopClaim()
+		for range decoded {
+		}
 	})
 	wg.Go(func() {
 		errs <- p.write(drain, embedded)
@@ -377,6 +388,9 @@ func (p *pipeline) infer(ctx context.Context, in <-chan *job, out chan<- []*job)
 		if len(inputs) > 0 {
 			start := time.Now()
 			vectors, err := p.embedder.Embed(ctx, inputs)
+			if err != nil && ctx.Err() != nil {
+				return nil // the drain timed out: the images stay claimed
+			}
 			if err != nil {
 				// An inference failure is the model's or the machine's, not
 				// the file's: the images stay claimed and are retried after
@@ -402,6 +416,9 @@ func (p *pipeline) infer(ctx context.Context, in <-chan *job, out chan<- []*job)
 // re-registers.
 func (p *pipeline) write(ctx context.Context, in <-chan []*job) error {
 	for batch := range in {
+		if ctx.Err() != nil {
+			continue // the drain timed out: the images stay claimed
+		}
 		// Whatever else is ready goes into the same transaction.
 		for more := true; more && len(batch) < p.cfg.BatchSize; {
 			select {

@@ -33,7 +33,7 @@ func TestRetriedJobsAreReleasedByTheirClaimers(t *testing.T) {
 	for _, name := range []string{"a.png", "b.png"} {
 		files = append(files, sql.NewFile{ProjectID: pid, Path: filepath.Join("/inbox/p", name), RelPath: name, FileName: name, Size: 1, MTime: now})
 	}
-	if _, err := db.RecordFiles(ctx, files); err != nil {
+	if _, err := db.RecordFiles(ctx, files, nil); err != nil {
 		t.Fatal(err)
 	}
 	var batch []*job

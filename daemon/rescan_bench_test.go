@@ -48,11 +48,11 @@ func BenchmarkRescanProcessedInbox(b *testing.B) {
 		}
 	}
 	for start := 0; start < len(files); start += 5000 {
-		if _, err := db.RecordFiles(ctx, files[start:min(start+5000, len(files))]); err != nil {
+		if _, err := db.RecordFiles(ctx, files[start:min(start+5000, len(files))], nil); err != nil {
 			b.Fatal(err)
 		}
 	}
-	cfg := OptionsForTest("", inbox)
+	cfg := Options{Inbox: []string{inbox}, ScanInterval: time.Minute, StableFor: 2 * time.Second}
 	log := slog.New(slog.DiscardHandler)
 	b.ResetTimer()
 	for range b.N {

@@ -16,18 +16,29 @@ import (
 	"screend/sql"
 )
 
-// takeBacker carries out take-backs (screend.undo_group): it reads a
-// requested take-back with its group's journal, decides the reverse moves
-// with reverseMoves, journals them with the take-back marked moving, moves
-// the files, and finally returns the group to the review queue. Every step
-// is in the database before the files are touched, so a kill at any point
-// is finished on the next start (the mover's Recover, then this service).
+// takeBacker carries out take-backs (screend.undo_group). A round reads
+// top to bottom:
+//
+//  1. return the groups whose reverse moves are all done to the review
+//     queue (sql.FinishTakeBacks);
+//  2. fetch the next requested take-back with its group's journal
+//     (sql.NextTakeBack);
+//  3. look at every file the journal put somewhere and decide the reverse
+//     moves (reverseMoves, pure), outside any transaction;
+//  4. journal them with the take-back marked moving (sql.JournalTakeBack),
+//     then move the files and finish as in 1.
+//
+// Every step is in the database before the files are touched, so a kill at
+// any point is finished on the next start (the applier's due moves, then
+// this service).
 type takeBacker struct {
 	db       *sql.DB
 	log      *slog.Logger
 	moves    *mover
 	wake     waker
 	instance func() int32
+	// drainTimeout bounds the moves finished after shutdown began.
+	drainTimeout time.Duration
 }
 
 // takeBackPoll is how often take-backs are looked for without a wake-up.
@@ -35,30 +46,52 @@ const takeBackPoll = 2 * time.Second
 
 // Run carries out take-backs until ctx ends.
 func (t *takeBacker) Run(ctx context.Context) error {
+	// Journaled moves are finished even when ctx ends, within drainTimeout;
+	// the rest are the applier's due moves at the next start.
+	work, stopDrain := drainContext(ctx, t.drainTimeout, t.log, "journaled take-back moves")
+	defer stopDrain()
 	t.wake.run(ctx, takeBackPoll, func() bool {
 		t.finish(ctx)
-		tb, moves, found, err := t.db.PlanNextTakeBack(ctx, t.instance(), t.plan)
-		if err != nil {
-			if ctx.Err() == nil {
-				t.log.Error("plan take-back", "err", err)
-			}
-			return false
+		more, err := t.takeBackNext(ctx, work)
+		if err != nil && ctx.Err() == nil {
+			t.log.Error("plan take-back", "err", err)
 		}
-		if !found {
-			return false
-		}
-		for _, mv := range moves {
-			// Finished even when ctx ends: the moves are journaled. A move
-			// that fails is retried by the applier's rounds.
-			if _, err := t.moves.Do(context.WithoutCancel(ctx), mv); err != nil {
-				t.log.Error("record file move", "err", err)
-			}
-		}
-		t.log.Info("moved back", "group_id", tb.GroupID, "take_back_id", tb.ID, "files", len(moves))
-		t.finish(ctx)
-		return true
+		return more
 	})
 	return nil
+}
+
+// takeBackNext plans, journals and carries out the next requested
+// take-back, moving its files on work. It reports whether another may be
+// waiting.
+func (t *takeBacker) takeBackNext(ctx, work context.Context) (bool, error) {
+	tb, found, err := t.db.NextTakeBack(ctx)
+	if err != nil || !found {
+		return false, err
+	}
+	moves, notes, err := t.plan(ctx, tb)
+	if err != nil {
+		return false, err
+	}
+	moves, stored, err := t.db.JournalTakeBack(ctx, t.instance(), tb, moves, notes)
+	if err != nil {
+		return false, err
+	}
+	if !stored {
+		return true, nil // another instance took it
+	}
+	for _, n := range notes {
+		t.log.Warn("file left where it is", "group_id", tb.GroupID, "path", n.Path, "reason", n.Reason)
+	}
+	for _, mv := range moves {
+		// A move that fails is retried by the applier's rounds.
+		if _, err := t.moves.Do(work, mv); err != nil {
+			t.log.Error("record file move", "err", err)
+		}
+	}
+	t.log.Info("moved back", "group_id", tb.GroupID, "take_back_id", tb.ID, "files", len(moves))
+	t.finish(ctx)
+	return true, nil
 }
 
 // finish returns the groups whose files are back to the review queue.
@@ -77,7 +110,7 @@ func (t *takeBacker) finish(ctx context.Context) {
 
 // plan reads the state of every file the journal moved or wrote and
 // returns the reverse moves and the files left where they are.
-func (t *takeBacker) plan(tb sql.TakeBackToPlan) ([]sql.Move, []sql.TakeBackNote, error) {
+func (t *takeBacker) plan(ctx context.Context, tb sql.TakeBackToPlan) ([]sql.Move, []sql.TakeBackNote, error) {
 	facts := map[string]fileFact{}
 	for _, e := range tb.Journal {
 		f, err := readFileFact(e)
@@ -91,7 +124,7 @@ func (t *takeBacker) plan(tb sql.TakeBackToPlan) ([]sql.Move, []sql.TakeBackNote
 		if onDisk(path) {
 			return true
 		}
-		recorded, err := tb.PathRecorded(path)
+		recorded, err := t.db.PathRecorded(ctx, path)
 		if err != nil {
 			lookupErr = err
 			return true
@@ -100,10 +133,7 @@ func (t *takeBacker) plan(tb sql.TakeBackToPlan) ([]sql.Move, []sql.TakeBackNote
 	}
 	moves, notes := reverseMoves(tb.GroupID, tb.ProjectDir, tb.Journal, facts, taken)
 	if lookupErr != nil {
-		return nil, nil, fmt.Errorf("look up recorded paths: %w", lookupErr)
-	}
-	for _, n := range notes {
-		t.log.Warn("file left where it is", "group_id", tb.GroupID, "path", n.Path, "reason", n.Reason)
+		return nil, nil, lookupErr
 	}
 	return moves, notes, nil
 }

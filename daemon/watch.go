@@ -406,11 +406,34 @@ func (w *watcher) takeStable(ctx context.Context) {
 // record records files in one transaction or, if that fails, one by one,
 // so that one file the database refuses holds back only itself: it stays
 // waiting, is logged, and is tried again later. It returns the files
-// recorded and how many rows were new or processed again.
+// recorded and how many rows were new or processed again. A file that an
+// instance moved away between the scan and the recording (see
+// sql.RecordFiles) is not recorded and no longer waits.
 func (w *watcher) record(ctx context.Context, files []sql.NewFile, now time.Time) ([]sql.NewFile, int) {
-	ids, err := w.db.RecordFiles(ctx, files)
+	moved := map[string]bool{}
+	present := func(f sql.NewFile) bool {
+		info, err := os.Lstat(f.Path)
+		if err != nil || !info.Mode().IsRegular() {
+			moved[f.Path] = true
+			return false
+		}
+		return true
+	}
+	ids, err := w.db.RecordFiles(ctx, files, present)
 	if err == nil {
-		return files, len(ids)
+		if len(moved) == 0 {
+			return files, len(ids)
+		}
+		var kept []sql.NewFile
+		for _, f := range files {
+			if moved[f.Path] {
+				w.log.Debug("not recorded: moved away while it was being recorded", "path", sql.ReadablePath(f.Path))
+				delete(w.pending, f.Path)
+				continue
+			}
+			kept = append(kept, f)
+		}
+		return kept, len(ids)
 	}
 	if len(files) == 1 {
 		w.log.Error("record file; trying again later", "path", sql.ReadablePath(files[0].Path), "err", err)

@@ -83,7 +83,16 @@ func (db *DB) GoneSince(ctx context.Context, root string, since time.Time) ([]st
 // back, the row is processed again from the start: state discovered, the
 // old content's hash, size and vectors forgotten. It returns the ids of
 // the files it recorded anew or again and marks their projects active.
-func (db *DB) RecordFiles(ctx context.Context, files []NewFile) ([]int64, error) {
+//
+// A file seen at a place where an image was recorded before, and moved away
+// since (quarantined, or its group applied), is either a file put back
+// there (recorded anew) or the same file seen just before an instance moved
+// it: the move renames the file before it changes the image's path, so a
+// row inserted after that change is for a file that is no longer there.
+// present, when not nil, is asked inside the transaction, after the insert,
+// whether such a file is still where it was seen; a file that is not is
+// not recorded (its image has its row already).
+func (db *DB) RecordFiles(ctx context.Context, files []NewFile, present func(NewFile) bool) ([]int64, error) {
 	var ids []int64
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		// Projects first, in id order, as StoreEmbeddings locks them, so the
@@ -105,7 +114,9 @@ func (db *DB) RecordFiles(ctx context.Context, files []NewFile) ([]int64, error)
 					duplicate_of = NULL, format = NULL, width = NULL, height = NULL, decodes = 0,
 					retry_after = NULL, processed_at = NULL, discovered_at = now()
 					WHERE images.state = 'gone' OR images.size <> excluded.size OR images.mtime <> excluded.mtime
-				RETURNING image_id, (xmax = 0) AS inserted`,
+				RETURNING image_id, (xmax = 0) AS inserted, EXISTS (
+					SELECT 1 FROM screend.images o
+					WHERE o.project_id = $1 AND o.file_name = $5 AND o.rel_path = $4 AND o.image_id <> images.image_id)`,
 				f.ProjectID, ReadablePath(f.Path), rawPath(f.Path), ReadablePath(f.RelPath), ReadablePath(f.FileName),
 				f.Size, f.MTime, f.Stage)
 		}
@@ -116,24 +127,38 @@ func (db *DB) RecordFiles(ctx context.Context, files []NewFile) ([]int64, error)
 				return err
 			}
 		}
-		var again []int64
-		for range files {
+		var again, recheck []int64
+		var recheckFiles []NewFile
+		for _, f := range files {
 			var id int64
-			var inserted bool
-			err := res.QueryRow().Scan(&id, &inserted)
+			var inserted, seenBefore bool
+			err := res.QueryRow().Scan(&id, &inserted, &seenBefore)
 			if err == pgx.ErrNoRows {
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			ids = append(ids, id)
-			if !inserted {
+			switch {
+			case !inserted:
 				again = append(again, id)
+			case seenBefore && present != nil:
+				recheck, recheckFiles = append(recheck, id), append(recheckFiles, f)
+				continue
 			}
+			ids = append(ids, id)
 		}
 		if err := res.Close(); err != nil {
 			return err
+		}
+		for i, f := range recheckFiles {
+			if present(f) {
+				ids = append(ids, recheck[i])
+				continue
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM screend.images WHERE image_id = $1`, recheck[i]); err != nil {
+				return err
+			}
 		}
 		if len(again) == 0 {
 			return nil

@@ -3,7 +3,9 @@ package sql
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"screend"
@@ -99,4 +101,143 @@ func scanModel(r pgx.CollectableRow) (Model, error) {
 	err := r.Scan(&m.ID, &m.EmbedderID, &m.State, &m.Ranker, &m.Crop, &m.Reject, &m.Params, &m.Metrics,
 		&m.Examples, &m.CreatedAt, &m.PromotedAt)
 	return m, err
+}
+
+// ErrNoModel is returned when a model asked for does not exist, or there is
+// no model to roll back to.
+var ErrNoModel = errors.New("no such model")
+
+// ModelInfo is a registry entry without the ONNX bytes.
+type ModelInfo struct {
+	ID         int64              `json:"model_id"`
+	EmbedderID int32              `json:"embedder_id"`
+	Embedder   string             `json:"embedder"`
+	State      screend.ModelState `json:"state"`
+	Examples   int                `json:"examples"`
+	CreatedAt  time.Time          `json:"created_at"`
+	PromotedAt *time.Time         `json:"promoted_at"`
+	Metrics    json.RawMessage    `json:"metrics"`
+}
+
+// ListModels returns every registered model, newest first.
+func (db *DB) ListModels(ctx context.Context) ([]ModelInfo, error) {
+	rows, err := db.pool.Query(ctx, `
+		SELECT m.model_id, m.embedder_id, e.name, m.state, m.examples, m.created_at, m.promoted_at, m.metrics
+		FROM screend.models m JOIN screend.embedders e USING (embedder_id)
+		ORDER BY m.model_id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("list models: %w", err)
+	}
+	ms, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ModelInfo, error) {
+		var m ModelInfo
+		err := r.Scan(&m.ID, &m.EmbedderID, &m.Embedder, &m.State, &m.Examples, &m.CreatedAt, &m.PromotedAt, &m.Metrics)
+		return m, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list models: %w", err)
+	}
+	return ms, nil
+}
+
+// Model returns the model with the given id, or ErrNoModel.
+func (db *DB) Model(ctx context.Context, id int64) (*Model, error) {
+	rows, err := db.pool.Query(ctx, `
+		SELECT model_id, embedder_id, state, ranker_onnx, crop_onnx, reject_onnx, params, metrics,
+			examples, created_at, promoted_at
+		FROM screend.models WHERE model_id = $1`, id)
+	if err != nil {
+		return nil, fmt.Errorf("read model %d: %w", id, err)
+	}
+	m, err := pgx.CollectExactlyOneRow(rows, scanModel)
+	if err == pgx.ErrNoRows {
+		return nil, fmt.Errorf("read model %d: %w", id, ErrNoModel)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read model %d: %w", id, err)
+	}
+	return &m, nil
+}
+
+// FailModelGate marks a candidate that did not pass the promotion gate,
+// with the gate's verdict merged into its metrics under "gate".
+func (db *DB) FailModelGate(ctx context.Context, id int64, gate json.RawMessage) error {
+	tag, err := db.pool.Exec(ctx, `
+		UPDATE screend.models SET state = 'failed_gate', metrics = metrics || jsonb_build_object('gate', $2::jsonb)
+		WHERE model_id = $1 AND state = 'candidate'`, id, gate)
+	if err != nil {
+		return fmt.Errorf("mark model %d failed_gate: %w", id, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("mark model %d failed_gate: not a candidate", id)
+	}
+	return nil
+}
+
+// SetModelGate records the gate's verdict in a model's metrics under "gate".
+func (db *DB) SetModelGate(ctx context.Context, id int64, gate json.RawMessage) error {
+	_, err := db.pool.Exec(ctx, `
+		UPDATE screend.models SET metrics = metrics || jsonb_build_object('gate', $2::jsonb) WHERE model_id = $1`, id, gate)
+	if err != nil {
+		return fmt.Errorf("record gate of model %d: %w", id, err)
+	}
+	return nil
+}
+
+// RollbackModel re-activates the model that was active before the current
+// one (the retired model promoted last before it) and retires the current
+// one, in one transaction, and tells running daemons (NOTIFY screend_model).
+// A model keeps its promoted_at when it is re-activated, so rolling back
+// again goes one step further back. It returns the ids of the retired and
+// the re-activated model, or ErrNoModel when there is no active model or no
+// earlier one.
+func (db *DB) RollbackModel(ctx context.Context) (retired, restored int64, err error) {
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var promoted *time.Time
+		err := tx.QueryRow(ctx, `SELECT model_id, promoted_at FROM screend.models WHERE state = 'active' FOR UPDATE`).
+			Scan(&retired, &promoted)
+		if err == pgx.ErrNoRows {
+			return fmt.Errorf("no active model: %w", ErrNoModel)
+		}
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, `
+			SELECT model_id FROM screend.models
+			WHERE state = 'retired' AND promoted_at IS NOT NULL AND model_id <> $1
+				AND ($2::timestamptz IS NULL OR promoted_at < $2 OR (promoted_at = $2 AND model_id < $1))
+			ORDER BY promoted_at DESC, model_id DESC
+			LIMIT 1
+			FOR UPDATE`, retired, promoted).Scan(&restored)
+		if err == pgx.ErrNoRows {
+			return fmt.Errorf("no model was active before model %d: %w", retired, ErrNoModel)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE screend.models SET state = 'retired' WHERE model_id = $1`, retired); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE screend.models SET state = 'active' WHERE model_id = $1`, restored); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `SELECT pg_notify($2, $1)`, strconv.FormatInt(restored, 10), screend.ChannelModel)
+		return err
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("roll back model: %w", err)
+	}
+	return retired, restored, nil
+}
+
+// LastModelCreated returns when the newest model (in any state) was
+// registered; ok is false when there is none.
+func (db *DB) LastModelCreated(ctx context.Context) (t time.Time, ok bool, err error) {
+	var at *time.Time
+	if err := db.pool.QueryRow(ctx, `SELECT max(created_at) FROM screend.models`).Scan(&at); err != nil {
+		return time.Time{}, false, fmt.Errorf("read last model time: %w", err)
+	}
+	if at == nil {
+		return time.Time{}, false, nil
+	}
+	return *at, true, nil
 }

@@ -110,8 +110,9 @@ func TestResolveGroupValidatesEveryArgument(t *testing.T) {
 }
 
 // TestReviewerRoleHasLeastPrivilege logs in as a member of the shipped
-// screend_reviewer role: it can read the queue and history and resolve or
-// reject, as itself only, and nothing else.
+// screend_reviewer role: it can read the queue, the history, the readiness,
+// the imported history and the take-backs, and resolve, reject or take
+// back, as itself only, and nothing else.
 func TestReviewerRoleHasLeastPrivilege(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -170,8 +171,24 @@ func TestReviewerRoleHasLeastPrivilege(t *testing.T) {
 			t.Errorf("decision recorded by %q (automatic %v), want %q, human", d.By, d.Auto, name)
 		}
 	}
+	// The readiness, the imported history and the take-backs, as a person
+	// reads them (migration 008).
+	for _, q := range []string{
+		`SELECT count(*) FROM screend.model_readiness`,
+		`SELECT project, file_name, path, reason FROM screend.history_images`,
+		`SELECT state, report, decision, requested_by FROM screend.take_backs`,
+	} {
+		if _, err := rev.Exec(ctx, q); err != nil {
+			t.Errorf("%s: %v", q, err)
+		}
+	}
+	if _, err := rev.Exec(ctx, `SELECT screend.undo_group(-1)`); err == nil || strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("undo_group of no group: err = %v, want refused for the group, not for the rights", err)
+	}
 	// Nothing else: no table, no other function, no forged automatic decision.
 	for _, q := range []string{
+		`SELECT embedding FROM screend.history_images`,
+		`SELECT last_move_id FROM screend.take_backs`,
 		`SELECT count(*) FROM screend.images`,
 		`SELECT count(*) FROM screend.decisions`,
 		`UPDATE screend.groups SET state = 'decided'`,

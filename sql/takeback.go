@@ -89,73 +89,98 @@ type TakeBackToPlan struct {
 	// Journal lists the group's done operations since its last take-back,
 	// oldest first.
 	Journal []JournalEntry
-	// PathRecorded tells whether an image is recorded at path, so a file
-	// moved back never takes the name of another recorded image.
-	PathRecorded func(path string) (bool, error)
 }
 
-// PlanNextTakeBack takes one requested take-back whose group has no file
-// operation still under way (other instances skip it), journals the
-// reverse moves plan returns with the notes on the files it leaves, points
-// moved images at their destination (so the watcher never takes a file
-// coming back for a new one) and marks it moving, in one transaction. The
-// caller then carries the moves out; they are claimed by instance. It
-// returns false when none is waiting.
-func (db *DB) PlanNextTakeBack(ctx context.Context, instance int32, plan func(TakeBackToPlan) ([]Move, []TakeBackNote, error)) (TakeBackToPlan, []Move, bool, error) {
+// NextTakeBack returns the oldest requested take-back whose group has no
+// file operation still under way, with the journal it reverses, or false
+// when there is none. It takes no lock: JournalTakeBack checks that the
+// take-back is still requested, so two instances planning the same one
+// store one plan.
+func (db *DB) NextTakeBack(ctx context.Context) (TakeBackToPlan, bool, error) {
 	var tb TakeBackToPlan
-	var moves []Move
-	found := false
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		var root, name string
+	var root, name string
+	err := db.pool.QueryRow(ctx, `
+		SELECT t.take_back_id, t.group_id, p.root, p.name
+		FROM screend.take_backs t
+		JOIN screend.groups g USING (group_id)
+		JOIN screend.projects p USING (project_id)
+		WHERE t.state = 'requested'
+		  AND NOT EXISTS (SELECT 1 FROM screend.file_moves m WHERE m.group_id = t.group_id AND m.state = 'planned')
+		ORDER BY t.take_back_id
+		LIMIT 1`).Scan(&tb.ID, &tb.GroupID, &root, &name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return tb, false, nil
+	}
+	if err != nil {
+		return tb, false, fmt.Errorf("read next take-back: %w", err)
+	}
+	tb.ProjectDir = root + "/" + name
+	rows, err := db.pool.Query(ctx, `
+		SELECT m.move_id, m.group_id, m.image_id, m.kind, coalesce(m.src, ''), m.dst, m.content, m.crop,
+			m.done_at, i.sha256
+		FROM screend.file_moves m
+		LEFT JOIN screend.images i ON i.image_id = m.image_id
+		WHERE m.group_id = $1 AND m.state = 'done' AND m.take_back_id IS NULL
+		  AND m.move_id > coalesce((
+			SELECT max(t.last_move_id) FROM screend.take_backs t
+			WHERE t.group_id = $1 AND t.take_back_id <> $2), 0)
+		ORDER BY m.move_id`, tb.GroupID, tb.ID)
+	if err != nil {
+		return tb, false, fmt.Errorf("read journal of take-back %d: %w", tb.ID, err)
+	}
+	tb.Journal, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (JournalEntry, error) {
+		var e JournalEntry
+		err := r.Scan(&e.ID, &e.GroupID, &e.ImageID, &e.Kind, &e.Src, &e.Dst, &e.Content, &e.Crop,
+			&e.DoneAt, &e.ImageSHA256)
+		return e, err
+	})
+	if err != nil {
+		return tb, false, fmt.Errorf("read journal of take-back %d: %w", tb.ID, err)
+	}
+	return tb, true, nil
+}
+
+// PathRecorded tells whether an image is recorded at path, so that a file
+// moved back never takes the name of another recorded image.
+func (db *DB) PathRecorded(ctx context.Context, path string) (bool, error) {
+	var taken bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM screend.images WHERE path = $1)`, path).Scan(&taken)
+	if err != nil {
+		return false, fmt.Errorf("look up recorded path %s: %w", ReadablePath(path), err)
+	}
+	return taken, nil
+}
+
+// JournalTakeBack journals the reverse moves of a requested take-back with
+// the notes on the files it leaves, points moved images at their
+// destination (so the watcher never takes a file coming back for a new
+// one) and marks it moving, in one transaction; the caller then carries
+// the moves out, claimed by instance. It returns false, storing nothing,
+// when the take-back is no longer requested or its group has a file
+// operation under way (another instance took it).
+func (db *DB) JournalTakeBack(ctx context.Context, instance int32, tb TakeBackToPlan, moves []Move, notes []TakeBackNote) ([]Move, bool, error) {
+	if notes == nil {
+		notes = []TakeBackNote{}
+	}
+	report, err := json.Marshal(notes)
+	if err != nil {
+		return nil, false, fmt.Errorf("journal take-back %d: %w", tb.ID, err)
+	}
+	stored := false
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var id int64
 		err := tx.QueryRow(ctx, `
-			SELECT t.take_back_id, t.group_id, p.root, p.name
-			FROM screend.take_backs t
-			JOIN screend.groups g USING (group_id)
-			JOIN screend.projects p USING (project_id)
-			WHERE t.state = 'requested'
+			SELECT t.take_back_id FROM screend.take_backs t
+			WHERE t.take_back_id = $1 AND t.state = 'requested'
 			  AND NOT EXISTS (SELECT 1 FROM screend.file_moves m WHERE m.group_id = t.group_id AND m.state = 'planned')
-			ORDER BY t.take_back_id
-			LIMIT 1
-			FOR UPDATE OF t SKIP LOCKED`).Scan(&tb.ID, &tb.GroupID, &root, &name)
-		if err == pgx.ErrNoRows {
+			FOR UPDATE OF t`, tb.ID).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		found = true
-		tb.ProjectDir = root + "/" + name
-		tb.PathRecorded = func(path string) (bool, error) {
-			var taken bool
-			err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM screend.images WHERE path = $1)`, path).Scan(&taken)
-			return taken, err
-		}
-		rows, err := tx.Query(ctx, `
-			SELECT m.move_id, m.group_id, m.image_id, m.kind, coalesce(m.src, ''), m.dst, m.content, m.crop,
-				m.done_at, i.sha256
-			FROM screend.file_moves m
-			LEFT JOIN screend.images i ON i.image_id = m.image_id
-			WHERE m.group_id = $1 AND m.state = 'done' AND m.take_back_id IS NULL
-			  AND m.move_id > coalesce((
-				SELECT max(t.last_move_id) FROM screend.take_backs t
-				WHERE t.group_id = $1 AND t.take_back_id <> $2), 0)
-			ORDER BY m.move_id`, tb.GroupID, tb.ID)
-		if err != nil {
-			return err
-		}
-		tb.Journal, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (JournalEntry, error) {
-			var e JournalEntry
-			err := r.Scan(&e.ID, &e.GroupID, &e.ImageID, &e.Kind, &e.Src, &e.Dst, &e.Content, &e.Crop,
-				&e.DoneAt, &e.ImageSHA256)
-			return e, err
-		})
-		if err != nil {
-			return err
-		}
-		var notes []TakeBackNote
-		if moves, notes, err = plan(tb); err != nil {
-			return err
-		}
+		stored = true
 		for i := range moves {
 			m := &moves[i]
 			err := tx.QueryRow(ctx, `
@@ -171,13 +196,6 @@ func (db *DB) PlanNextTakeBack(ctx context.Context, instance int32, plan func(Ta
 				}
 			}
 		}
-		if notes == nil {
-			notes = []TakeBackNote{}
-		}
-		report, err := json.Marshal(notes)
-		if err != nil {
-			return err
-		}
 		_, err = tx.Exec(ctx, `
 			UPDATE screend.take_backs SET state = 'moving', report = $2,
 				last_move_id = (SELECT max(move_id) FROM screend.file_moves WHERE group_id = $3)
@@ -185,9 +203,12 @@ func (db *DB) PlanNextTakeBack(ctx context.Context, instance int32, plan func(Ta
 		return err
 	})
 	if err != nil {
-		return tb, nil, false, fmt.Errorf("plan take-back: %w", err)
+		return nil, false, fmt.Errorf("journal take-back %d: %w", tb.ID, err)
 	}
-	return tb, moves, found, nil
+	if !stored {
+		return nil, false, nil
+	}
+	return moves, true, nil
 }
 
 // FinishTakeBacks completes every take-back whose reverse moves are all
@@ -233,7 +254,7 @@ func (db *DB) FinishTakeBacks(ctx context.Context) ([]int64, error) {
 				WHERE t.take_back_id = $1`, x.takeBack)
 			batch.Queue(`DELETE FROM screend.decisions WHERE group_id = $1`, x.group)
 			batch.Queue(`
-				UPDATE screend.groups SET state = 'flagged', flagged_at = now(),
+				UPDATE screend.groups SET state = 'flagged', flagged_at = now(), error = NULL, retry_after = NULL,
 					reasons = array_append(array_remove(reasons, 'taken_back'), 'taken_back')
 				WHERE group_id = $1`, x.group)
 			if err := tx.SendBatch(ctx, batch).Close(); err != nil {

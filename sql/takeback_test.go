@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"screend"
 	"screend/sql"
 	"screend/sql/sqltest"
 )
@@ -116,5 +117,80 @@ func TestTakeBackBeforeApplying(t *testing.T) {
 	}
 	if _, err := db.TakeBack(ctx, group, "bob"); !errors.Is(err, sql.ErrBadTakeBack) {
 		t.Errorf("second take-back under way: %v, want ErrBadTakeBack", err)
+	}
+}
+
+// TestPlanTakeBack reads a requested take-back with the journal it
+// reverses, skips it while a move of its group is under way, and journals
+// its reverse moves once: the images point at their destination and the
+// take-back is moving with its report.
+func TestPlanTakeBack(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	in := f.instance()
+	p := f.project("p")
+	img := f.image(p, "1.png", screend.ImageEmbedded, "s1")
+	group := f.group(p, screend.GroupClosed, img)
+	f.decide(group, img, false)
+	f.exec(`UPDATE screend.groups SET state = 'applied' WHERE group_id = $1`, group)
+	f.exec(`UPDATE screend.images SET path = '/inbox/p/selected/1.png' WHERE image_id = $1`, img)
+	var moved int64
+	f.scan(`
+		INSERT INTO screend.file_moves (group_id, image_id, kind, src, dst, state, done_at)
+		VALUES ($1, $2, 'move', '/inbox/p/1.png', '/inbox/p/selected/1.png', 'done', now())
+		RETURNING move_id`, []any{group, img}, &moved)
+	var takeBack int64
+	f.scan(`INSERT INTO screend.take_backs (group_id, requested_by) VALUES ($1, 'ann') RETURNING take_back_id`,
+		[]any{group}, &takeBack)
+
+	var busy int64
+	f.scan(`INSERT INTO screend.file_moves (group_id, kind, dst, content) VALUES ($1, 'sidecar', '/inbox/p/x.txt', '') RETURNING move_id`,
+		[]any{group}, &busy)
+	if _, found, err := f.db.NextTakeBack(f.ctx); err != nil || found {
+		t.Errorf("next take-back while a move is planned: found %v err %v, want none", found, err)
+	}
+	f.exec(`DELETE FROM screend.file_moves WHERE move_id = $1`, busy)
+
+	tb, found, err := f.db.NextTakeBack(f.ctx)
+	if err != nil || !found {
+		t.Fatalf("next take-back: found %v err %v", found, err)
+	}
+	if tb.ID != takeBack || tb.GroupID != group || tb.ProjectDir != "/inbox/p" || len(tb.Journal) != 1 {
+		t.Fatalf("take-back %+v, want %d of group %d in /inbox/p with one journal entry", tb, takeBack, group)
+	}
+	if e := tb.Journal[0]; e.ID != moved || e.Src != "/inbox/p/1.png" || e.Dst != "/inbox/p/selected/1.png" || string(e.ImageSHA256) != "s1" || e.DoneAt.IsZero() {
+		t.Errorf("journal entry %+v, want move %d of 1.png into selected/ with its content", e, moved)
+	}
+
+	for path, want := range map[string]bool{"/inbox/p/selected/1.png": true, "/inbox/p/1.png": false} {
+		if got, err := f.db.PathRecorded(f.ctx, path); err != nil || got != want {
+			t.Errorf("path recorded %s: %v %v, want %v", path, got, err, want)
+		}
+	}
+
+	back := []sql.Move{{GroupID: &group, ImageID: &img, Kind: screend.MoveFile, Src: "/inbox/p/selected/1.png", Dst: "/inbox/p/1.png"}}
+	notes := []sql.TakeBackNote{{Path: "/inbox/p/selected/1.xmp", Reason: "changed"}}
+	journaled, stored, err := f.db.JournalTakeBack(f.ctx, in.ID, tb, back, notes)
+	if err != nil || !stored || len(journaled) != 1 || journaled[0].ID <= moved {
+		t.Fatalf("journal take-back: %+v stored %v err %v", journaled, stored, err)
+	}
+	if _, stored, err := f.db.JournalTakeBack(f.ctx, in.ID, tb, back, notes); err != nil || stored {
+		t.Errorf("journal the same take-back again: stored %v err %v, want false nil", stored, err)
+	}
+	st, err := f.db.ReadTakeBack(f.ctx, takeBack)
+	if err != nil || st.State != sql.TakeBackMoving || len(st.Report) != 1 || st.Report[0] != notes[0] {
+		t.Errorf("take-back %+v (%v), want moving with the note", st, err)
+	}
+	var path string
+	var lastMove, claimed int64
+	f.scan(`
+		SELECT i.path, t.last_move_id, m.claimed_by FROM screend.images i, screend.take_backs t, screend.file_moves m
+		WHERE i.image_id = $1 AND t.take_back_id = $2 AND m.move_id = $3`,
+		[]any{img, takeBack, journaled[0].ID}, &path, &lastMove, &claimed)
+	if path != "/inbox/p/1.png" || lastMove != journaled[0].ID || claimed != int64(in.ID) {
+		t.Errorf("image at %s, last move %d, claimed by %d; want /inbox/p/1.png, %d, %d", path, lastMove, claimed, journaled[0].ID, in.ID)
+	}
+	if _, found, err := f.db.NextTakeBack(f.ctx); err != nil || found {
+		t.Errorf("next take-back after journaling: found %v err %v, want none", found, err)
 	}
 }

@@ -86,18 +86,12 @@ func faultsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if f.corpus == "" {
 		return usageError{"--corpus is required"}
 	}
-	if f.screend == "" {
-		// Build once for every scenario.
-		dir, err := os.MkdirTemp(f.work, "screend-bench-bin-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		f.screend = filepath.Join(dir, "screend")
-		if err := buildScreend(ctx, f.screend); err != nil {
-			return err
-		}
+	bin, cleanup, err := screendBinary(ctx, f.screend, f.work)
+	if err != nil {
+		return err
 	}
+	defer cleanup()
+	f.screend = bin
 	rep := newReport(append([]string{"faults"}, args...))
 	rep.Settings = map[string]string{"SCREEND_EMBEDDER": f.embedder, "SCREEND_SETTLE": f.settle.String()}
 	failed := false

@@ -140,6 +140,25 @@ func newHarness(ctx context.Context, opts harnessOptions) (*harness, error) {
 	return h, nil
 }
 
+// screendBinary returns the prebuilt binary given, or builds one into a
+// temporary folder under work (every scenario of a run shares it); cleanup
+// removes what it built.
+func screendBinary(ctx context.Context, given, work string) (bin string, cleanup func(), err error) {
+	if given != "" {
+		return given, func() {}, nil
+	}
+	dir, err := os.MkdirTemp(work, "screend-bench-bin-")
+	if err != nil {
+		return "", nil, err
+	}
+	bin = filepath.Join(dir, "screend")
+	if err := buildScreend(ctx, bin); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return bin, func() { os.RemoveAll(dir) }, nil
+}
+
 // buildScreend builds ./cmd/screend of the module the bench belongs to.
 func buildScreend(ctx context.Context, out string) error {
 	var dir bytes.Buffer

@@ -183,17 +183,12 @@ func hostileCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
-	if f.screend == "" {
-		dir, err := os.MkdirTemp(f.work, "screend-bench-bin-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		f.screend = filepath.Join(dir, "screend")
-		if err := buildScreend(ctx, f.screend); err != nil {
-			return err
-		}
+	bin, cleanup, err := screendBinary(ctx, f.screend, f.work)
+	if err != nil {
+		return err
 	}
+	defer cleanup()
+	f.screend = bin
 	var want []string
 	if f.items != "" {
 		want = strings.Split(f.items, ",")

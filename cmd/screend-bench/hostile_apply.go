@@ -50,6 +50,27 @@ func stagePair(dir, stamp string, seed uint64) error {
 	return nil
 }
 
+// flaggedPair writes a two-stage picture (stamp 20250101_010000, seed 1)
+// into the project folder p of the inbox, lets prepare (when not nil)
+// change that folder, starts the daemon and waits until the picture's
+// group is flagged. It returns the folder, the group and its stage-2 image.
+func (hc *hostileRun) flaggedPair(ctx context.Context, prepare func(p string) error) (p string, group, image int64, err error) {
+	p = filepath.Join(hc.inbox, "p")
+	if err := stagePair(p, "20250101_010000", 1); err != nil {
+		return p, 0, 0, err
+	}
+	if prepare != nil {
+		if err := prepare(p); err != nil {
+			return p, 0, 0, err
+		}
+	}
+	if _, err := hc.start(); err != nil {
+		return p, 0, 0, err
+	}
+	group, image, err = hc.flaggedGroupOf(ctx, "20250101_010000_stage2_upscaled.png")
+	return p, group, image, err
+}
+
 // flaggedGroupOf returns the group of the image named name, once flagged.
 func (hc *hostileRun) flaggedGroupOf(ctx context.Context, name string) (group, image int64, err error) {
 	err = until(ctx, 60*time.Second, name+"'s group flagged", func() bool {
@@ -220,18 +241,11 @@ func hostileInstanceAlive(ctx context.Context, hc *hostileRun) (string, error) {
 }
 
 func hostileFailedMove(ctx context.Context, hc *hostileRun) (string, error) {
-	p := filepath.Join(hc.inbox, "p")
-	if err := stagePair(p, "20250101_010000", 1); err != nil {
-		return "", err
-	}
-	blocker := filepath.Join(p, "__selected")
-	if err := os.WriteFile(blocker, []byte("in the way"), 0o644); err != nil {
-		return "", err
-	}
-	if _, err := hc.start(); err != nil {
-		return "", err
-	}
-	g, img, err := hc.flaggedGroupOf(ctx, "20250101_010000_stage2_upscaled.png")
+	var blocker string
+	_, g, img, err := hc.flaggedPair(ctx, func(p string) error {
+		blocker = filepath.Join(p, "__selected")
+		return os.WriteFile(blocker, []byte("in the way"), 0o644)
+	})
 	if err != nil {
 		return "", err
 	}
@@ -361,13 +375,7 @@ func hostileRenamed(ctx context.Context, hc *hostileRun) (string, error) {
 }
 
 func hostileTinyCrop(ctx context.Context, hc *hostileRun) (string, error) {
-	if err := stagePair(filepath.Join(hc.inbox, "p"), "20250101_010000", 1); err != nil {
-		return "", err
-	}
-	if _, err := hc.start(); err != nil {
-		return "", err
-	}
-	g, img, err := hc.flaggedGroupOf(ctx, "20250101_010000_stage2_upscaled.png")
+	_, g, img, err := hc.flaggedPair(ctx, nil)
 	if err != nil {
 		return "", err
 	}
@@ -379,18 +387,10 @@ func hostileTinyCrop(ctx context.Context, hc *hostileRun) (string, error) {
 }
 
 func hostileCompanions(ctx context.Context, hc *hostileRun) (string, error) {
-	p := filepath.Join(hc.inbox, "p")
-	if err := stagePair(p, "20250101_010000", 1); err != nil {
-		return "", err
-	}
 	other := "20250101_010000_stage2_upscaled.1.yaml"
-	if err := os.WriteFile(filepath.Join(p, other), []byte("other\n"), 0o644); err != nil {
-		return "", err
-	}
-	if _, err := hc.start(); err != nil {
-		return "", err
-	}
-	g, img, err := hc.flaggedGroupOf(ctx, "20250101_010000_stage2_upscaled.png")
+	p, g, img, err := hc.flaggedPair(ctx, func(p string) error {
+		return os.WriteFile(filepath.Join(p, other), []byte("other\n"), 0o644)
+	})
 	if err != nil {
 		return "", err
 	}
@@ -420,21 +420,14 @@ func hostileUnmigrated(ctx context.Context, hc *hostileRun) (string, error) {
 }
 
 func hostileModes(ctx context.Context, hc *hostileRun) (string, error) {
-	p := filepath.Join(hc.inbox, "p")
-	if err := stagePair(p, "20250101_010000", 1); err != nil {
-		return "", err
-	}
-	if err := os.Chmod(p, 0o770|fs.ModeSetgid); err != nil {
-		return "", err
-	}
-	src := filepath.Join(p, "20250101_010000_stage2_upscaled.png")
-	if err := os.Chmod(src, 0o640); err != nil {
-		return "", err
-	}
-	if _, err := hc.start(); err != nil {
-		return "", err
-	}
-	g, img, err := hc.flaggedGroupOf(ctx, filepath.Base(src))
+	var src string
+	p, g, img, err := hc.flaggedPair(ctx, func(p string) error {
+		if err := os.Chmod(p, 0o770|fs.ModeSetgid); err != nil {
+			return err
+		}
+		src = filepath.Join(p, "20250101_010000_stage2_upscaled.png")
+		return os.Chmod(src, 0o640)
+	})
 	if err != nil {
 		return "", err
 	}
@@ -460,13 +453,7 @@ func hostileModes(ctx context.Context, hc *hostileRun) (string, error) {
 }
 
 func hostileReviewer(ctx context.Context, hc *hostileRun) (string, error) {
-	if err := stagePair(filepath.Join(hc.inbox, "p"), "20250101_010000", 1); err != nil {
-		return "", err
-	}
-	if _, err := hc.start(); err != nil {
-		return "", err
-	}
-	g, img, err := hc.flaggedGroupOf(ctx, "20250101_010000_stage2_upscaled.png")
+	_, g, img, err := hc.flaggedPair(ctx, nil)
 	if err != nil {
 		return "", err
 	}

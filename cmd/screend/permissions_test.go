@@ -107,7 +107,7 @@ func TestGroupDeploymentAsUnprivilegedUsers(t *testing.T) {
 	cmd := exec.Command("setpriv", "--reuid", daemonUser, "--regid", group, "--init-groups", "--",
 		"sh", "-c", "umask 0007 && exec "+bin+" run")
 	cmd.Dir = state
-	cmd.Env = append(os.Environ(), "SCREEND_DATABASE_URL="+dbURL, "SCREEND_INBOX="+inbox, "SCREEND_LISTEN=",
+	cmd.Env = append(os.Environ(), "SCREEND_DATABASE_URL="+dbURL, "SCREEND_INBOX="+inbox, "SCREEND_LISTEN=", "SCREEND_REVIEW_LISTEN=",
 		"SCREEND_STABLE_FOR=100ms", "SCREEND_SETTLE=2s", "SCREEND_SCAN_INTERVAL=1s", "SCREEND_RETRAIN_SCHEDULE=",
 		"SCREEND_LOG_FORMAT=plain", "HOME="+base)
 	var logs strings.Builder

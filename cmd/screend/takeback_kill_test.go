@@ -1,21 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"io/fs"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"screend/sql"
 	"screend/sql/sqltest"
 )
 
@@ -26,64 +17,22 @@ import (
 // crop output and sidecar in __delete_staging, nothing lost, nothing left
 // planned.
 func TestKillNineDuringTakeBack(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "screend")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	dbURL := sqltest.URL(t)
 	inbox := t.TempDir()
+	b := newBinaryDaemon(t, inbox)
 	r := rand.New(rand.NewPCG(7, 8))
-	for i := range 12 {
-		stamp := "20250701_10" + string(rune('0'+i/10)) + string(rune('0'+i%10)) + "00"
-		for _, st := range []string{"stage1_generated", "stage1.5_face_swapped", "stage2_upscaled"} {
-			writeNoisyPNG(t, filepath.Join(inbox, "proj", stamp+"_"+st+".png"), 256, r)
-			if err := os.WriteFile(filepath.Join(inbox, "proj", stamp+"_"+st+".yaml"), []byte(stamp+st), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	writeBursts(t, inbox, "20250701", 12, 256, r, func(stamp, stage string) string { return stamp + stage })
 	initial := filesByPath(t, inbox)
 
-	env := append(os.Environ(), "SCREEND_DATABASE_URL="+dbURL, "SCREEND_INBOX="+inbox, "SCREEND_LISTEN=", "SCREEND_REVIEW_LISTEN=",
-		"SCREEND_STABLE_FOR=100ms", "SCREEND_SETTLE=2s", "SCREEND_SCAN_INTERVAL=1s", "SCREEND_RETRAIN_SCHEDULE=",
-		"SCREEND_LOG_FORMAT=plain")
-	var logs bytes.Buffer
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "run")
-		cmd.Env, cmd.Stdout, cmd.Stderr = env, &logs, &logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
 	ctx := context.Background()
-	db, err := sql.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	count := func(q string) int {
-		var n int
-		if err := sqltest.Pool(db).QueryRow(ctx, q).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	db := b.db
+	count := b.count
 	runUntil := func(what, q string, want int) {
-		cmd := start()
-		defer func() {
-			cmd.Process.Signal(syscall.SIGTERM)
-			if err := cmd.Wait(); err != nil {
-				t.Errorf("screend run after SIGTERM: %v", err)
-			}
-		}()
+		cmd := b.start()
+		defer b.stop(cmd)
 		deadline := time.Now().Add(90 * time.Second)
 		for count(q) != want {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d, want %d\n%s", what, count(q), want, logs.String())
+				t.Fatalf("%s: %d, want %d\n%s", what, count(q), want, b.logs.String())
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -109,14 +58,13 @@ func TestKillNineDuringTakeBack(t *testing.T) {
 		if count(`SELECT count(*) FROM screend.take_backs WHERE state = 'done'`) == 12 {
 			break
 		}
-		cmd := start()
+		cmd := b.start()
 		deadline := time.Now().Add(60 * time.Second)
 		for count(journaled) == seen && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		time.Sleep(time.Duration(r.IntN(60)) * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
+		b.kill(cmd)
 		kills++
 		t.Logf("kill %d: %d of 12 take-backs done, %d reverse moves journaled, %d of them not recorded as done", kills,
 			count(`SELECT count(*) FROM screend.take_backs WHERE state = 'done'`), count(journaled),
@@ -125,7 +73,7 @@ func TestKillNineDuringTakeBack(t *testing.T) {
 	runUntil("take-backs done", `SELECT count(*) FROM screend.take_backs WHERE state = 'done'`, 12)
 
 	if n := count(`SELECT count(*) FROM screend.file_moves WHERE state <> 'done'`); n != 0 {
-		t.Errorf("%d journaled moves not done\n%s", n, logs.String())
+		t.Errorf("%d journaled moves not done\n%s", n, b.logs.String())
 	}
 	if n := count(`SELECT count(*) FROM screend.take_backs WHERE report <> '[]'`); n != 0 {
 		t.Errorf("%d take-backs left files behind", n)
@@ -153,38 +101,5 @@ func TestKillNineDuringTakeBack(t *testing.T) {
 	if len(staged) != 12 || len(elsewhere) != 0 {
 		t.Errorf("new files: %v in __delete_staging (want 6 crops and 6 sidecars), %v elsewhere", staged, elsewhere)
 	}
-	rows, err := sqltest.Pool(db).Query(ctx, `SELECT path FROM screend.images`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var p string
-		rows.Scan(&p)
-		if _, err := os.Stat(p); err != nil {
-			t.Errorf("database and files disagree: %v", err)
-		}
-	}
-}
-
-// filesByPath maps every file under root (relative path) to its sha256.
-func filesByPath(t *testing.T, root string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(data)
-		rel, _ := filepath.Rel(root, path)
-		out[rel] = hex.EncodeToString(sum[:])
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	b.checkPaths()
 }

@@ -22,112 +22,28 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"screend/daemon/reviewpage"
-	"screend/scoring/model"
 )
 
-// Config is screend's whole configuration, parsed once at start.
+// Config is screend's whole configuration, parsed once at start: the
+// daemon's options (daemon.Options, whose fields say their defaults) and
+// what only cmd/screend uses.
 type Config struct {
-	// DatabaseURL is the PostgreSQL connection string. Default: the local
-	// database scripts/setup.sh creates.
-	DatabaseURL string
-	// Inbox lists the watched roots; each first-level folder of a root is a
-	// project. Default: ./var/inbox.
-	Inbox []string
+	daemon.Options
 	// Embedder is "builtin" or the path of an ONNX image encoder with its
 	// preprocessor_config.json beside it. Default: builtin.
 	Embedder string
 	// ONNXRuntimeLib is the path of the ONNX Runtime shared library.
 	// Default: /usr/local/lib/screend/libonnxruntime.so.
 	ONNXRuntimeLib string
-	// Settle is how long a project must be quiet before its open groups are
-	// closed. Default: 2m.
-	Settle time.Duration
-	// Listen is the address of /metrics and /healthz; empty disables them.
-	// Default: 127.0.0.1:9464.
-	Listen string
-	// RetrainSchedule is a standard cron expression for retraining; empty
-	// disables it. Default: "0 3 * * *".
-	RetrainSchedule string
-	// RetrainMinDecisions is the number of new human decisions (review
-	// resolutions and imported log rows) since the last trained model that
-	// a scheduled retraining needs; with fewer it is skipped. Default: 50.
-	RetrainMinDecisions int
-	// DryRun makes decisions and records them but moves no file. Default: false.
-	DryRun bool
-	// ScanInterval is how often every root is rescanned, so files that
-	// fsnotify missed (network file systems, dropped events) are found.
-	// Default: 1m.
-	ScanInterval time.Duration
-	// StableFor is how long a file's size and mtime must stay unchanged
-	// before it is taken. Default: 2s.
-	StableFor time.Duration
-	// MaxPixels is the largest width*height an image header may declare;
-	// larger files are quarantined without being decoded. Default: 100000000.
-	MaxPixels int64
-	// DecodeWorkers is the number of goroutines decoding and preprocessing
-	// images. Default: the number of CPUs.
-	DecodeWorkers int
-	// DecodeMemoryMB is the memory all decode workers together may hold
-	// for files and decoded pixels (file size plus width×height×bytes per
-	// pixel of the header's colour model); a file that alone needs more is
-	// quarantined as too large. Default: 1024.
-	DecodeMemoryMB int64
-	// IntraOpThreads is ONNX Runtime's thread count for one inference.
-	// Default: the number of CPUs.
-	IntraOpThreads int
-	// BatchSize is the number of images per inference and per database
-	// write. Default: 16.
-	BatchSize int
 	// LogFormat is "text" (tint, colour on a terminal), "plain" (no
 	// timestamps, for journald) or "json". Default: text.
 	LogFormat string
 	// LogLevel is debug, info, warn or error. Default: info.
 	LogLevel string
-	// ReviewListen is the address of the review page; empty disables it.
-	// Default: 127.0.0.1:9465.
-	ReviewListen string
-	// ReviewPassword is the review page's basic-auth password (any user
-	// name; the name is recorded as the reviewer). Required when
-	// ReviewListen is not a loopback address. Default: empty.
-	ReviewPassword string
-	// ReviewCache is the folder of the review page's thumbnail cache; it
-	// must not be inside an inbox root. Default: ./var/cache/review.
-	ReviewCache string
-	// ReviewCacheMB bounds the thumbnail cache on disk, in MiB. Default: 1024.
-	ReviewCacheMB int
-	// ReviewMemoryMB bounds the thumbnails kept in memory, in MiB. Default: 64.
-	ReviewMemoryMB int
-	// Thresholds override the active model's confidence thresholds per
-	// outcome kind; unset (the default) uses the model's, which training
-	// set for its target error rate.
-	Thresholds model.ThresholdOverrides
 }
 
 // Daemon returns the daemon's options.
-func (c Config) Daemon() daemon.Options {
-	return daemon.Options{
-		DatabaseURL:         c.DatabaseURL,
-		Inbox:               c.Inbox,
-		Settle:              c.Settle,
-		Listen:              c.Listen,
-		RetrainSchedule:     c.RetrainSchedule,
-		RetrainMinDecisions: c.RetrainMinDecisions,
-		DryRun:              c.DryRun,
-		ScanInterval:        c.ScanInterval,
-		StableFor:           c.StableFor,
-		MaxPixels:           c.MaxPixels,
-		DecodeWorkers:       c.DecodeWorkers,
-		DecodeMemoryMB:      c.DecodeMemoryMB,
-		IntraOpThreads:      c.IntraOpThreads,
-		BatchSize:           c.BatchSize,
-		ReviewListen:        c.ReviewListen,
-		ReviewPassword:      c.ReviewPassword,
-		ReviewCache:         c.ReviewCache,
-		ReviewCacheMB:       c.ReviewCacheMB,
-		ReviewMemoryMB:      c.ReviewMemoryMB,
-		Thresholds:          c.Thresholds,
-	}
-}
+func (c Config) Daemon() daemon.Options { return c.Options }
 
 // parseThreshold reads an optional threshold in [0, 1] ("" = unset).
 func parseThreshold(dst **float64, v string) error {
@@ -213,6 +129,9 @@ var settings = []setting{
 	{key: "dry_run", env: "SCREEND_DRY_RUN", def: "false",
 		set: func(c *Config, v string) (err error) { c.DryRun, err = strconv.ParseBool(v); return err },
 		get: func(c *Config) string { return strconv.FormatBool(c.DryRun) }},
+	{key: "drain_timeout", env: "SCREEND_DRAIN_TIMEOUT", def: "30s",
+		set: func(c *Config, v string) error { return parseDuration(&c.DrainTimeout, v) },
+		get: func(c *Config) string { return c.DrainTimeout.String() }},
 	{key: "scan_interval", env: "SCREEND_SCAN_INTERVAL", def: "1m",
 		set: func(c *Config, v string) error { return parseDuration(&c.ScanInterval, v) },
 		get: func(c *Config) string { return c.ScanInterval.String() }},
@@ -259,6 +178,17 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("setting %s: %v", e.Setting, e.Err) }
 func (e *Error) Unwrap() error { return e.Err }
+
+// Default returns the default configuration: no file, no environment.
+func Default() Config {
+	var c Config
+	for _, s := range settings {
+		if err := s.set(&c, s.def); err != nil {
+			panic(fmt.Sprintf("default of %s: %v", s.env, err))
+		}
+	}
+	return c
+}
 
 // Load builds the configuration from the defaults, then the TOML file
 // at path (the default file when path is empty and it exists), then the
@@ -366,6 +296,9 @@ func (c Config) Validate() error {
 	}
 	if c.RetrainMinDecisions < 0 {
 		return bad("SCREEND_RETRAIN_MIN_DECISIONS", "must not be negative, got %d", c.RetrainMinDecisions)
+	}
+	if c.DrainTimeout <= 0 {
+		return bad("SCREEND_DRAIN_TIMEOUT", "must be positive, got %s", c.DrainTimeout)
 	}
 	if c.ScanInterval <= 0 {
 		return bad("SCREEND_SCAN_INTERVAL", "must be positive, got %s", c.ScanInterval)
