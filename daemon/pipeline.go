@@ -155,7 +155,8 @@ const maxDecodes = 3
 // decode reads, hashes, decodes and preprocesses one image, recording in
 // the job what became of it. The header is checked through a bounded
 // reader before the file is read whole, and the memory a decode takes
-// (file plus pixels) is taken from the workers' shared budget first.
+// (file, pixels and the decoder's buffers: imagefile.Info.ReadDecodeBytes)
+// is taken from the workers' shared budget first.
 func (p *pipeline) decode(ctx context.Context, j *job) {
 	start := time.Now()
 	defer func() { p.metrics.StageSeconds.WithLabelValues("decode").Observe(time.Since(start).Seconds()) }()
@@ -194,11 +195,12 @@ func (p *pipeline) decode(ctx context.Context, j *job) {
 	sum := sha256.Sum256(data)
 	j.sha = sum[:]
 	if orig, ok, err := p.db.FindContent(ctx, j.img.ProjectID, j.sha, j.img.ID); err == nil && ok {
+		imagefile.RecycleBuffer(data)
 		j.duplicateOf = orig
 		return
 	}
 	img, imgInfo, err := imagefile.DecodeBytes(data, p.cfg.MaxPixels)
-	data = nil
+	imagefile.RecycleBuffer(data) // the image does not refer to it
 	if err != nil {
 		// A file that changed while it was read was still being written:
 		// look at it again later rather than quarantine it.
@@ -233,7 +235,7 @@ func (p *pipeline) read(ctx context.Context, j *job) ([]byte, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	cost := st.Size() + hdr.DecodeBytes()
+	cost := hdr.ReadDecodeBytes(st.Size())
 	if limit := p.cfg.DecodeMemoryMB << 20; cost > limit {
 		return nil, 0, fmt.Errorf("%w: decoding %dx%d takes %d MB, more than SCREEND_DECODE_MEMORY_MB=%d",
 			imagefile.ErrTooLarge, hdr.Width, hdr.Height, cost>>20, p.cfg.DecodeMemoryMB)
@@ -244,8 +246,9 @@ func (p *pipeline) read(ctx context.Context, j *job) ([]byte, int64, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, cost, fmt.Errorf("unreadable: %w", err)
 	}
-	data := make([]byte, st.Size())
+	data := imagefile.Buffer(int(st.Size()))
 	if _, err := io.ReadFull(f, data); err != nil {
+		imagefile.RecycleBuffer(data)
 		return nil, cost, fmt.Errorf("%w: %w", imagefile.ErrTruncated, err)
 	}
 	return data, cost, nil

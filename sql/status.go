@@ -75,7 +75,9 @@ type Readiness struct {
 	ReviewsSince int    `json:"reviews_since"`
 }
 
-// ReadStatus counts images and groups by state.
+// ReadStatus reads what `screend status` shows: images and groups by
+// state, the review queue, the active model, the pending and unseen work,
+// what is failing and the model's readiness.
 func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 	st := Status{Images: map[screend.ImageState]int{}, Groups: map[screend.GroupState]int{}}
 	rows, err := db.pool.Query(ctx, `

@@ -81,7 +81,8 @@ func issue3Cmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		res, err := runLoad(ctx, rep, f, modelLim)
 		if err != nil {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("burst: %v", err))
-		} else {
+		}
+		if res != nil {
 			res.Mode = fmt.Sprintf("cp burst x%d", *burst)
 			rep.Loads = append(rep.Loads, res)
 			rep.Targets = append(rep.Targets, Target{Name: fmt.Sprintf("peak RSS MB, %d-file burst, ONNX", res.Images), Goal: "< 1024",

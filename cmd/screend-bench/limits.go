@@ -278,16 +278,37 @@ func readDecode(path string, maxPixels int64) (image.Image, error) {
 
 // readDecodeWith is readDecode with the given decoder.
 func readDecodeWith(path string, maxPixels int64, decode func([]byte, int64) (image.Image, imagefile.Info, error)) (image.Image, error) {
-	data, err := os.ReadFile(path)
+	data, err := readPooled(path)
 	if err != nil {
 		return nil, err
 	}
 	_ = sha256.Sum256(data)
 	img, _, err := decode(data, maxPixels)
+	imagefile.RecycleBuffer(data)
 	if err != nil {
 		return nil, fmt.Errorf("decode %s: %w", path, err)
 	}
 	return img, nil
+}
+
+// readPooled reads a file whole into a buffer from imagefile.Buffer, as
+// the pipeline does.
+func readPooled(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	data := imagefile.Buffer(int(st.Size()))
+	if _, err := io.ReadFull(f, data); err != nil {
+		imagefile.RecycleBuffer(data)
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return data, nil
 }
 
 // overFiles runs f on every file with workers goroutines and returns files/s.

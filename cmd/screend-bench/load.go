@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,9 +20,12 @@ import (
 
 // LoadResult is one load run measured from the database and /proc.
 type LoadResult struct {
-	Mode     string `json:"mode"`
-	Embedder string `json:"embedder"`
-	Copies   int    `json:"copies"`
+	Mode string `json:"mode"`
+	// Incomplete tells that the daemon was not idle by the timeout: the
+	// numbers are of what it did until then.
+	Incomplete bool   `json:"incomplete,omitempty"`
+	Embedder   string `json:"embedder"`
+	Copies     int    `json:"copies"`
 	// DropRate is the live/slow writer's rate (image files/s), 0 for bulk.
 	DropRate float64 `json:"drop_rate_per_s,omitempty"`
 	// DropSeconds is how long dropping the files took.
@@ -231,8 +235,10 @@ func runLoad(ctx context.Context, rep *Report, f loadFlags, lim *Limits) (*LoadR
 		return nil, err
 	}
 	dropSeconds := time.Since(start).Seconds()
-	if err := h.WaitIdle(ctx, dropper.Images(), f.timeout); err != nil {
-		return nil, fmt.Errorf("%w (daemon log: %s)", err, d.Log)
+	// A run that times out is still measured, as far as it got.
+	waitErr := h.WaitIdle(ctx, dropper.Images(), f.timeout)
+	if waitErr != nil && !errors.Is(waitErr, errTimeout) {
+		return nil, fmt.Errorf("%w (daemon log: %s)", waitErr, d.Log)
 	}
 	idle := time.Since(start).Seconds()
 	peak, cpu := d.Usage()
@@ -270,6 +276,10 @@ func runLoad(ctx context.Context, rep *Report, f loadFlags, lim *Limits) (*LoadR
 	}
 	if exited, err := d.Exited(); exited {
 		return res, fmt.Errorf("screend exited during the load: %v (log %s)", err, d.Log)
+	}
+	if waitErr != nil {
+		res.Incomplete = true
+		return res, fmt.Errorf("measured incomplete, %d of %d images embedded: %w (daemon log: %s)", res.Embedded, dropper.Images(), waitErr, d.Log)
 	}
 	return res, nil
 }

@@ -151,8 +151,12 @@ func (r *Report) Markdown() string {
 	if len(r.Loads) > 0 {
 		b.WriteString("\n| load | embedder | images | embedded | img/s to embedded | vs decode only | vs combined limit | latency p50 / p95 / p99 s | after embedding p50 / p95 s | groups | peak RSS MB | CPU avg cores | CPU s/img | CPU efficiency |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, l := range r.Loads {
+			mode := l.Mode
+			if l.Incomplete {
+				mode += " (incomplete: timed out)"
+			}
 			fmt.Fprintf(&b, "| %s | %s | %d | %d | %.2f | %s | %s | %.1f / %.1f / %.1f | %.1f / %.1f | %d | %.0f | %.2f | %.3f | %s |\n",
-				l.Mode, l.Embedder, l.Images, l.Embedded, l.Rate, pct(l.VsDecodeOnly), pct(l.VsCombined),
+				mode, l.Embedder, l.Images, l.Embedded, l.Rate, pct(l.VsDecodeOnly), pct(l.VsCombined),
 				l.Latency.P50, l.Latency.P95, l.Latency.P99, l.LatencyAfterEmbed.P50, l.LatencyAfterEmbed.P95, l.Groups, l.PeakRSSMB, l.CPUCores, l.CPUPerImage, pct(l.CPUEfficiency))
 		}
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"runtime/debug"
 
 	"screend/cmd/screend/config"
 	"screend/daemon"
@@ -16,6 +18,9 @@ func runDaemon(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	log := newLogger(e.cfg.LogFormat, e.cfg.LogLevel, e.stderr)
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(defaultGoMemoryLimit)
+	}
 	db, emb, closeParts, err := openParts(ctx, e.cfg)
 	if err != nil {
 		return err
@@ -23,6 +28,16 @@ func runDaemon(ctx context.Context, e env, args []string) error {
 	defer closeParts()
 	return daemon.New(e.cfg.Daemon(), db, emb, log, daemon.NewMetrics(), daemon.NewNotifier()).Run(ctx)
 }
+
+// defaultGoMemoryLimit is the soft limit of Go's memory (GOMEMLIMIT, which
+// overrides it) for the daemon. Go's collector otherwise lets the heap
+// grow to twice what is live, and what is live during a burst is mostly
+// the decode workers' file and pixel buffers (about 90 MB for a 3072x3072
+// PNG): with an ONNX encoder's weights and activations beside it (445 MB
+// for the ViT-B/32-shaped model) the daemon would pass 1 GB. The limit is
+// soft: when more is live (larger images), Go exceeds it and collects more
+// often.
+const defaultGoMemoryLimit = 384 << 20
 
 // openParts opens what running and training share: the database, ONNX
 // Runtime and the configured embedder; closeParts releases them.

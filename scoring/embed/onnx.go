@@ -24,8 +24,9 @@ type ONNXOptions struct {
 	// ONNX Runtime; default 1.
 	IntraOpThreads int
 	// MaxBatch is the largest number of images one model run takes; Embed
-	// splits larger batches. Default 32. A model with a fixed batch size
-	// runs batches of exactly that size instead (the last one padded).
+	// splits larger batches. Default DefaultMaxBatch. A model with a fixed
+	// batch size runs batches of exactly that size instead (the last one
+	// padded).
 	MaxBatch int
 	// PreprocessorConfig is the path of the Hugging Face preprocessing
 	// config; default preprocessor_config.json beside the model.
@@ -35,6 +36,13 @@ type ONNXOptions struct {
 	// else the only [N,D] output.
 	Output string
 }
+
+// DefaultMaxBatch is the default ONNXOptions.MaxBatch. ONNX Runtime's
+// arena keeps the largest run's activations resident: with the
+// ViT-B/32-shaped model, runs of 8 left 445 MB resident against 509 MB for
+// runs of 16, at no more CPU per image (0.068 against 0.072-0.079 s, two
+// threads, same session options).
+const DefaultMaxBatch = 8
 
 // preferredOutputs are the output names NewONNX picks, best first.
 var preferredOutputs = []string{"image_embeds", "embeddings", "image_embeddings", "embedding"}
@@ -70,7 +78,7 @@ func NewONNX(modelPath string, opts ONNXOptions) (*ONNX, error) {
 		opts.IntraOpThreads = 1
 	}
 	if opts.MaxBatch == 0 {
-		opts.MaxBatch = 32
+		opts.MaxBatch = DefaultMaxBatch
 	}
 	if opts.MaxBatch < 0 || opts.IntraOpThreads < 0 {
 		return nil, fmt.Errorf("embed: onnx model %s: negative MaxBatch or IntraOpThreads", modelPath)

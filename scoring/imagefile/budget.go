@@ -46,6 +46,19 @@ func CheckHeader(r io.Reader, size, maxPixels int64) (Info, error) {
 // bytes: its pixels times BytesPerPixel.
 func (i Info) DecodeBytes() int64 { return int64(float64(i.Pixels()) * i.BytesPerPixel) }
 
+// ReadDecodeBytes returns the memory that reading the image's file of
+// size bytes whole and decoding it with DecodeBytes take at most: the
+// file, DecodeBytes, and for PNG what the native decoder adds, a copy of
+// the compressed pixel data when the file splits it into several IDAT
+// chunks (most encoders do) and a filter byte per row.
+func (i Info) ReadDecodeBytes(size int64) int64 {
+	n := size + i.DecodeBytes()
+	if i.Format == FormatPNG {
+		n += size + int64(i.Height)
+	}
+	return n
+}
+
 // The limits of plausibility. A file needs at least one bit per 8x8 block
 // for the DC coefficient of JPEG (minJPEGPixelsPerByte leaves a factor of
 // two); deflate and WebP's lossless coding compress a flat image about

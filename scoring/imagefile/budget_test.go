@@ -129,6 +129,25 @@ func TestBytesPerPixel(t *testing.T) {
 	}
 }
 
+func TestReadDecodeBytes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		info Info
+		size int64
+		want int64
+	}{
+		{"png: file, its IDAT data joined, pixels, filter bytes", Info{Format: FormatPNG, Width: 100, Height: 10, BytesPerPixel: 4}, 1000, 1000 + 1000 + 4000 + 10},
+		{"jpeg: file and pixels", Info{Format: FormatJPEG, Width: 100, Height: 10, BytesPerPixel: 3}, 1000, 1000 + 3000},
+		{"webp: file and pixels", Info{Format: FormatWebP, Width: 100, Height: 10, BytesPerPixel: 8}, 1000, 1000 + 8000},
+	}
+	for _, tt := range tests {
+		if got := tt.info.ReadDecodeBytes(tt.size); got != tt.want {
+			t.Errorf("%s: %d bytes, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
 func TestJPEGProgressive(t *testing.T) {
 	t.Parallel()
 	if !jpegProgressive(progressiveJPEGHeader(10, 10)) {

@@ -30,7 +30,7 @@ static const char *screend_deflate_load(const char *soname) {
 
 enum {
 	SCREEND_OK = 0,
-	SCREEND_EMEM = 1,     // no memory for the raw rows
+	SCREEND_EMEM = 1,     // no memory for a row buffer or the decompressor
 	SCREEND_EINFLATE = 2, // the zlib stream is broken, short or too long
 	SCREEND_EFILTER = 3,  // a row has an unknown filter type
 };
@@ -169,25 +169,33 @@ static int unfilter(int type, uint8_t *cur, const uint8_t *prev, size_t n, size_
 // samples each, unfilters it and writes it to out (stride = width *
 // out_channels bytes a row, out_channels samples a pixel: 1 for grey, 4
 // for RGBA, with grey replicated and alpha 255 where the source has none).
-// All sizes were checked by the caller; out holds height*stride bytes.
+// All sizes were checked by the caller; out holds height*stride bytes, and
+// height bytes more when channels == out_channels.
 //
-// When the filtered rows fit into out (RGB and grey+alpha, expanded to
-// four bytes a pixel), they are inflated into its end and expanded in
-// place, front to back: row y's output ends before row y+1's input starts,
-// and within a row each pixel is read before its output is written. The
-// previous row, which unfiltering needs, is kept in a separate row buffer.
-// That saves an allocation as large as the image, and its page faults.
+// No buffer as large as the image is allocated besides out, which saves
+// its memory and its page faults. The filtered rows (a filter byte and
+// the row) are inflated into out itself:
+//   - When they are narrower than the output rows (RGB and grey+alpha,
+//     expanded to four bytes a pixel), into out's end, and expanded in
+//     place front to back: row y's output ends before row y+1's input
+//     starts, and within a row each pixel is read before its output is
+//     written. The previous row, which unfiltering needs, is copied to a
+//     row buffer first.
+//   - When they are one byte wider (RGBA and grey), into out's start, and
+//     each row, once unfiltered, is moved down to its place: row y's
+//     output, [y*stride, (y+1)*stride), ends before row y+1's input, which
+//     starts at (y+1)*(stride+1), and stays the previous row of the next.
 static int screend_png_decode(const uint8_t *z, size_t zlen, uint8_t *out, size_t stride,
 		uint32_t width, uint32_t height, int channels, int out_channels) {
 	size_t rowlen = (size_t)width * channels, rawlen = (size_t)height * (rowlen + 1);
 	size_t outlen = (size_t)height * stride;
-	int inplace = out_channels > channels && rawlen <= outlen;
-	uint8_t *raw = inplace ? out + (outlen - rawlen) : malloc(rawlen);
+	int expand = out_channels > channels;
+	uint8_t *raw = expand ? out + (outlen - rawlen) : out;
 	uint8_t *zero = calloc(1, rowlen);
-	uint8_t *prevbuf = inplace ? malloc(rowlen) : NULL;
+	uint8_t *prevbuf = expand ? malloc(rowlen) : NULL;
 	struct libdeflate_decompressor *d = deflate.alloc();
 	int e = SCREEND_OK;
-	if (!raw || !zero || (inplace && !prevbuf) || !d) e = SCREEND_EMEM;
+	if (!zero || (expand && !prevbuf) || !d) e = SCREEND_EMEM;
 	// The stream must fill the rows exactly and end with the data.
 	size_t used = 0;
 	if (!e && (deflate.zlib_decompress_ex(d, z, zlen, raw, rawlen, &used, NULL) != 0 || used != zlen)) e = SCREEND_EINFLATE;
@@ -195,16 +203,15 @@ static int screend_png_decode(const uint8_t *z, size_t zlen, uint8_t *out, size_
 	for (uint32_t y = 0; !e && y < height; y++) {
 		uint8_t *cur = raw + (size_t)y * (rowlen + 1) + 1;
 		e = unfilter(cur[-1], cur, prev, rowlen, channels);
-		if (inplace) {
-			memcpy(prevbuf, cur, rowlen);
-			prev = prevbuf;
-		} else {
-			prev = cur;
-		}
 		uint8_t *o = out + (size_t)y * stride;
-		if (channels == out_channels) {
-			memcpy(o, cur, rowlen);
-		} else if (channels == 3) {
+		if (!expand) {
+			memmove(o, cur, rowlen);
+			prev = o;
+			continue;
+		}
+		memcpy(prevbuf, cur, rowlen);
+		prev = prevbuf;
+		if (channels == 3) {
 			for (uint32_t x = 0; x < width; x++, o += 4, cur += 3) {
 				o[0] = cur[0]; o[1] = cur[1]; o[2] = cur[2]; o[3] = 255;
 			}
@@ -217,7 +224,6 @@ static int screend_png_decode(const uint8_t *z, size_t zlen, uint8_t *out, size_
 	if (d) deflate.free(d);
 	free(zero);
 	free(prevbuf);
-	if (!inplace) free(raw);
 	return e;
 }
 */
@@ -377,7 +383,9 @@ func decodePNGNative(data []byte, info Info) (image.Image, error) {
 		outChannels = 1
 	}
 	stride := l.width * outChannels
-	pix := getPix(stride * l.height) // every byte is written below
+	// Every byte is written below; the filter bytes need height bytes more
+	// when the rows are not expanded (see screend_png_decode).
+	pix := getPix(stride*l.height + l.height)[:stride*l.height]
 	var img image.Image
 	switch l.color {
 	case pngColorGray:

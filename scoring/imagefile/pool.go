@@ -44,6 +44,16 @@ func putPix(b []byte) {
 	p.(*sync.Pool).Put(&b)
 }
 
+// Buffer returns a byte slice of length n with unspecified contents, from
+// the same pools as decoded pixels: for reading a file whole before
+// DecodeBytes without a fresh allocation (and page faults, and garbage
+// collection) for every file. Give it back with RecycleBuffer.
+func Buffer(n int) []byte { return getPix(n) }
+
+// RecycleBuffer hands a buffer from Buffer back for reuse. The caller must
+// not use b afterwards; images DecodeBytes returned do not refer to it.
+func RecycleBuffer(b []byte) { putPix(b) }
+
 // Recycle hands the pixels of an image returned by this package back for
 // reuse by later decodes. The caller must not use img afterwards. Images
 // of other origins, and forms whose buffers are not pooled, are left to

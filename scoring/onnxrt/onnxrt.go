@@ -51,6 +51,7 @@ func Init(libPath string) (version string, err error) {
 	if ort.IsInitialized() {
 		return "", errors.New("onnxrt: ONNX Runtime was initialised outside package onnxrt")
 	}
+	fixMmapThreshold()
 	ort.SetSharedLibraryPath(libPath)
 	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
 		return "", fmt.Errorf("onnxrt: initialise ONNX Runtime from %s: %w", libPath, err)
