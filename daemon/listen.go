@@ -6,8 +6,7 @@ import (
 	"time"
 
 	"screend"
-
-	"github.com/jackc/pgx/v5"
+	"screend/sql"
 )
 
 // listener turns PostgreSQL notifications into wake-ups, so a human
@@ -39,26 +38,21 @@ func (l *listener) Run(ctx context.Context) error {
 }
 
 func (l *listener) listen(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, l.url)
+	ln, err := sql.Listen(ctx, l.url, screend.ChannelResolved, screend.ChannelModel, screend.ChannelTakeBack)
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	for _, ch := range []string{screend.ChannelResolved, screend.ChannelModel, screend.ChannelTakeBack} {
-		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
-			return err
-		}
-	}
+	defer ln.Close(context.WithoutCancel(ctx))
 	// Whatever happened while disconnected is picked up now.
 	l.resolved()
 	l.model()
 	l.takeBack()
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		channel, err := ln.Wait(ctx)
 		if err != nil {
 			return err
 		}
-		switch n.Channel {
+		switch channel {
 		case screend.ChannelResolved:
 			l.resolved()
 		case screend.ChannelModel:

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"screend"
@@ -31,18 +30,11 @@ func reviewerOf(ctx context.Context) string {
 	return who
 }
 
-// pageGroup is a group as the page shows it.
+// pageGroup is a group as the page shows it: the review queue's row with
+// its images described for the page (the path stays on the server).
 type pageGroup struct {
-	GroupID          int64                `json:"group_id"`
-	Project          string               `json:"project"`
-	FlaggedAt        time.Time            `json:"flagged_at"`
-	Reasons          []screend.Reason     `json:"reasons"`
-	Confidence       *float32             `json:"confidence"`
-	SuggestedOutcome *screend.OutcomeKind `json:"suggested_outcome"`
-	SuggestedImageID *int64               `json:"suggested_image_id"`
-	SuggestedCrop    []float32            `json:"suggested_crop"`
-	ModelID          *int64               `json:"model_id"`
-	Images           []pageImage          `json:"images"`
+	sql.ReviewItem
+	Images []pageImage `json:"images"`
 }
 
 type pageImage struct {
@@ -57,9 +49,7 @@ type pageImage struct {
 }
 
 func toPageGroup(it sql.ReviewItem) pageGroup {
-	g := pageGroup{GroupID: it.GroupID, Project: it.Project, FlaggedAt: it.FlaggedAt, Reasons: it.Reasons,
-		Confidence: it.Confidence, SuggestedOutcome: it.SuggestedOutcome, SuggestedImageID: it.SuggestedImageID,
-		SuggestedCrop: it.SuggestedCrop, ModelID: it.ModelID, Images: []pageImage{}}
+	g := pageGroup{ReviewItem: it, Images: []pageImage{}}
 	for _, raw := range it.Images {
 		var im struct {
 			ImageID int64    `json:"image_id"`
