@@ -340,8 +340,8 @@ func thresholdText(t model.Thresholds) string {
 	return f(t.Select) + " / " + f(t.Crop) + " / " + f(t.Reject)
 }
 
-// plot draws coverage and error on the test groups against the reviewed
-// groups, one line per embedder.
+// plot draws coverage, error and the reject model's AUC on the test groups
+// against the reviewed groups, for every embedder.
 func (r *curveResult) plot(path string) error {
 	p := plot.New()
 	p.Title.Text = "Learning curve on groups from unseen photographs"
@@ -349,6 +349,7 @@ func (r *curveResult) plot(path string) error {
 	p.Y.Label.Text = "share of test groups"
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = plot.LogTicks{}
+	p.Y.Min, p.Y.Max = 0, 1
 	var lines []interface{}
 	byEmb := map[string][]curvePoint{}
 	var order []string
@@ -359,12 +360,13 @@ func (r *curveResult) plot(path string) error {
 		byEmb[pt.Embedder] = append(byEmb[pt.Embedder], pt)
 	}
 	for _, e := range order {
-		cov, errs := plotter.XYs{}, plotter.XYs{}
+		cov, errs, auc := plotter.XYs{}, plotter.XYs{}, plotter.XYs{}
 		for _, pt := range byEmb[e] {
 			cov = append(cov, plotter.XY{X: float64(pt.Reviewed), Y: pt.Test.Coverage})
 			errs = append(errs, plotter.XY{X: float64(pt.Reviewed), Y: pt.Test.AutoErrorRate})
+			auc = append(auc, plotter.XY{X: float64(pt.Reviewed), Y: pt.Test.RejectAUC})
 		}
-		lines = append(lines, e+" decided alone", cov, e+" wrong among them", errs)
+		lines = append(lines, e+" decided alone", cov, e+" wrong among them", errs, e+" reject AUC", auc)
 	}
 	if len(lines) == 0 {
 		return nil
