@@ -2,6 +2,7 @@ package screend
 
 import (
 	"fmt"
+	"image"
 	"math"
 	"strconv"
 	"strings"
@@ -47,6 +48,20 @@ func shiftInside(start, s float64) float64 {
 // keeps the aspect ratio).
 func (b Box) Center() (cx, cy, scale float64) {
 	return (b[0] + b[2]) / 2, (b[1] + b[3]) / 2, ((b[2] - b[0]) + (b[3] - b[1])) / 2
+}
+
+// MinCropPixels is the smallest side of a crop, in pixels of the image:
+// resolve_group refuses a smaller box, the decider flags a group whose
+// suggested crop is smaller (ReasonCropTooSmall), and no smaller crop is
+// ever written.
+const MinCropPixels = 16
+
+// Rect returns the box in pixels of a w×h image, rounded as a crop is cut
+// and clipped to the image.
+func (b Box) Rect(w, h int) image.Rectangle {
+	fw, fh := float64(w), float64(h)
+	r := image.Rect(int(math.Round(b[0]*fw)), int(math.Round(b[1]*fh)), int(math.Round(b[2]*fw)), int(math.Round(b[3]*fh)))
+	return r.Intersect(image.Rect(0, 0, w, h))
 }
 
 // IsFullFrame reports whether the box covers the whole image within

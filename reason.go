@@ -12,6 +12,9 @@ const (
 	ReasonLowMargin Reason = "low_margin"
 	// ReasonCropUncertain: the model is not sure whether to crop.
 	ReasonCropUncertain Reason = "crop_uncertain"
+	// ReasonCropTooSmall: the model would crop the chosen image to a box
+	// under MinCropPixels a side, which cannot be cut; a person decides.
+	ReasonCropTooSmall Reason = "crop_too_small"
 	// ReasonRejectUncertain: the model is not sure whether to keep the group.
 	ReasonRejectUncertain Reason = "reject_uncertain"
 	// ReasonSingleImage: a group of one image is never decided
@@ -38,6 +41,6 @@ const (
 
 // Reasons lists every flag reason.
 var Reasons = []Reason{
-	ReasonLowMargin, ReasonCropUncertain, ReasonRejectUncertain, ReasonSingleImage,
+	ReasonLowMargin, ReasonCropUncertain, ReasonCropTooSmall, ReasonRejectUncertain, ReasonSingleImage,
 	ReasonUnfamiliar, ReasonConflict, ReasonNoModel, ReasonNoEmbedding, ReasonModelError, ReasonTakenBack,
 }

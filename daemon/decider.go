@@ -173,6 +173,10 @@ func (d *decider) score(ctx context.Context, g sql.ClosedGroup) sql.Score {
 	if err != nil {
 		d.log.Error("score group", "group_id", g.ID, "err", err)
 	}
+	if out != nil && out.Chosen >= 0 && out.Chosen < len(g.Images) {
+		im := g.Images[out.Chosen]
+		ev.CropTooSmall = out.CropTooSmall(im.Width, im.Height)
+	}
 	v := model.Judge(ev, out)
 	s := sql.Score{State: screend.GroupFlagged, Reasons: v.Reasons}
 	if v.Decided {

@@ -36,10 +36,6 @@ import (
 // listings) and the mover (carrying out journaled operations, retrying
 // those that fail for a reason that can go away).
 
-// minCropPixels is the smallest side of a crop, in pixels of the image;
-// screend.resolve_group refuses smaller boxes with the same limit.
-const minCropPixels = 16
-
 // nameMax is the longest file name, in bytes, the planner makes (NAME_MAX
 // of Linux file systems).
 const nameMax = 255
@@ -661,7 +657,7 @@ func syncDir(dir string) error {
 
 // cropImage decodes src and returns it cropped to the normalised box,
 // encoded as PNG, or as JPEG (quality 95) when src is a JPEG. A box smaller
-// than minCropPixels a side is refused.
+// than screend.MinCropPixels a side is refused.
 func cropImage(maxPixels int64) func(src string, box []float32) ([]byte, error) {
 	return func(src string, box []float32) ([]byte, error) {
 		if len(box) != 4 {
@@ -672,14 +668,10 @@ func cropImage(maxPixels int64) func(src string, box []float32) ([]byte, error) 
 			return nil, fmt.Errorf("decode %s for cropping: %w", src, err)
 		}
 		b := img.Bounds()
-		w, h := float64(b.Dx()), float64(b.Dy())
-		r := image.Rect(
-			b.Min.X+int(math.Round(float64(box[0])*w)), b.Min.Y+int(math.Round(float64(box[1])*h)),
-			b.Min.X+int(math.Round(float64(box[2])*w)), b.Min.Y+int(math.Round(float64(box[3])*h)),
-		).Intersect(b)
-		if r.Dx() < minCropPixels || r.Dy() < minCropPixels {
+		r := screend.Box{float64(box[0]), float64(box[1]), float64(box[2]), float64(box[3])}.Rect(b.Dx(), b.Dy()).Add(b.Min)
+		if r.Dx() < screend.MinCropPixels || r.Dy() < screend.MinCropPixels {
 			return nil, fmt.Errorf("crop box %v is %dx%d pixels of a %dx%d image, under %d a side",
-				box, r.Dx(), r.Dy(), b.Dx(), b.Dy(), minCropPixels)
+				box, r.Dx(), r.Dy(), b.Dx(), b.Dy(), screend.MinCropPixels)
 		}
 		cropper, ok := img.(interface {
 			SubImage(image.Rectangle) image.Image

@@ -34,6 +34,14 @@ type Status struct {
 	// a retry (oldest first, at most 20): fix the cause (a permission, a full
 	// disk) and the next retry succeeds.
 	Failing []Failure `json:"failing"`
+	// Retrying counts all the file operations and groups that wait for a
+	// retry after a failure (Failing lists at most 20); like Failing, they
+	// are not in Pending.
+	Retrying int `json:"retrying"`
+	// FailedGroups lists the groups whose decision could not be carried out
+	// (state failed, newest first, at most 20): they wait for a person to
+	// fix the cause and send them back to review (screend undo).
+	FailedGroups []FailedGroup `json:"failed_groups"`
 	// Readiness is screend.model_readiness: per kind, how far the active
 	// model is from deciding alone; empty without an active model.
 	Readiness []Readiness `json:"readiness"`
@@ -47,6 +55,13 @@ type Failure struct {
 	Attempts   int       `json:"attempts"`
 	Error      string    `json:"error"`
 	RetryAfter time.Time `json:"retry_after"`
+}
+
+// FailedGroup is a group whose decision could not be carried out.
+type FailedGroup struct {
+	GroupID int64  `json:"group_id"`
+	Project string `json:"project"`
+	Error   string `json:"error"`
 }
 
 // Readiness is one row of screend.model_readiness.
@@ -126,6 +141,22 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 	})
 	if err != nil {
 		return st, fmt.Errorf("read failing moves: %w", err)
+	}
+	err = db.pool.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM screend.file_moves WHERE state = 'planned' AND attempts > 0)
+		     + (SELECT count(*) FROM screend.groups WHERE state = 'decided' AND retry_after IS NOT NULL)`).Scan(&st.Retrying)
+	if err != nil {
+		return st, fmt.Errorf("count failing moves: %w", err)
+	}
+	rows, err = db.pool.Query(ctx, `
+		SELECT g.group_id, p.name, coalesce(g.error, '') FROM screend.groups g JOIN screend.projects p USING (project_id)
+		WHERE g.state = 'failed' ORDER BY g.group_id DESC LIMIT 20`)
+	if err != nil {
+		return st, fmt.Errorf("read failed groups: %w", err)
+	}
+	st.FailedGroups, err = pgx.CollectRows(rows, pgx.RowToStructByPos[FailedGroup])
+	if err != nil {
+		return st, fmt.Errorf("read failed groups: %w", err)
 	}
 	if st.Readiness, err = db.ReadReadiness(ctx); err != nil {
 		return st, err

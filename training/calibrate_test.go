@@ -79,3 +79,24 @@ func TestCalibrationReducesECE(t *testing.T) {
 		t.Fatalf("temperature %.3f, want about 2", tt)
 	}
 }
+
+func TestAUC(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		score []float64
+		pos   []bool
+		want  float64
+	}{
+		{"perfect", []float64{0.1, 0.2, 0.8, 0.9}, []bool{false, false, true, true}, 1},
+		{"reversed", []float64{0.9, 0.8, 0.2, 0.1}, []bool{false, false, true, true}, 0},
+		{"all tied", []float64{0.5, 0.5, 0.5, 0.5}, []bool{false, true, false, true}, 0.5},
+		{"one swap of four pairs", []float64{0.1, 0.6, 0.5, 0.9}, []bool{false, false, true, true}, 0.75},
+		{"tie counts half", []float64{0.1, 0.5, 0.5}, []bool{false, false, true}, 0.75},
+		{"no positives", []float64{0.1, 0.2}, []bool{false, false}, 0.5},
+	} {
+		if got := AUC(tc.score, tc.pos); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("%s: AUC = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -91,6 +91,11 @@ type Metrics struct {
 	BaselineNormalAccuracy  float64 `json:"baseline_normal_accuracy"`
 	// RejectAccuracy is the share of groups whose keep/reject (P_reject >= 0.5) matches.
 	RejectAccuracy float64 `json:"reject_accuracy"`
+	// RejectAUC is how well P_reject ranks the groups: the chance that a
+	// group the human rejected scores above one they kept (ties count
+	// half); 0.5 is no better than chance. Keeping a group alone needs a
+	// reject model that ranks well, whatever the threshold.
+	RejectAUC float64 `json:"reject_auc"`
 	// CropAccuracy is the share of the CropLabelled groups (kept, with the
 	// crop known) whose crop-or-not on the human's image matches; CropIoU
 	// the mean IoU of the predicted box of the human's image with the
@@ -154,9 +159,11 @@ func evaluate(items []evalItem, iouMin float64) Metrics {
 	var selOK, anoOK, normOK, baseOK, baseAnoOK, baseNormOK, rejOK, cropOK, outOK int
 	var iouSum float64
 	conf, uconf, right := make([]float64, len(items)), make([]float64, len(items)), make([]bool, len(items))
+	pReject, rejected := make([]float64, len(items)), make([]bool, len(items))
 	for k, it := range items {
 		e, o := it.ex, it.out
 		m.Groups++
+		pReject[k], rejected[k] = o.PReject, e.Rejected()
 		if (o.PReject >= 0.5) == e.Rejected() {
 			rejOK++
 		}
@@ -226,6 +233,7 @@ func evaluate(items []evalItem, iouMin float64) Metrics {
 	m.BaselineAnomalyAccuracy = ratio(baseAnoOK, m.Anomalies)
 	m.BaselineNormalAccuracy = ratio(baseNormOK, normal)
 	m.RejectAccuracy = ratio(rejOK, m.Groups)
+	m.RejectAUC = AUC(pReject, rejected)
 	m.CropAccuracy = ratio(cropOK, m.CropLabelled)
 	if m.Cropped > 0 {
 		m.CropIoU = iouSum / float64(m.Cropped)
@@ -237,6 +245,38 @@ func evaluate(items []evalItem, iouMin float64) Metrics {
 	m.AutoErrorRate = ratio(m.AutoErrors, m.AutoDecided)
 	m.AutoErrorUpper = WilsonUpper(m.AutoErrors, m.AutoDecided)
 	return m
+}
+
+// AUC is the area under the ROC curve of score for positive: the chance
+// that a positive item scores above a negative one, ties counting half;
+// 0.5 without both kinds.
+func AUC(score []float64, positive []bool) float64 {
+	idx := make([]int, len(score))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return score[idx[a]] < score[idx[b]] })
+	var pos, neg, rankSum float64
+	for i := 0; i < len(idx); {
+		j := i
+		for j < len(idx) && score[idx[j]] == score[idx[i]] {
+			j++
+		}
+		mid := float64(i+j-1)/2 + 1 // the mean 1-based rank of the tie
+		for _, k := range idx[i:j] {
+			if positive[k] {
+				pos++
+				rankSum += mid
+			} else {
+				neg++
+			}
+		}
+		i = j
+	}
+	if pos == 0 || neg == 0 {
+		return 0.5
+	}
+	return (rankSum - pos*(pos+1)/2) / (pos * neg)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -309,15 +309,15 @@ func (r *curveResult) Markdown() string {
 	fmt.Fprintf(&b, "# Learning curve\n\n`%s`\n\n", r.Command)
 	fmt.Fprintf(&b, "Machine: %s, %d cores, load %s at start, %s at end. Corpus: %d pictures in %d projects from %d photographs (%d test photographs); training pool %d groups, test %d groups (test photographs only).\n\n",
 		r.Machine.CPUModel, r.Machine.Cores, r.Machine.LoadAvg, r.LoadAfter, r.Manifest.Pictures, len(r.Manifest.Projects), len(r.Manifest.Photos), len(r.Manifest.TestPhotos), r.TrainPool, r.TestGroups)
-	b.WriteString("| embedder | reviewed | decided alone (test) | wrong among them | by kind (wrong) | thresholds | out-of-fold decided alone / wrong | selection (baseline) | anomalies | reject acc. | crop-or-not | crop IoU | train s |\n")
+	b.WriteString("| embedder | reviewed | decided alone (test) | wrong among them | by kind (wrong) | thresholds | out-of-fold decided alone / wrong | selection (baseline) | anomalies | reject acc. (AUC) | crop-or-not | crop IoU | train s |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range r.Points {
 		t, f := p.Test, p.OutOfFold
-		fmt.Fprintf(&b, "| %s | %d | %s (%d of %d) | %d (%s, upper %s) | %s | %s | %s / %d | %s (%s) | %s of %d | %s | %s | %.3f | %.0f |\n",
+		fmt.Fprintf(&b, "| %s | %d | %s (%d of %d) | %d (%s, upper %s) | %s | %s | %s / %d | %s (%s) | %s of %d | %s (%.2f) | %s | %.3f | %.0f |\n",
 			p.Embedder, p.Reviewed, pct1(t.Coverage), t.AutoDecided, t.Groups, t.AutoErrors, pct1(t.AutoErrorRate), pct1(t.AutoErrorUpper),
 			kindWrong(t), thresholdText(p.Thresholds), pct1(f.Coverage), f.AutoErrors,
 			pct1(t.SelectionAccuracy), pct1(t.BaselineAccuracy), pct1(t.AnomalyAccuracy), t.Anomalies,
-			pct1(t.RejectAccuracy), pct1(t.CropAccuracy), t.CropIoU, p.TrainSeconds)
+			pct1(t.RejectAccuracy), t.RejectAUC, pct1(t.CropAccuracy), t.CropIoU, p.TrainSeconds)
 	}
 	return b.String()
 }
@@ -340,8 +340,8 @@ func thresholdText(t model.Thresholds) string {
 	return f(t.Select) + " / " + f(t.Crop) + " / " + f(t.Reject)
 }
 
-// plot draws coverage and error on the test groups against the reviewed
-// groups, one line per embedder.
+// plot draws coverage, error and the reject model's AUC on the test groups
+// against the reviewed groups, for every embedder.
 func (r *curveResult) plot(path string) error {
 	p := plot.New()
 	p.Title.Text = "Learning curve on groups from unseen photographs"
@@ -349,6 +349,7 @@ func (r *curveResult) plot(path string) error {
 	p.Y.Label.Text = "share of test groups"
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = plot.LogTicks{}
+	p.Y.Min, p.Y.Max = 0, 1
 	var lines []interface{}
 	byEmb := map[string][]curvePoint{}
 	var order []string
@@ -359,12 +360,13 @@ func (r *curveResult) plot(path string) error {
 		byEmb[pt.Embedder] = append(byEmb[pt.Embedder], pt)
 	}
 	for _, e := range order {
-		cov, errs := plotter.XYs{}, plotter.XYs{}
+		cov, errs, auc := plotter.XYs{}, plotter.XYs{}, plotter.XYs{}
 		for _, pt := range byEmb[e] {
 			cov = append(cov, plotter.XY{X: float64(pt.Reviewed), Y: pt.Test.Coverage})
 			errs = append(errs, plotter.XY{X: float64(pt.Reviewed), Y: pt.Test.AutoErrorRate})
+			auc = append(auc, plotter.XY{X: float64(pt.Reviewed), Y: pt.Test.RejectAUC})
 		}
-		lines = append(lines, e+" decided alone", cov, e+" wrong among them", errs)
+		lines = append(lines, e+" decided alone", cov, e+" wrong among them", errs, e+" reject AUC", auc)
 	}
 	if len(lines) == 0 {
 		return nil

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"screend"
 	"screend/sql"
 )
 
@@ -36,9 +37,16 @@ func status(ctx context.Context, e env, args []string) error {
 	} else {
 		fmt.Fprintln(e.stdout, "active model: none (every group is flagged for review)")
 	}
-	fmt.Fprintf(e.stdout, "pending:      %d\n", st.Pending)
-	if len(st.Failing) > 0 {
-		fmt.Fprintf(e.stdout, "failing:      %d waiting for a retry (fix the cause; the retry follows)\n", len(st.Failing))
+	switch {
+	case st.Pending == 0 && st.Retrying == 0:
+		fmt.Fprintln(e.stdout, "pending:      0 (idle)")
+	case st.Pending == 0:
+		fmt.Fprintln(e.stdout, "pending:      0 (idle but for the retries below, which wait for their cause to be fixed)")
+	default:
+		fmt.Fprintf(e.stdout, "pending:      %d (work left that needs no person)\n", st.Pending)
+	}
+	if st.Retrying > 0 {
+		fmt.Fprintf(e.stdout, "failing:      %d waiting for a retry, not counted in pending (fix the cause; the next retry succeeds)\n", st.Retrying)
 		for _, f := range st.Failing {
 			what := fmt.Sprintf("move %d to %s", f.MoveID, f.Dst)
 			if f.MoveID == 0 {
@@ -50,6 +58,18 @@ func status(ctx context.Context, e env, args []string) error {
 			}
 			fmt.Fprintf(e.stdout, "  %s%s: %s (attempts %d, next %s)\n", group, what, f.Error, f.Attempts,
 				f.RetryAfter.Local().Format("15:04:05"))
+		}
+		if st.Retrying > len(st.Failing) {
+			fmt.Fprintf(e.stdout, "  ... and %d more\n", st.Retrying-len(st.Failing))
+		}
+	}
+	if n := st.Groups[screend.GroupFailed]; n > 0 {
+		fmt.Fprintf(e.stdout, "failed:       %d groups whose decision could not be carried out (fix the cause, then `screend undo GROUP_ID` sends one back to review)\n", n)
+		for _, g := range st.FailedGroups {
+			fmt.Fprintf(e.stdout, "  group %d (%s): %s\n", g.GroupID, g.Project, g.Error)
+		}
+		if n > len(st.FailedGroups) {
+			fmt.Fprintf(e.stdout, "  ... and %d more\n", n-len(st.FailedGroups))
 		}
 	}
 	if st.Unseen > 0 {

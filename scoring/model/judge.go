@@ -26,6 +26,9 @@ type Evidence struct {
 	Unfamiliar bool
 	// FamiliarityError: the familiarity check failed.
 	FamiliarityError bool
+	// CropTooSmall: the outcome crops the chosen image to a box under
+	// screend.MinCropPixels a side (Outcome.CropTooSmall).
+	CropTooSmall bool
 }
 
 // Verdict is what becomes of a group: decided automatically, or flagged for
@@ -40,8 +43,8 @@ type Verdict struct {
 // group is decided only when the model ran, is sure of its outcome (Auto)
 // and nothing else speaks against it; otherwise every reason is given:
 // no_model (with conflict), no_embedding, model_error, or the outcome's
-// reasons with conflict, model_error (a failed familiarity check) or
-// unfamiliar; single_image is always among the reasons of a group of one.
+// reasons with crop_too_small, conflict, model_error (a failed
+// familiarity check) or unfamiliar; single_image is always among the reasons of a group of one.
 func Judge(ev Evidence, out *Outcome) Verdict {
 	var rs []screend.Reason
 	switch {
@@ -59,6 +62,9 @@ func Judge(ev Evidence, out *Outcome) Verdict {
 		if ev.Conflict {
 			rs = append(rs, screend.ReasonConflict)
 		}
+		if ev.CropTooSmall {
+			rs = append(rs, screend.ReasonCropTooSmall)
+		}
 		if ev.FamiliarityError {
 			rs = append(rs, screend.ReasonModelError)
 		} else if ev.Unfamiliar {
@@ -72,4 +78,20 @@ func Judge(ev Evidence, out *Outcome) Verdict {
 		rs = append(rs, screend.ReasonSingleImage)
 	}
 	return Verdict{Reasons: rs}
+}
+
+// CropTooSmall reports whether the outcome crops its chosen image, of w×h
+// pixels, to a box under screend.MinCropPixels a side, as the box is stored
+// (real[]) and cut: such a crop cannot be carried out, so the group goes to
+// a person instead of failing. An image of unknown size (0) is not judged.
+func (o Outcome) CropTooSmall(w, h int) bool {
+	if o.Kind != screend.OutcomeCrop || w <= 0 || h <= 0 {
+		return false
+	}
+	stored, err := screend.BoxFromFloat32s(o.Box.Float32s())
+	if err != nil || stored == nil {
+		return false
+	}
+	r := stored.Rect(w, h)
+	return r.Dx() < screend.MinCropPixels || r.Dy() < screend.MinCropPixels
 }

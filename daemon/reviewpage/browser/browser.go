@@ -6,7 +6,11 @@ package browser
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"os/exec"
+	"sync"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -14,16 +18,33 @@ import (
 // ErrNoChromium means no Chromium is installed (scripts/setup.sh installs it).
 var ErrNoChromium = errors.New("chromium not found: run scripts/setup.sh (it installs Debian's chromium)")
 
+// closeTimeout bounds the wait for Chromium to close itself.
+const closeTimeout = 10 * time.Second
+
 // Start starts Chromium with its profile in dataDir and a window of
 // width×height and returns a context for chromedp actions on its first tab.
-// cancel stops the browser.
+// cancel closes the browser and removes what it left in its own temporary
+// folder.
+//
+// Chromium keeps files outside its profile too: the socket of its process
+// singleton lives in a folder it makes under $TMPDIR
+// (org.chromium.Chromium.XXXXXX), removed only when it shuts down cleanly.
+// A browser killed (as a cancelled chromedp context does) left one in /tmp
+// per run. So the browser gets a temporary folder of its own, short enough
+// for a socket path, asked to close before it is stopped, and the folder is
+// removed once it exited.
 func Start(ctx context.Context, dataDir string, width, height int) (context.Context, context.CancelFunc, error) {
 	path, err := exec.LookPath("chromium")
 	if err != nil {
 		return nil, nil, ErrNoChromium
 	}
+	tmp, err := os.MkdirTemp("", "screend-chromium-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("make chromium's temporary folder: %w", err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
+		chromedp.Env("TMPDIR=" + tmp),
 		chromedp.Flag("headless", true),
 		chromedp.Flag("no-sandbox", true),
 		chromedp.Flag("disable-gpu", true),
@@ -40,10 +61,20 @@ func Start(ctx context.Context, dataDir string, width, height int) (context.Cont
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cctx, cancel := context.WithTimeout(bctx, closeTimeout)
+			_ = chromedp.Cancel(cctx) // a clean shutdown; killed below if it does not finish
+			cancel()
+			cancelBrowser()
+			cancelAlloc() // waits for the process to exit
+			_ = os.RemoveAll(tmp)
+		})
+	}
 	if err := chromedp.Do(bctx); err != nil { // starts the browser
-		cancelBrowser()
-		cancelAlloc()
+		stop()
 		return nil, nil, err
 	}
-	return bctx, func() { cancelBrowser(); cancelAlloc() }, nil
+	return bctx, stop, nil
 }

@@ -8,6 +8,7 @@ const REASONS = {
   single_image: "Only one image: never decided alone",
   low_margin: "The model could not tell the best images apart",
   crop_uncertain: "The model is unsure whether or where to crop",
+  crop_too_small: "The model's crop is under 16 pixels a side: too small to cut",
   reject_uncertain: "The model is unsure whether to reject the whole group",
   unfamiliar: "Unlike anything the model has learnt from",
   conflict: "The same picture was already decided in another group",

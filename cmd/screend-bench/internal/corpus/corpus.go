@@ -78,7 +78,7 @@ const (
 	Reject  = "reject"
 )
 
-// Decision frequencies (the crop share follows from cropHabits).
+// Decision frequencies (the crop share follows from cropRates).
 const (
 	rejectShare = 0.28
 	// noopShare is the share of crops that are full-frame no-ops.
@@ -121,6 +121,12 @@ type Truth struct {
 	// Split is "test" when Photo is one of the test photographs, else
 	// "train" (see Options.TestPhotoShare).
 	Split string `json:"split"`
+	// Spread is how much of the picture's detail lies outside the frame a
+	// curator keeps when cropping (the centred, top-anchored box of the
+	// median crop area): 0 when the margins are dull, about 0.5 when detail
+	// is everywhere. It is measured on the stage-1 picture; whether and how
+	// tightly a curator crops follows from it (see decideCrops).
+	Spread float64 `json:"spread"`
 	// Wide is how wide the shot is, 0 (the tightest framing of the photo)
 	// to 1 (the widest); a curator crops wide shots.
 	Wide float64 `json:"wide"`
@@ -291,15 +297,21 @@ func testPhotos(seed uint64, n int, share float64) []bool {
 	return out
 }
 
-// cropHabits are the projects' crop thresholds, cycled: a curator crops a
-// kept picture when its shot's width (Truth.Wide) is above the project's
-// threshold, except on a whim (whimShare), so projects crop 90%, 55%, 80% and 40% of their kept
-// pictures (about 48% of all groups over four projects).
-var cropHabits = []float64{0.1, 0.45, 0.2, 0.6}
+// cropRates are the projects' habits, cycled: the share of kept pictures
+// the project's curator crops (about 48% of all groups over four projects).
+var cropRates = []float64{0.9, 0.55, 0.8, 0.4}
 
-// whimShare is the share of kept pictures a curator crops against habit
-// (or leaves whole).
-const whimShare = 0.03
+// whim is the chance that a curator crops a kept picture against their
+// habit (or leaves it whole), from how far the picture's rank among the
+// project's kept pictures (by Spread, 0 to 1) lies from the habit's rate:
+// a coin toss at the threshold, fading with the distance from it (half of
+// it whimFade away), as people disagree with themselves on borderline
+// pictures and not on clear ones; about 5% of kept pictures overall.
+func whim(rank, rate float64) float64 { return 0.5 * math.Exp(-math.Abs(rank-rate)/whimFade) }
+
+// whimFade is the distance in rank from the habit's threshold over which a
+// whim becomes e times less likely.
+const whimFade = 0.05
 
 // plan is everything decided about one picture before any pixel is made.
 type plan struct {
@@ -314,13 +326,19 @@ type plan struct {
 }
 
 // Plan draws the groups and decisions of a corpus without making images:
-// what Generate would write, for photos photos. It is deterministic for
-// opts.Seed.
+// what Generate would write, for photos photos, except that each
+// picture's Spread, which Generate measures on its pixels, is drawn at
+// random (uniform on [0, 0.6]), so the crops differ. It is deterministic
+// for opts.Seed.
 func Plan(opts Options, photos []string) ([]Truth, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
 	ps := makePlans(opts, photos)
+	for i := range ps {
+		ps[i].Spread = 0.6 * rand.New(rand.NewPCG(opts.Seed, uint64(i)*0x9e3779b97f4a7c15+3)).Float64()
+	}
+	decideCrops(opts.Seed, ps)
 	out := make([]Truth, len(ps))
 	for i, p := range ps {
 		out[i] = p.Truth
@@ -414,22 +432,7 @@ func makePlans(o Options, photos []string) []plan {
 			p.Decision = Reject
 			p.RejectReason = rejectReasons[rng.IntN(len(rejectReasons))]
 		default:
-			p.Decision = Approve
-			habit := cropHabits[proj%len(cropHabits)]
-			crop := p.Wide > habit
-			if rng.Float64() < whimShare {
-				crop = !crop
-			}
-			if crop {
-				p.Decision = Crop
-				// The wider the shot, the smaller the subject and the
-				// tighter the crop: u is about uniform among crops.
-				u := rng.Float64()
-				if p.Wide > habit {
-					u = 0.9*(1-(p.Wide-habit)/(1-habit)) + 0.1*u
-				}
-				p.Crop = drawCrop(rng, u)
-			}
+			p.Decision = Approve // or Crop: see decideCrops
 			chosen := top
 			if rng.Float64() < anomalyGivenKept {
 				p.Anomaly = true
@@ -441,6 +444,68 @@ func makePlans(o Options, photos []string) []plan {
 		}
 	}
 	return plans
+}
+
+// decideCrops decides, for every kept picture, whether the curator crops
+// it and how: per project, the kept pictures are ranked by Spread (dull
+// margins first); the project's habit crops the first cropRates share of
+// them, except on a whim near that threshold. Among the crops, the duller
+// the margins the tighter the crop: the rank among the project's crops
+// (jittered by up to ±0.05) is the quantile of the crop's area.
+func decideCrops(seed uint64, plans []plan) {
+	byProject := map[string][]*plan{}
+	var projects []string
+	for i := range plans {
+		p := &plans[i]
+		if p.Decision == Reject {
+			continue
+		}
+		if _, ok := byProject[p.Project]; !ok {
+			projects = append(projects, p.Project)
+		}
+		byProject[p.Project] = append(byProject[p.Project], p)
+	}
+	bySpread := func(a, b *plan) int {
+		if c := cmpFloat(a.Spread, b.Spread); c != 0 {
+			return c
+		}
+		return a.Picture - b.Picture
+	}
+	for _, name := range projects {
+		kept := byProject[name]
+		var proj int
+		fmt.Sscanf(name, "p%d", &proj)
+		rate := cropRates[(proj-1)%len(cropRates)]
+		slices.SortFunc(kept, bySpread)
+		var crops []*plan
+		for k, p := range kept {
+			rng := rand.New(rand.NewPCG(seed, uint64(p.Picture)*0x9e3779b97f4a7c15+4))
+			rank := (float64(k) + 0.5) / float64(len(kept))
+			crop := rank < rate
+			if rng.Float64() < whim(rank, rate) {
+				crop = !crop
+			}
+			if crop {
+				crops = append(crops, p)
+			}
+		}
+		for k, p := range crops {
+			rng := rand.New(rand.NewPCG(seed, uint64(p.Picture)*0x9e3779b97f4a7c15+5))
+			u := clampF((float64(k)+0.5)/float64(len(crops))+0.1*(rng.Float64()-0.5), 0, 1)
+			p.Decision = Crop
+			p.Crop = drawCrop(rng, u)
+		}
+	}
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // pick returns an index drawn with the given weights.
@@ -553,6 +618,7 @@ func Generate(ctx context.Context, opts Options) (Manifest, error) {
 	if err := g.Wait(); err != nil {
 		return m, err
 	}
+	decideCrops(opts.Seed, plans)
 	m.Seed, m.Pictures = opts.Seed, opts.Pictures
 	m.Photos = rels
 	for i, t := range testPhotos(opts.Seed, len(rels), opts.TestPhotoShare) {
@@ -616,8 +682,9 @@ func makePicture(o Options, p *plan, ph *image.RGBA) (int64, error) {
 	if p.flip {
 		flipH(base)
 	}
+	p.Spread = spread(base)
 	if p.Decision == Reject {
-		base = malform(base, p.RejectReason, rng)
+		base, p.RejectReason = malform(base, p.RejectReason, rng)
 	}
 	var total int64
 	top := len(p.stages) - 1

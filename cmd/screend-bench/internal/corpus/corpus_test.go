@@ -3,10 +3,12 @@ package corpus
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -241,8 +243,9 @@ func TestPlanStatistics(t *testing.T) {
 }
 
 // TestPlanHabitsAndPhotoSplit: whether to crop depends on the project's
-// habit and the shot, never on a mark in the picture, and test pictures
-// come from photographs no training picture uses.
+// habit and how much detail the picture's margins hold, never on a mark in
+// the picture, and test pictures come from photographs no training picture
+// uses.
 func TestPlanHabitsAndPhotoSplit(t *testing.T) {
 	t.Parallel()
 	photos := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}
@@ -252,7 +255,7 @@ func TestPlanHabitsAndPhotoSplit(t *testing.T) {
 	}
 	kept, crops := map[string]int{}, map[string]int{}
 	split := map[string]string{}
-	var wideCrop, wideKeep, nCrop, nKeep float64
+	var spreadCrop, spreadKeep, nCrop, nKeep float64
 	for _, tr := range truth {
 		if s, ok := split[tr.Photo]; ok && s != tr.Split {
 			t.Fatalf("photo %s is in both splits", tr.Photo)
@@ -264,10 +267,10 @@ func TestPlanHabitsAndPhotoSplit(t *testing.T) {
 		kept[tr.Project]++
 		if tr.Decision == Crop {
 			crops[tr.Project]++
-			wideCrop += tr.Wide
+			spreadCrop += tr.Spread
 			nCrop++
 		} else {
-			wideKeep += tr.Wide
+			spreadKeep += tr.Spread
 			nKeep++
 		}
 	}
@@ -288,8 +291,8 @@ func TestPlanHabitsAndPhotoSplit(t *testing.T) {
 	if hi-lo < 0.4 {
 		t.Errorf("projects crop between %.2f and %.2f of kept pictures: habits should differ", lo, hi)
 	}
-	if wideCrop/nCrop < wideKeep/nKeep+0.2 {
-		t.Errorf("cropped shots are %.2f wide on average, kept whole %.2f: wide shots should be cropped", wideCrop/nCrop, wideKeep/nKeep)
+	if spreadCrop/nCrop > spreadKeep/nKeep-0.15 {
+		t.Errorf("cropped pictures hold %.2f of their detail in the margins on average, pictures kept whole %.2f: dull margins should be cropped", spreadCrop/nCrop, spreadKeep/nKeep)
 	}
 }
 
@@ -337,5 +340,129 @@ func TestFindPhotosPicksLargestOfImagesFolder(t *testing.T) {
 	want := []string{filepath.Join(dir, "A/contents/images/300x150.png"), filepath.Join(dir, "loose.png")}
 	if !slices.Equal(got, want) {
 		t.Fatalf("FindPhotos = %v, want %v", got, want)
+	}
+}
+
+// TestMalformIsVisible: a malformation is kept only where it shows; on a
+// flat picture nothing but a blotch shows, so the reason becomes blotched.
+func TestMalformIsVisible(t *testing.T) {
+	t.Parallel()
+	flat := image.NewRGBA(image.Rect(0, 0, 160, 160))
+	for i := range flat.Pix {
+		flat.Pix[i] = 128
+	}
+	stripes := image.NewRGBA(flat.Rect)
+	for y := 0; y < 160; y++ {
+		for x := 0; x < 160; x++ {
+			v := uint8(40)
+			if (x/4+y/6)%2 == 0 {
+				v = 220
+			}
+			i := y*stripes.Stride + x*4
+			stripes.Pix[i], stripes.Pix[i+1], stripes.Pix[i+2], stripes.Pix[i+3] = v, v/2, 255-v, 255
+		}
+	}
+	for _, reason := range []string{RejectWarped, RejectDoubled, RejectMelted, RejectBlotched} {
+		for _, tc := range []struct {
+			name string
+			img  *image.RGBA
+			want string
+		}{{"flat", flat, RejectBlotched}, {"stripes", stripes, reason}} {
+			img := image.NewRGBA(tc.img.Rect)
+			copy(img.Pix, tc.img.Pix)
+			got, applied := malform(img, reason, rand.New(rand.NewPCG(1, 2)))
+			if applied != tc.want {
+				t.Errorf("%s on %s: applied %s, want %s", reason, tc.name, applied, tc.want)
+			}
+			whole := region{cx: 80, cy: 80, rx: 200, ry: 200}
+			if c := visibleChange(tc.img, got, whole); c == 0 {
+				t.Errorf("%s on %s changed nothing", reason, tc.name)
+			}
+		}
+	}
+}
+
+// TestWhimsAreBorderline: a curator goes against habit only near the
+// habit's threshold, never on a clear picture, and the duller the margins
+// the tighter the crop.
+func TestWhimsAreBorderline(t *testing.T) {
+	t.Parallel()
+	truth, err := Plan(Options{Photos: "x", Out: "y", Seed: 5, Pictures: 4000, Projects: 4}, []string{"a", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := map[string][]Truth{}
+	for _, tr := range truth {
+		if tr.Decision != Reject {
+			kept[tr.Project] = append(kept[tr.Project], tr)
+		}
+	}
+	against, n := 0, 0
+	for proj, ts := range kept {
+		var p int
+		fmt.Sscanf(proj, "p%d", &p)
+		rate := cropRates[(p-1)%len(cropRates)]
+		sort.Slice(ts, func(a, b int) bool { return ts[a].Spread < ts[b].Spread })
+		var crops []Truth
+		for k, tr := range ts {
+			n++
+			rank := (float64(k) + 0.5) / float64(len(ts))
+			if (tr.Decision == Crop) != (rank < rate) {
+				against++
+				if d := math.Abs(rank - rate); d > 0.35 {
+					t.Errorf("picture %d of %s: against habit %.2f at rank %.2f", tr.Picture, proj, rate, rank)
+				}
+			}
+			if tr.Decision == Crop {
+				crops = append(crops, tr)
+			}
+		}
+		area := func(tr Truth) float64 { return (tr.Crop[2] - tr.Crop[0]) * (tr.Crop[3] - tr.Crop[1]) }
+		var tight, loose float64
+		half := len(crops) / 2
+		for k, tr := range crops {
+			if k < half {
+				tight += area(tr) / float64(half)
+			} else {
+				loose += area(tr) / float64(len(crops)-half)
+			}
+		}
+		if tight > loose-0.1 {
+			t.Errorf("%s: crops of the duller half average area %.2f, of the other half %.2f: duller margins should crop tighter", proj, tight, loose)
+		}
+	}
+	if r := float64(against) / float64(n); r < 0.02 || r > 0.08 {
+		t.Errorf("%.1f%% of kept pictures against habit, want about 5%%", 100*r)
+	}
+}
+
+// TestSpreadMeasuresTheMargins: detail only inside the kept frame gives a
+// spread near 0, detail only in the margins near 1, a flat picture 0.5.
+func TestSpreadMeasuresTheMargins(t *testing.T) {
+	t.Parallel()
+	paint := func(inFrame bool) *image.RGBA {
+		img := image.NewRGBA(image.Rect(0, 0, 200, 200))
+		for y := 0; y < 200; y++ {
+			for x := 0; x < 200; x++ {
+				fx, fy := float64(x)/200, float64(y)/200
+				in := fx >= keptFrame[0] && fx < keptFrame[2] && fy < keptFrame[3]
+				v := uint8(100)
+				if in == inFrame && (x/7+y/7)%2 == 0 {
+					v = 200
+				}
+				i := y*img.Stride + x*4
+				img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = v, v, v, 255
+			}
+		}
+		return img
+	}
+	if s := spread(paint(true)); s > 0.1 {
+		t.Errorf("detail in the frame: spread %.2f, want near 0", s)
+	}
+	if s := spread(paint(false)); s < 0.9 {
+		t.Errorf("detail in the margins: spread %.2f, want near 1", s)
+	}
+	if s := spread(image.NewRGBA(image.Rect(0, 0, 50, 50))); s != 0.5 {
+		t.Errorf("flat picture: spread %.2f, want 0.5", s)
 	}
 }

@@ -59,18 +59,31 @@
 //     generation went wrong): a feathered region of the upper middle is
 //     twisted ("warped"), partly repeated beside itself ("doubled"),
 //     smeared downwards ("melted") or blotched with a garish colour
-//     ("blotched"); the rest of the picture is fine.
-//   - crop or approve: a curator crops a wide shot (Truth.Wide, how much of
-//     the photo the picture shows) above the project's habit, and on a
-//     whim (3%) does the opposite;
-//     the four habits (cycled over projects) crop 90%, 55%, 80% and 40% of
-//     kept pictures, about 48% of all groups. The box is normalised
-//     [x1,y1,x2,y2] and keeps the aspect ratio (normalised width ==
-//     normalised height); it frames the subject: centred horizontally
-//     (small jitter), anchored at the top in 66% of crops (no-ops included)
-//     and otherwise a little below it, the bottom cut off; its area follows
-//     the upstream quantiles (p5 27%, median 52%, p95 78%), the wider the
-//     shot the smaller (the subject is smaller); 7.7% of crops are full-frame no-ops [0,0,1,1].
+//     ("blotched"); the rest of the picture is fine. A curator rejects what
+//     they see: a malformation must change its region visibly (a mean of
+//     12/255), so up to 12 places are tried, and a picture where none
+//     shows it (twisting a patch of fog changes nothing) is blotched
+//     instead; Truth.RejectReason is what was applied.
+//   - crop or approve: a curator decides from what they see, how much of
+//     the picture's detail lies in its margins (Truth.Spread: the share of
+//     the luma gradient outside the centred, top-anchored frame of the
+//     median crop area, measured on stage 1). Each project's habit crops
+//     a share of its kept pictures, those with the dullest margins: the
+//     four habits (cycled over projects) crop 90%, 55%, 80% and 40%, about
+//     48% of all groups. On a whim the curator does the opposite: a coin
+//     toss for a picture at the habit's threshold, fading with the
+//     distance from it in rank (about 5% of kept pictures). The box is
+//     normalised [x1,y1,x2,y2] and keeps the aspect ratio (normalised
+//     width == normalised height); it frames the subject: centred
+//     horizontally (small jitter), anchored at the top in 66% of crops
+//     (no-ops included) and otherwise a little below it, the bottom cut
+//     off; its area follows the upstream quantiles (p5 27%, median 52%,
+//     p95 78%), the duller the margins the tighter (the rank among the
+//     project's crops, jittered, is the area's quantile); 7.7% of crops
+//     are full-frame no-ops [0,0,1,1]. Nothing marks the box in the
+//     pixels: no margin is dimmed or blurred. Before 2026-11-27 the
+//     decision followed how much of the source photograph the picture
+//     shows (Truth.Wide), which nobody looking at the picture can see.
 //
 // Anomalies: in about AnomalyRate of all groups (only among kept groups)
 // the highest stage is broken locally: a region of the subject is blurred,

@@ -275,15 +275,43 @@ func displace(img *image.RGBA, r region, f func(x, y float64) (float64, float64)
 	return out
 }
 
-// malform spoils the subject of a picture locally in the given way.
-func malform(img *image.RGBA, reason string, rng *rand.Rand) *image.RGBA {
+// minVisible is the smallest mean change (0-255, weighted by the region's
+// feathering) a malformation must make to count: a curator rejects what
+// they see, and twisting a patch of fog changes nothing.
+const minVisible = 12
+
+// malformTries is how many places of the subject malform tries before it
+// falls back to a blotch, which is always visible.
+const malformTries = 12
+
+// malform spoils the subject of a picture locally in the given way, at the
+// first place it tried where the change is visible (minVisible); where no
+// place shows it (a flat picture), it blotches instead. It returns the
+// reason it applied.
+func malform(img *image.RGBA, reason string, rng *rand.Rand) (*image.RGBA, string) {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
+	if reason != RejectBlotched {
+		for range malformTries {
+			r := subjectRegion(w, h, rng, 0.12, 0.2)
+			bad := spoil(img, reason, r, rng)
+			if visibleChange(img, bad, r) >= minVisible {
+				blendIn(img, bad, r)
+				return img, reason
+			}
+		}
+	}
 	r := subjectRegion(w, h, rng, 0.12, 0.2)
-	var bad *image.RGBA
+	blendIn(img, spoil(img, RejectBlotched, r, rng), r)
+	return img, RejectBlotched
+}
+
+// spoil returns img with the region malformed in the given way (not yet
+// feathered in).
+func spoil(img *image.RGBA, reason string, r region, rng *rand.Rand) *image.RGBA {
 	switch reason {
 	case RejectWarped:
 		turn := (1.5 + rng.Float64()) * float64(1-2*rng.IntN(2))
-		bad = displace(img, r, func(x, y float64) (float64, float64) {
+		return displace(img, r, func(x, y float64) (float64, float64) {
 			dx, dy := (x-r.cx)/r.rx, (y-r.cy)/r.ry
 			a := turn * math.Max(0, 1-math.Sqrt(dx*dx+dy*dy))
 			s, c := math.Sincos(a)
@@ -291,15 +319,15 @@ func malform(img *image.RGBA, reason string, rng *rand.Rand) *image.RGBA {
 		})
 	case RejectDoubled:
 		ox, oy := r.rx*(0.5+0.3*rng.Float64())*float64(1-2*rng.IntN(2)), r.ry*0.3*(rng.Float64()-0.5)
-		bad = displace(img, r, func(x, y float64) (float64, float64) { return x + ox, y + oy })
+		return displace(img, r, func(x, y float64) (float64, float64) { return x + ox, y + oy })
 	case RejectMelted:
 		drip := r.ry * (0.6 + 0.4*rng.Float64())
-		bad = displace(img, r, func(x, y float64) (float64, float64) {
+		bad := displace(img, r, func(x, y float64) (float64, float64) {
 			return x + 2*math.Sin(y/3), y - drip*math.Max(0, 1-math.Abs(x-r.cx)/r.rx)
 		})
-		bad = boxBlur(bad, 2)
+		return boxBlur(bad, 2)
 	default: // RejectBlotched
-		bad = image.NewRGBA(img.Rect)
+		bad := image.NewRGBA(img.Rect)
 		copy(bad.Pix, img.Pix)
 		k := rng.IntN(3)
 		mapPixels(bad, func(R, G, B float64) (float64, float64, float64) {
@@ -307,9 +335,32 @@ func malform(img *image.RGBA, reason string, rng *rand.Rand) *image.RGBA {
 			v[k] = 140 + 0.5*v[k]
 			return v[0], v[1], v[2]
 		})
+		return bad
 	}
-	blendIn(img, bad, r)
-	return img
+}
+
+// visibleChange is the mean absolute change of the RGB values (0-255)
+// between a and b inside the region, weighted by its feathering.
+func visibleChange(a, b *image.RGBA, r region) float64 {
+	w, h := a.Rect.Dx(), a.Rect.Dy()
+	var sum, wsum float64
+	for y := max(0, int(r.cy-r.ry)); y < min(h, int(r.cy+r.ry)+1); y++ {
+		for x := max(0, int(r.cx-r.rx)); x < min(w, int(r.cx+r.rx)+1); x++ {
+			t := r.weight(x, y)
+			if t == 0 {
+				continue
+			}
+			i := y*a.Stride + x*4
+			for c := range 3 {
+				sum += t * math.Abs(float64(a.Pix[i+c])-float64(b.Pix[i+c])) / 3
+			}
+			wsum += t
+		}
+	}
+	if wsum == 0 {
+		return 0
+	}
+	return sum / wsum
 }
 
 // breakLocally applies a defect of a broken upscale to a part of the
@@ -321,4 +372,40 @@ func breakLocally(img *image.RGBA, defect string, rng *rand.Rand) *image.RGBA {
 	bad := breakUpscale(img, defect, rng)
 	blendIn(orig, bad, r)
 	return orig
+}
+
+// spreadGrid is the number of luma samples per side spread measures on.
+const spreadGrid = 64
+
+// keptFrame is the frame a curator keeps when cropping, normalised
+// [x1, y1, x2, y2]: centred, top-anchored, of the median crop area (52%).
+var keptFrame = [4]float64{0.139, 0, 0.861, 0.721}
+
+// spread is the share of the picture's detail (luma gradient magnitude on
+// a spreadGrid x spreadGrid sample) outside keptFrame; 0.5 for a flat
+// picture.
+func spread(img *image.RGBA) float64 {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	var luma [spreadGrid][spreadGrid]float64
+	for gy := range spreadGrid {
+		for gx := range spreadGrid {
+			i := (gy*h/spreadGrid)*img.Stride + (gx*w/spreadGrid)*4
+			luma[gy][gx] = 0.299*float64(img.Pix[i]) + 0.587*float64(img.Pix[i+1]) + 0.114*float64(img.Pix[i+2])
+		}
+	}
+	var inside, total float64
+	for gy := 1; gy < spreadGrid-1; gy++ {
+		for gx := 1; gx < spreadGrid-1; gx++ {
+			g := math.Abs(luma[gy][gx+1]-luma[gy][gx-1]) + math.Abs(luma[gy+1][gx]-luma[gy-1][gx])
+			total += g
+			x, y := (float64(gx)+0.5)/spreadGrid, (float64(gy)+0.5)/spreadGrid
+			if x >= keptFrame[0] && x < keptFrame[2] && y >= keptFrame[1] && y < keptFrame[3] {
+				inside += g
+			}
+		}
+	}
+	if total == 0 {
+		return 0.5
+	}
+	return math.Round((1-inside/total)*1e6) / 1e6
 }
