@@ -25,9 +25,10 @@ run: setup build
 # (fixed in sql.RecordFiles; it failed 3 of 20 targeted runs before, 0 of 16
 # after, at load 7-12). A second cross-package failure, a test binding the
 # review page's default port, is fixed too. Every test takes its own
-# database, folders and ports. Measured on 2 shared cores: two full parallel
-# runs passed in 8m07s and 5m13s (load 14-22 and 5-13), where the same
-# packages take about 12 and 9 minutes one at a time.
+# database, folders and ports. Measured on 2 shared cores: three full
+# parallel runs passed in 8m07s, 5m13s and 8m13s (load 14-22, 5-13, 12-13);
+# their package times add up to about 12, 9 and 12 minutes, an upper bound
+# for one at a time (no -p 1 run was timed beside them).
 test: setup
 	source var/env && $(GO) vet ./... && $(GO) test ./...
 
