@@ -110,3 +110,89 @@ func reviewError(doing string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", doing, err)
 }
+
+// reviewColumns are the columns of screend.review_queue a ReviewItem holds.
+const reviewColumns = `group_id, project, flagged_at, reasons, confidence, suggested_outcome,
+	suggested_image_id, suggested_crop, model_id, images`
+
+func scanReviewItem(r pgx.CollectableRow) (ReviewItem, error) {
+	var it ReviewItem
+	err := r.Scan(&it.GroupID, &it.Project, &it.FlaggedAt, &it.Reasons, &it.Confidence, &it.SuggestedOutcome,
+		&it.SuggestedImageID, &it.SuggestedCrop, &it.ModelID, &it.Images)
+	return it, err
+}
+
+// ReviewQueueExcept returns up to limit groups of the review queue, in its
+// order, leaving out the groups in except (skipped by the reviewer), and
+// the length of the whole queue.
+func (db *DB) ReviewQueueExcept(ctx context.Context, limit int, except []int64) ([]ReviewItem, int, error) {
+	rows, err := db.pool.Query(ctx, `
+		SELECT `+reviewColumns+` FROM screend.review_queue
+		WHERE group_id <> ALL(coalesce($2::bigint[], '{}')) LIMIT $1`, limit, except)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read review queue: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, scanReviewItem)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read review queue: %w", err)
+	}
+	var total int
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM screend.review_queue`).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count review queue: %w", err)
+	}
+	return items, total, nil
+}
+
+// ReviewGroup returns a group of the review queue; false when it is not
+// waiting for review.
+func (db *DB) ReviewGroup(ctx context.Context, groupID int64) (ReviewItem, bool, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+reviewColumns+` FROM screend.review_queue WHERE group_id = $1`, groupID)
+	if err != nil {
+		return ReviewItem{}, false, fmt.Errorf("read review group %d: %w", groupID, err)
+	}
+	items, err := pgx.CollectRows(rows, scanReviewItem)
+	if err != nil {
+		return ReviewItem{}, false, fmt.Errorf("read review group %d: %w", groupID, err)
+	}
+	if len(items) == 0 {
+		return ReviewItem{}, false, nil
+	}
+	return items[0], true, nil
+}
+
+// ImageFile is a recorded image of a group, as the review page serves it.
+type ImageFile struct {
+	ID     int64
+	Path   string
+	SHA256 []byte
+	Format string
+	Width  int
+	Height int
+}
+
+// GroupImage returns the recorded image with id if it belongs to a group;
+// false otherwise. The review page serves no other file.
+func (db *DB) GroupImage(ctx context.Context, id int64) (ImageFile, bool, error) {
+	f := ImageFile{ID: id}
+	var format *string
+	var w, h *int
+	err := db.pool.QueryRow(ctx, `
+		SELECT i.path, o.sha256, o.format, o.width, o.height
+		FROM screend.images i
+		JOIN screend.images o ON o.image_id = coalesce(i.duplicate_of, i.image_id)
+		WHERE i.image_id = $1 AND EXISTS (SELECT 1 FROM screend.group_images gi WHERE gi.image_id = i.image_id)`, id).
+		Scan(&f.Path, &f.SHA256, &format, &w, &h)
+	if err == pgx.ErrNoRows {
+		return f, false, nil
+	}
+	if err != nil {
+		return f, false, fmt.Errorf("read image %d: %w", id, err)
+	}
+	if format != nil {
+		f.Format = *format
+	}
+	if w != nil && h != nil {
+		f.Width, f.Height = *w, *h
+	}
+	return f, true, nil
+}
