@@ -215,6 +215,12 @@ func (p *pipeline) decode(ctx context.Context, j *job) {
 	imagefile.Recycle(img) // the embedder keeps no reference to it
 	if err != nil {
 		j.failure = "preprocess: " + err.Error()
+		return
+	}
+	// The decode finished: a daemon that dies before the batch is stored
+	// must not count it towards crashed_decoder.
+	if err := p.db.EndDecode(ctx, j.img.ID); err != nil && ctx.Err() == nil {
+		p.log.Warn("end decode", "image_id", j.img.ID, "err", err)
 	}
 }
 

@@ -112,6 +112,9 @@ func (w *watcher) Run(ctx context.Context) error {
 	for _, root := range w.cfg.Inbox {
 		known, err := w.db.KnownFiles(ctx, root)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while starting
+			}
 			return err
 		}
 		for p, f := range known {

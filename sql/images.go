@@ -215,8 +215,8 @@ func (db *DB) ClaimImages(ctx context.Context, instance int32, limit int) ([]Cla
 }
 
 // BeginDecode counts a decode of a claimed image as begun and returns how
-// many were begun without an outcome being stored: more than one means
-// the instance died while decoding it before.
+// many were begun without finishing (EndDecode) or an outcome being
+// stored: more than one means the instance died while decoding it before.
 func (db *DB) BeginDecode(ctx context.Context, id int64) (int, error) {
 	var n int
 	err := db.pool.QueryRow(ctx, `
@@ -225,6 +225,15 @@ func (db *DB) BeginDecode(ctx context.Context, id int64) (int, error) {
 		return 0, fmt.Errorf("begin decode of image %d: %w", id, err)
 	}
 	return n, nil
+}
+
+// EndDecode counts a decode of an image as finished (see BeginDecode):
+// whatever happens to the image next, its decoder did not crash.
+func (db *DB) EndDecode(ctx context.Context, id int64) error {
+	if _, err := db.pool.Exec(ctx, `UPDATE screend.images SET decodes = 0 WHERE image_id = $1`, id); err != nil {
+		return fmt.Errorf("end decode of image %d: %w", id, err)
+	}
+	return nil
 }
 
 // ReleaseImages gives back the claims on files that were still changing

@@ -119,6 +119,12 @@ func TestStoreProcessedImages(t *testing.T) {
 	if n, err := f.db.BeginDecode(f.ctx, first); err != nil || n != 2 {
 		t.Errorf("second decode begun: %d (%v), want 2", n, err)
 	}
+	if err := f.db.EndDecode(f.ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.db.BeginDecode(f.ctx, first); err != nil || n != 1 {
+		t.Errorf("decode begun after one finished: %d (%v), want 1", n, err)
+	}
 	sha := []byte("same content")
 	stored, dups, err := f.db.StoreEmbeddings(f.ctx, a.ID, e, []sql.Embedded{
 		{ID: first, ProjectID: p, SHA256: sha, Format: "png", Width: 64, Height: 48, Vector: []float32{1, 0}},
