@@ -2,6 +2,7 @@ package corpus
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -316,6 +317,7 @@ const whimFade = 0.05
 // plan is everything decided about one picture before any pixel is made.
 type plan struct {
 	Truth
+	proj   int // index of Project
 	seed   uint64
 	photo  int
 	w, h   int
@@ -379,7 +381,7 @@ func makePlans(o Options, photos []string) []plan {
 		if i < o.Projects {
 			proj = i // every project gets a picture
 		}
-		p.Project = projectName(proj)
+		p.proj, p.Project = proj, projectName(proj)
 		p.photo = rng.IntN(len(photos))
 		p.Photo = photos[p.photo]
 		p.Split = SplitTrain
@@ -453,29 +455,22 @@ func makePlans(o Options, photos []string) []plan {
 // the margins the tighter the crop: the rank among the project's crops
 // (jittered by up to ±0.05) is the quantile of the crop's area.
 func decideCrops(seed uint64, plans []plan) {
-	byProject := map[string][]*plan{}
-	var projects []string
+	byProject := map[int][]*plan{}
 	for i := range plans {
-		p := &plans[i]
-		if p.Decision == Reject {
-			continue
+		if p := &plans[i]; p.Decision != Reject {
+			byProject[p.proj] = append(byProject[p.proj], p)
 		}
-		if _, ok := byProject[p.Project]; !ok {
-			projects = append(projects, p.Project)
-		}
-		byProject[p.Project] = append(byProject[p.Project], p)
 	}
 	bySpread := func(a, b *plan) int {
-		if c := cmpFloat(a.Spread, b.Spread); c != 0 {
+		if c := cmp.Compare(a.Spread, b.Spread); c != 0 {
 			return c
 		}
 		return a.Picture - b.Picture
 	}
-	for _, name := range projects {
-		kept := byProject[name]
-		var proj int
-		fmt.Sscanf(name, "p%d", &proj)
-		rate := cropRates[(proj-1)%len(cropRates)]
+	// Projects are independent, and every picture draws from its own
+	// random source, so the order they are visited in does not matter.
+	for proj, kept := range byProject {
+		rate := cropRates[proj%len(cropRates)]
 		slices.SortFunc(kept, bySpread)
 		var crops []*plan
 		for k, p := range kept {
@@ -496,16 +491,6 @@ func decideCrops(seed uint64, plans []plan) {
 			p.Crop = drawCrop(rng, u)
 		}
 	}
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // pick returns an index drawn with the given weights.
