@@ -177,10 +177,6 @@ func (p *pipeline) decode(ctx context.Context, j *job) {
 		j.retry = true
 		return
 	}
-	if _, err := p.db.BeginDecode(ctx, j.img.ID); err != nil {
-		j.unseen, j.reason = true, err.Error()
-		return
-	}
 	data, cost, err := p.read(ctx, j)
 	if cost > 0 {
 		defer p.budget.Release(cost)
@@ -194,8 +190,12 @@ func (p *pipeline) decode(ctx context.Context, j *job) {
 	}
 	sum := sha256.Sum256(data)
 	j.sha = sum[:]
-	if orig, ok, err := p.db.FindContent(ctx, j.img.ProjectID, j.sha, j.img.ID); err == nil && ok {
+	orig, _, err := p.db.BeginDecode(ctx, j.img.ID, j.img.ProjectID, j.sha)
+	if err != nil || orig != 0 {
 		imagefile.RecycleBuffer(data)
+		if err != nil {
+			j.unseen, j.reason = true, err.Error()
+		}
 		j.duplicateOf = orig
 		return
 	}
