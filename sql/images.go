@@ -254,16 +254,16 @@ func (db *DB) BeginDecode(ctx context.Context, id, projectID int64, sha []byte) 
 	return 0, int(*n), nil
 }
 
-// EndDecode counts a decode of an image as finished (see BeginDecode):
-// whatever happens to the image next, its decoder did not crash. Like
+// EndDecode counts the decodes of images as finished (see BeginDecode):
+// whatever happens to them next, their decoder did not crash. Like
 // BeginDecode's, its commit does not wait for the disk.
-func (db *DB) EndDecode(ctx context.Context, id int64) error {
+func (db *DB) EndDecode(ctx context.Context, ids []int64) error {
 	_, err := db.pool.Exec(ctx, `
 		UPDATE screend.images SET decodes = 0
 		FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
-		WHERE image_id = $1`, id)
+		WHERE image_id = ANY($1)`, ids)
 	if err != nil {
-		return fmt.Errorf("end decode of image %d: %w", id, err)
+		return fmt.Errorf("end decode of %d images: %w", len(ids), err)
 	}
 	return nil
 }

@@ -120,7 +120,7 @@ func TestStoreProcessedImages(t *testing.T) {
 	if dup, n, err := f.db.BeginDecode(f.ctx, first, p, sha); err != nil || dup != 0 || n != 2 {
 		t.Errorf("second decode begun: %d, duplicate of %d (%v), want 2, none", n, dup, err)
 	}
-	if err := f.db.EndDecode(f.ctx, first); err != nil {
+	if err := f.db.EndDecode(f.ctx, []int64{first}); err != nil {
 		t.Fatal(err)
 	}
 	if dup, n, err := f.db.BeginDecode(f.ctx, first, p, sha); err != nil || dup != 0 || n != 1 {
