@@ -324,23 +324,31 @@ func (db *DB) StoreEmbeddings(ctx context.Context, instance int32, embedderID in
 				return err
 			}
 		}
+		// The embedded holders of the batch's contents, all in one query.
+		projectIDs := make([]int64, len(items))
+		contents := make([][]byte, len(items))
+		for i, it := range items {
+			projectIDs[i], contents[i] = it.ProjectID, it.SHA256
+		}
+		rows, err := tx.Query(ctx, `
+			SELECT DISTINCT ON (i.project_id, i.sha256) i.project_id, i.sha256, i.image_id
+			FROM screend.images i
+			JOIN unnest($1::bigint[], $2::bytea[]) AS u(project_id, sha256)
+			  ON i.project_id = u.project_id AND i.sha256 = u.sha256
+			WHERE i.state = 'embedded'
+			ORDER BY i.project_id, i.sha256, i.image_id`, projectIDs, contents)
+		if err != nil {
+			return err
+		}
 		originals := map[string]int64{}
-		for _, it := range items {
-			key := fmt.Sprint(it.ProjectID, string(it.SHA256))
-			if _, seen := originals[key]; seen {
-				continue
-			}
-			var orig int64
-			err := tx.QueryRow(ctx, `
-				SELECT image_id FROM screend.images
-				WHERE project_id = $1 AND sha256 = $2 AND state = 'embedded'
-				ORDER BY image_id LIMIT 1`, it.ProjectID, it.SHA256).Scan(&orig)
-			if err != nil && err != pgx.ErrNoRows {
-				return err
-			}
-			if err == nil {
-				originals[key] = orig
-			}
+		var projectID, orig int64
+		var content []byte
+		_, err = pgx.ForEachRow(rows, []any{&projectID, &content, &orig}, func() error {
+			originals[fmt.Sprint(projectID, string(content))] = orig
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		var fresh []Embedded
 		for _, it := range items {
@@ -367,7 +375,7 @@ func (db *DB) StoreEmbeddings(ctx context.Context, instance int32, embedderID in
 			ids[i], shas[i], formats[i] = it.ID, it.SHA256, it.Format
 			widths[i], heights[i] = int32(it.Width), int32(it.Height)
 		}
-		rows, err := tx.Query(ctx, `
+		rows, err = tx.Query(ctx, `
 			UPDATE screend.images i SET state = 'embedded', reason = NULL, sha256 = u.sha256, format = u.format,
 				width = u.width, height = u.height, processed_at = now(), claimed_by = NULL
 			FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::int[], $5::int[])

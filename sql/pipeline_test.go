@@ -146,10 +146,28 @@ func TestStoreProcessedImages(t *testing.T) {
 	if r := f.imageRow(other); r.State != "discovered" || r.ClaimedBy == nil || *r.ClaimedBy != b.ID {
 		t.Errorf("image of another instance %+v, want untouched", r)
 	}
+	// A later batch: content already embedded in the project is a
+	// duplicate of its holder; the same content in another project is not.
+	q := f.project("q")
+	later, elsewhere := f.image(p, "7.png", screend.ImageDiscovered, ""), f.image(q, "1.png", screend.ImageDiscovered, "")
+	f.exec(`UPDATE screend.images SET claimed_by = $2 WHERE image_id = ANY($1)`, []int64{later, elsewhere}, a.ID)
+	stored, dups, err = f.db.StoreEmbeddings(f.ctx, a.ID, e, []sql.Embedded{
+		{ID: later, ProjectID: p, SHA256: sha, Format: "png", Width: 64, Height: 48, Vector: []float32{1, 0}},
+		{ID: elsewhere, ProjectID: q, SHA256: sha, Format: "png", Width: 64, Height: 48, Vector: []float32{1, 0}},
+	})
+	if err != nil || stored != 1 || dups != 1 {
+		t.Fatalf("store a later batch: %d stored, %d duplicates (%v); want 1, 1", stored, dups, err)
+	}
+	if r := f.imageRow(later); r.State != "duplicate" || r.DuplicateOf == nil || *r.DuplicateOf != first {
+		t.Errorf("later image %+v, want a duplicate of %d", r, first)
+	}
+	if r := f.imageRow(elsewhere); r.State != "embedded" {
+		t.Errorf("image of another project with the same content %+v, want embedded", r)
+	}
 	var vectors int
 	f.scan(`SELECT count(*) FROM screend.embeddings WHERE embedder_id = $1`, []any{e}, &vectors)
-	if vectors != 1 {
-		t.Errorf("%d vectors stored, want 1", vectors)
+	if vectors != 2 {
+		t.Errorf("%d vectors stored, want 2", vectors)
 	}
 	// The content is held: another image with it needs no decode, and
 	// none is counted as begun.
