@@ -77,7 +77,7 @@ type fitted struct {
 // non-empty they stop early on its loss; with epochs set (no valid) each
 // network is trained for exactly its number of epochs.
 func fitModels(ctx context.Context, examples []Example, train, valid []int, epochs *[3]int, cfg Config, log *slog.Logger, progress func(int)) (fitted, error) {
-	st := fitStandardizer(examples, train, inputDim(len(examples[train[0]].Images[0].Embedding)))
+	st := fitStandardizer(examples, train, cfg.Grid).weighted(cfg.LocalChangeWeight)
 	trainDS := newDataset(examples, train, st)
 	validDS := newDataset(examples, valid, st)
 	out := fitted{m: &models{st: st}, curves: map[string][]EpochLoss{}}

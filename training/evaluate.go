@@ -34,7 +34,7 @@ func (m *models) raw(images []model.Image) model.Raw {
 // rawF64 is the forward pass of raw at float64 precision (the ONNX
 // comparison uses it directly).
 func (m *models) rawF64(images []model.Image) (scores, cropLogits, rejectLogits []float64, boxes [][3]float64) {
-	rows := rawRows(images)
+	rows := rawRows(images, m.st.grid)
 	x := newMatrix(len(rows), len(m.st.mean))
 	for i, r := range rows {
 		m.st.apply(r)

@@ -2,7 +2,9 @@ package training
 
 import (
 	"math"
+	"slices"
 
+	"screend/scoring/embed"
 	"screend/scoring/model"
 )
 
@@ -18,8 +20,9 @@ import (
 // inputDim returns the width of an input row for embedding dimension e.
 func inputDim(e int) int { return 2*e + model.MetaDim }
 
-// rawRows returns the unstandardised input rows of a group.
-func rawRows(images []model.Image) [][]float64 {
+// rawRows returns the unstandardised input rows of a group; grid is the
+// embedding's layout for the local-change meta features.
+func rawRows(images []model.Image, grid embed.Grid) [][]float64 {
 	n := len(images)
 	e := len(images[0].Embedding)
 	mean := make([]float64, e)
@@ -31,7 +34,7 @@ func rawRows(images []model.Image) [][]float64 {
 	for j := range mean {
 		mean[j] /= float64(n)
 	}
-	meta := model.MetaFeatures(images)
+	meta := model.MetaFeatures(images, grid)
 	rows := make([][]float64, n)
 	for i, im := range images {
 		r := make([]float64, inputDim(e))
@@ -47,9 +50,11 @@ func rawRows(images []model.Image) [][]float64 {
 	return rows
 }
 
-// standardizer maps a raw input row to (x - mean) / std per column.
+// standardizer maps a raw input row to (x - mean) / std per column; grid
+// is the embedding layout the rows were made with.
 type standardizer struct {
 	mean, std []float64
+	grid      embed.Grid
 }
 
 // minStd is the smallest spread a column is divided by: the exported
@@ -57,12 +62,15 @@ type standardizer struct {
 // its rounding into differences in the outputs.
 const minStd = 1e-3
 
-func fitStandardizer(examples []Example, idx []int, d int) standardizer {
-	s := standardizer{mean: make([]float64, d), std: make([]float64, d)}
+// fitStandardizer fits the standardisation of the input rows of
+// examples[idx] (at least one).
+func fitStandardizer(examples []Example, idx []int, grid embed.Grid) standardizer {
+	d := inputDim(len(examples[idx[0]].Images[0].Embedding))
+	s := standardizer{mean: make([]float64, d), std: make([]float64, d), grid: grid}
 	sq := make([]float64, d)
 	var n float64
 	for _, i := range idx {
-		for _, r := range rawRows(examples[i].Images) {
+		for _, r := range rawRows(examples[i].Images, grid) {
 			for j, v := range r {
 				s.mean[j] += v
 				sq[j] += v * v
@@ -89,6 +97,18 @@ func fitStandardizer(examples []Example, idx []int, d int) standardizer {
 	return s
 }
 
+// weighted returns a copy of s whose standardised local-change columns
+// (model.MetaNames) are multiplied by w.
+func (s standardizer) weighted(w float64) standardizer {
+	out := s
+	out.std = slices.Clone(s.std)
+	meta := len(s.std) - model.MetaDim
+	for _, name := range []string{"local_change_lower", "local_change_higher"} {
+		out.std[meta+slices.Index(model.MetaNames[:], name)] /= w
+	}
+	return out
+}
+
 func (s standardizer) apply(r []float64) {
 	for j := range r {
 		r[j] = (r[j] - s.mean[j]) / s.std[j]
@@ -106,7 +126,7 @@ func newDataset(examples []Example, idx []int, st standardizer) *dataset {
 	ds := &dataset{d: len(st.mean)}
 	for _, i := range idx {
 		e := &examples[i]
-		raw := rawRows(e.Images)
+		raw := rawRows(e.Images, st.grid)
 		m := newMatrix(len(raw), ds.d)
 		for r, row := range raw {
 			st.apply(row)

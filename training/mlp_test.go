@@ -3,6 +3,7 @@ package training
 import (
 	"math"
 	"math/rand/v2"
+	"screend/scoring/embed"
 	"testing"
 )
 
@@ -16,7 +17,7 @@ func TestGradientCheck(t *testing.T) {
 	for i := range examples {
 		idx = append(idx, i)
 	}
-	st := fitStandardizer(examples, idx, inputDim(dim))
+	st := fitStandardizer(examples, idx, embed.Grid{})
 	ds := newDataset(examples, idx, st)
 	for _, tk := range []task{rankerTask(5), cropTask(5), rejectTask()} {
 		t.Run(tk.name, func(t *testing.T) {
@@ -64,7 +65,7 @@ func TestAdamDecreasesLoss(t *testing.T) {
 	for i := range examples {
 		idx = append(idx, i)
 	}
-	st := fitStandardizer(examples, idx, inputDim(8))
+	st := fitStandardizer(examples, idx, embed.Grid{})
 	ds := newDataset(examples, idx, st)
 	tk := rankerTask(5)
 	n := newMLP([]int{ds.d, 16, 1}, rand.New(rand.NewPCG(1, 1)))

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"screend/scoring/embed"
 	"screend/scoring/model"
 )
 
@@ -16,6 +17,9 @@ import (
 type Config struct {
 	// EmbedderID is stored in the models' Params (required).
 	EmbedderID string `json:"embedder_id"`
+	// Grid is the embedding's region layout the local-change meta
+	// features compare stages with (default embed.GridOf(EmbedderID)).
+	Grid embed.Grid `json:"grid"`
 	// HeldOut is the newest share of each project's groups held out for
 	// testing (the promotion gate), never fitted or calibrated on (default
 	// 0.15; negative: none, and the metrics are the out-of-fold ones).
@@ -35,6 +39,14 @@ type Config struct {
 	RankerHidden []int `json:"ranker_hidden"`
 	CropHidden   []int `json:"crop_hidden"`
 	RejectHidden []int `json:"reject_hidden"`
+	// LocalChangeWeight multiplies the standardised local-change meta
+	// features in the networks' input (default 64). That a stage which
+	// changed in one place only is broken is known beforehand; weighted
+	// up, it is learnt from a few dozen anomalies before the embedding's
+	// hundreds of columns, and weight decay does not shrink it away with
+	// them. Chosen on the out-of-fold results of training groups (see the
+	// README's learning curve).
+	LocalChangeWeight float64 `json:"local_change_weight"`
 	// LearningRate is Adam's step size (default 1e-3).
 	LearningRate float64 `json:"learning_rate"`
 	// WeightDecay is the decoupled weight decay per step, relative to the
@@ -80,6 +92,7 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.AnomalyWeight, 5)
 	def(&c.BoxWeight, 5)
+	def(&c.LocalChangeWeight, 64)
 	def(&c.LearningRate, 1e-3)
 	def(&c.WeightDecay, 0.5)
 	def(&c.TargetErrorRate, model.DefaultTargetErrorRate)
@@ -92,6 +105,9 @@ func (c Config) withDefaults() Config {
 	defI(&c.RecentGroups, 500)
 	if c.Seed == 0 {
 		c.Seed = 1
+	}
+	if len(c.Grid.Blocks) == 0 {
+		c.Grid = embed.GridOf(c.EmbedderID)
 	}
 	if c.RankerHidden == nil {
 		c.RankerHidden = []int{32, 16}
@@ -119,6 +135,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("crop_iou_min %v must be in [0, 1]", c.CropIoUMin)
 	case c.AnomalyWeight < 0 || c.BoxWeight < 0 || c.LearningRate < 0 || c.WeightDecay < 0:
 		return errors.New("anomaly_weight, box_weight, learning_rate and weight_decay must not be negative")
+	case c.LocalChangeWeight <= 0:
+		return fmt.Errorf("local_change_weight %v must be positive", c.LocalChangeWeight)
 	case c.BatchGroups < 0 || c.MaxEpochs < 0 || c.Patience < 0 || c.VerifyGroups < 0:
 		return errors.New("batch_groups, max_epochs, patience and verify_groups must not be negative")
 	case c.Folds < 2:
@@ -292,7 +310,7 @@ func Train(ctx context.Context, examples []Example, cfg Config, log *slog.Logger
 	// Calibrate and certify on the out-of-fold outputs of every group.
 	t0 = time.Now()
 	base := model.DefaultParams(cfg.EmbedderID, e)
-	base.TargetErrorRate, base.CropIoUMin = cfg.TargetErrorRate, cfg.CropIoUMin
+	base.TargetErrorRate, base.CropIoUMin, base.Grid = cfg.TargetErrorRate, cfg.CropIoUMin, cfg.Grid
 	p := calibrate(items, base, cfg.CropIoUMin)
 	rep.Temperature, rep.CropPlatt, rep.RejectPlatt, rep.Thresholds = p.Temperature, p.CropPlatt, p.RejectPlatt, p.Thresholds
 	rep.CropOffsets = p.CropOffsets

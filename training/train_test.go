@@ -13,6 +13,7 @@ import (
 
 	"screend"
 
+	"screend/scoring/embed"
 	"screend/scoring/model"
 	"screend/scoring/onnxrt/onnxrttest"
 )
@@ -149,7 +150,7 @@ func TestExportReloadEquality(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(5, 5))
 	m := &models{
-		st:     fitStandardizer(examples, idx, inputDim(dim)),
+		st:     fitStandardizer(examples, idx, embed.Grid{}).weighted(8),
 		ranker: newMLP([]int{inputDim(dim), 12, 6, 1}, rng),
 		crop:   newMLP([]int{inputDim(dim), 12, 4}, rng),
 		reject: newMLP([]int{inputDim(dim), 5, 1}, rng),

@@ -251,6 +251,9 @@ func (r *curveResult) write(dir string) error {
 func curveRun(ctx context.Context, o curveOptions, emb string, train, test []training.Example, log *slog.Logger) (curvePoint, error) {
 	cfg := o.Training
 	cfg.EmbedderID, cfg.Seed, cfg.TargetErrorRate, cfg.HeldOut = emb, o.Seed, o.Target, -1
+	if emb != "cnn" { // builtin, and both: the built-in vector comes first
+		cfg.Grid = embed.GridOf(embed.NewBuiltin().ID())
+	}
 	t0 := time.Now()
 	tr, err := training.Train(ctx, train, cfg, log.With("embedder", emb, "reviewed", len(train)))
 	if err != nil {

@@ -28,3 +28,43 @@ type Embedder interface {
 	// Close releases the embedder's resources.
 	Close() error
 }
+
+// Grid says which values of an embedding describe which part of the
+// picture: the picture is divided into Cells regions, and each block holds
+// Width values per region, region c's at Offset + Width*c. Two stages of a
+// picture can then be compared region by region: a defect of one stage is
+// local, and averaged over the whole vector it is lost. The zero Grid means
+// the embedding has no such layout (an ONNX encoder's pooled vector).
+type Grid struct {
+	Cells  int         `json:"cells"`
+	Blocks []GridBlock `json:"blocks"`
+}
+
+// GridBlock is one block of a Grid.
+type GridBlock struct {
+	Offset int `json:"offset"`
+	Width  int `json:"width"`
+}
+
+// GridOf returns the Grid of the embedder with the given ID: the built-in
+// descriptor's colour and edge grids for its ID, none for any other.
+func GridOf(id string) Grid {
+	if id != builtinID {
+		return Grid{}
+	}
+	return Grid{Cells: gridCells, Blocks: []GridBlock{
+		{Offset: offColourGrid, Width: 3},
+		{Offset: offEdgeGrid, Width: 4},
+	}}
+}
+
+// Fits reports whether every block of g lies within an embedding of
+// length dim.
+func (g Grid) Fits(dim int) bool {
+	for _, b := range g.Blocks {
+		if g.Cells <= 0 || b.Offset < 0 || b.Width <= 0 || b.Offset+b.Width*g.Cells > dim {
+			return false
+		}
+	}
+	return true
+}

@@ -84,15 +84,16 @@ func (b *Bundle) Close() error {
 func (b *Bundle) Inputs(group []Image) (emb, meta onnxrt.Tensor, err error) {
 	n, e := len(group), b.params.EmbeddingDim
 	emb = onnxrt.Tensor{Shape: []int64{int64(n), int64(e)}, Data: make([]float32, 0, n*e)}
-	meta = onnxrt.Tensor{Shape: []int64{int64(n), MetaDim}, Data: make([]float32, 0, n*MetaDim)}
+	m := b.params.MetaDim
+	meta = onnxrt.Tensor{Shape: []int64{int64(n), int64(m)}, Data: make([]float32, 0, n*m)}
 	for i, im := range group {
 		if len(im.Embedding) != e {
 			return emb, meta, fmt.Errorf("image %d: embedding of length %d, model takes %d", i, len(im.Embedding), e)
 		}
 		emb.Data = append(emb.Data, im.Embedding...)
 	}
-	for _, r := range MetaFeatures(group) {
-		meta.Data = append(meta.Data, r...)
+	for _, r := range MetaFeatures(group, b.params.Grid) {
+		meta.Data = append(meta.Data, r[:m]...)
 	}
 	return emb, meta, nil
 }

@@ -1,6 +1,11 @@
 package model
 
-import "math"
+import (
+	"math"
+	"slices"
+
+	"screend/scoring/embed"
+)
 
 // Image is one image of a group as the models see it.
 type Image struct {
@@ -13,7 +18,11 @@ type Image struct {
 }
 
 // MetaDim is M, the number of meta features per image.
-const MetaDim = 12
+const MetaDim = 14
+
+// minMetaDim is the meta width of the oldest models still served: the
+// columns before the local changes. Columns are only ever appended.
+const minMetaDim = 12
 
 // MetaNames names the meta features in the order MetaFeatures writes them.
 var MetaNames = [MetaDim]string{
@@ -29,6 +38,8 @@ var MetaNames = [MetaDim]string{
 	"stages_below_high", // (highest stage of the group - stage) / 3
 	"dist_lower_stage",  // 1 - cosine of the embedding with the nearest lower stage's (mean over its images), 0 when none
 	"dist_higher_stage", // 1 - cosine of the embedding with the nearest higher stage's (mean over its images), 0 when none
+	"local_change_lower",  // how much more the most changed region changed than the median region, against the nearest lower stage (embed.Grid), 0 when none
+	"local_change_higher", // the same against the nearest higher stage
 }
 
 // MetaFeatures returns the meta feature rows of a group, one row of MetaDim
@@ -37,8 +48,12 @@ var MetaNames = [MetaDim]string{
 // wins" from them alone and leave the exceptions to the embedding. The two
 // distances to the neighbouring stages flag a stage that departs from the
 // one it was made from (an upscale is nearly the same picture, a broken one
-// is not), the usual reason a human picks a lower stage.
-func MetaFeatures(group []Image) [][]float32 {
+// is not), the usual reason a human picks a lower stage. The two local
+// changes (for an embedding with a grid, else 0) flag a stage broken in one
+// place only (a blurred face, a blotch of noise), which the distance over
+// the whole vector averages away. Models trained before the local changes
+// existed take the first 12 columns (Params.MetaDim).
+func MetaFeatures(group []Image, grid embed.Grid) [][]float32 {
 	n := len(group)
 	out := make([][]float32, n)
 	if n == 0 {
@@ -86,6 +101,8 @@ func MetaFeatures(group []Image) [][]float32 {
 		row[9] = float32((maxStage - im.Stage) / 3)
 		row[10] = float32(stageDistance(group, i, -1))
 		row[11] = float32(stageDistance(group, i, +1))
+		row[12] = float32(localChange(group, i, -1, grid))
+		row[13] = float32(localChange(group, i, +1, grid))
 		out[i] = row
 	}
 	return out
@@ -104,11 +121,9 @@ func HighestStage(group []Image) int {
 	return best
 }
 
-// stageDistance returns 1 - the mean cosine of image i's embedding with the
-// images of the nearest stage below (dir < 0) or above (dir > 0) its own, 0
-// when there is none or an embedding is missing. Embeddings are
-// L2-normalised, so the cosine is the dot product.
-func stageDistance(group []Image, i int, dir float64) float64 {
+// nearestStage returns the images of the nearest stage below (dir < 0) or
+// above (dir > 0) image i's own whose embeddings have its length.
+func nearestStage(group []Image, i int, dir float64) []Image {
 	s := group[i].Stage
 	near, found := 0.0, false
 	for _, im := range group {
@@ -116,26 +131,63 @@ func stageDistance(group []Image, i int, dir float64) float64 {
 			near, found = im.Stage, true
 		}
 	}
-	if !found {
+	var out []Image
+	for _, im := range group {
+		if found && im.Stage == near && len(im.Embedding) == len(group[i].Embedding) && len(im.Embedding) > 0 {
+			out = append(out, im)
+		}
+	}
+	return out
+}
+
+// localChange returns how much more the most changed region of the
+// picture (a cell of grid) changed between image i and the mean of the
+// nearest stage below (dir < 0) or above (dir > 0) than the median region
+// did: the Euclidean change of the cell's values over all blocks, maximum
+// minus median. It is 0 without a grid that fits the embedding or without
+// such a stage.
+func localChange(group []Image, i int, dir float64, grid embed.Grid) float64 {
+	e := group[i].Embedding
+	near := nearestStage(group, i, dir)
+	if len(near) == 0 || len(grid.Blocks) == 0 || !grid.Fits(len(e)) {
+		return 0
+	}
+	cells := make([]float64, grid.Cells)
+	for c := range cells {
+		var sq float64
+		for _, b := range grid.Blocks {
+			for k := range b.Width {
+				j := b.Offset + b.Width*c + k
+				var m float64
+				for _, im := range near {
+					m += float64(im.Embedding[j])
+				}
+				d := float64(e[j]) - m/float64(len(near))
+				sq += d * d
+			}
+		}
+		cells[c] = math.Sqrt(sq)
+	}
+	slices.Sort(cells)
+	return cells[len(cells)-1] - cells[len(cells)/2]
+}
+
+// stageDistance returns 1 - the mean cosine of image i's embedding with the
+// images of the nearest stage below (dir < 0) or above (dir > 0) its own, 0
+// when there is none or an embedding is missing. Embeddings are
+// L2-normalised, so the cosine is the dot product.
+func stageDistance(group []Image, i int, dir float64) float64 {
+	near := nearestStage(group, i, dir)
+	if len(near) == 0 {
 		return 0
 	}
 	var sum float64
-	var n int
-	for _, im := range group {
-		if im.Stage != near || len(im.Embedding) != len(group[i].Embedding) || len(im.Embedding) == 0 {
-			continue
-		}
-		var dot float64
+	for _, im := range near {
 		for j, v := range im.Embedding {
-			dot += float64(v) * float64(group[i].Embedding[j])
+			sum += float64(v) * float64(group[i].Embedding[j])
 		}
-		sum += dot
-		n++
 	}
-	if n == 0 {
-		return 0
-	}
-	return 1 - sum/float64(n)
+	return 1 - sum/float64(len(near))
 }
 
 func pixels(im Image) float64 {

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"screend"
 
+	"screend/scoring/embed"
 	"screend/scoring/onnxmodel"
 	"screend/scoring/onnxrt/onnxrttest"
 )
@@ -18,14 +20,46 @@ func img(stage float64, w, h int, emb ...float32) Image {
 	return Image{Embedding: emb, Stage: stage, Width: w, Height: h}
 }
 
+// TestLocalChange: a stage that changed one region more than the others
+// is flagged against both neighbours, a stage that changed everywhere
+// alike is not, and a grid that does not fit the embedding is ignored.
+func TestLocalChange(t *testing.T) {
+	t.Parallel()
+	// 4 regions, 2 blocks of 1 value each: region c is values c and 4+c.
+	grid := embed.Grid{Cells: 4, Blocks: []embed.GridBlock{{Offset: 0, Width: 1}, {Offset: 4, Width: 1}}}
+	base := []float32{1, 1, 1, 1, 1, 1, 1, 1}
+	local := []float32{1, 1, 1.3, 1, 1, 1, 1.4, 1}      // region 2 changed by (0.3, 0.4): 0.5
+	global := []float32{1.1, 1.1, 1.1, 1.1, 1, 1, 1, 1} // every region by 0.1
+	lc := func(m [][]float32, i int) (float64, float64) {
+		return float64(m[i][slices.Index(MetaNames[:], "local_change_lower")]), float64(m[i][slices.Index(MetaNames[:], "local_change_higher")])
+	}
+	m := MetaFeatures([]Image{img(1, 8, 8, base...), img(2, 16, 16, local...), img(3, 24, 24, local...)}, grid)
+	near := func(a, b float64) bool { return math.Abs(a-b) < 1e-6 }
+	if lo, hi := lc(m, 0); !near(lo, 0) || !near(hi, 0.5) {
+		t.Errorf("stage 1: local changes %v, %v; want 0 (no lower stage), 0.5", lo, hi)
+	}
+	if lo, hi := lc(m, 1); !near(lo, 0.5) || !near(hi, 0) {
+		t.Errorf("stage 2: local changes %v, %v; want 0.5, 0 (stage 3 is the same)", lo, hi)
+	}
+	m = MetaFeatures([]Image{img(1, 8, 8, base...), img(2, 16, 16, global...)}, grid)
+	if lo, _ := lc(m, 1); !near(lo, 0) {
+		t.Errorf("a change everywhere alike: local change %v, want 0", lo)
+	}
+	tooBig := embed.Grid{Cells: 8, Blocks: grid.Blocks}
+	m = MetaFeatures([]Image{img(1, 8, 8, base...), img(2, 16, 16, local...)}, tooBig)
+	if lo, _ := lc(m, 1); lo != 0 {
+		t.Errorf("a grid beyond the embedding: local change %v, want 0", lo)
+	}
+}
+
 func TestMetaFeatures(t *testing.T) {
 	t.Parallel()
 	group := []Image{img(1, 1024, 1024, 1, 0), img(1.5, 1024, 1024, 0.6, 0.8), img(2, 2048, 2048, 0, 1)}
-	m := MetaFeatures(group)
+	m := MetaFeatures(group, embed.Grid{}) // no grid: no local changes
 	want := [][]float32{
-		{1.0 / 3, 0, 0, 0, 20.0 / 24, 0, 0.25, 0.75, 0, 1.0 / 3, 0, 0.4},
-		{0.5, 0, 0.5, 0, 20.0 / 24, 0, 0.25, 0.75, 0, 0.5 / 3, 0.4, 0.2},
-		{2.0 / 3, 1, 1, 0, 22.0 / 24, 0, 1, 0.75, 0, 0, 0.2, 0},
+		{1.0 / 3, 0, 0, 0, 20.0 / 24, 0, 0.25, 0.75, 0, 1.0 / 3, 0, 0.4, 0, 0},
+		{0.5, 0, 0.5, 0, 20.0 / 24, 0, 0.25, 0.75, 0, 0.5 / 3, 0.4, 0.2, 0, 0},
+		{2.0 / 3, 1, 1, 0, 22.0 / 24, 0, 1, 0.75, 0, 0, 0.2, 0, 0, 0},
 	}
 	for i := range want {
 		for j := range want[i] {
@@ -35,12 +69,12 @@ func TestMetaFeatures(t *testing.T) {
 		}
 	}
 	// stage-less and single images
-	m = MetaFeatures([]Image{img(0, 832, 1216)})
+	m = MetaFeatures([]Image{img(0, 832, 1216)}, embed.Grid{})
 	if m[0][3] != 1 || m[0][1] != 1 || m[0][2] != 1 || m[0][8] != 1 || m[0][5] >= 0 {
 		t.Errorf("single stage-less portrait image: %v", m[0])
 	}
 	// a zero size does not produce NaN or Inf
-	for _, v := range MetaFeatures([]Image{img(1, 0, 0), img(2, 10, 10)})[0] {
+	for _, v := range MetaFeatures([]Image{img(1, 0, 0), img(2, 10, 10)}, embed.Grid{})[0] {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 			t.Fatalf("non-finite feature for a 0x0 image")
 		}
@@ -154,12 +188,13 @@ func TestParamsJSON(t *testing.T) {
 // testModels builds tiny models in the contract: the ranker scores
 // 12 * stage/3 + 4 * embedding[0]; the crop model says "crop" (logit 3) with
 // box (0.5, 0.2, 0.6); the reject model's logit is 10 * embedding[1] - 5.
-func testModels(t *testing.T, e int) (ranker, crop, reject []byte) {
+// They take m meta columns.
+func testModels(t *testing.T, e, m int) (ranker, crop, reject []byte) {
 	t.Helper()
 	build := func(name string, body func(g *onnxmodel.Graph, emb, meta string)) []byte {
 		g := onnxmodel.NewGraph(name)
 		emb := g.Input(InputEmbedding, onnxmodel.Batch, int64(e))
-		meta := g.Input(InputMeta, onnxmodel.Batch, MetaDim)
+		meta := g.Input(InputMeta, onnxmodel.Batch, int64(m))
 		body(g, emb, meta)
 		data, err := g.Marshal()
 		if err != nil {
@@ -168,16 +203,16 @@ func testModels(t *testing.T, e int) (ranker, crop, reject []byte) {
 		return data
 	}
 	ranker = build("ranker", func(g *onnxmodel.Graph, emb, meta string) {
-		wm := make([]float32, MetaDim)
+		wm := make([]float32, m)
 		wm[0] = 12
 		we := make([]float32, e)
 		we[0] = 4
-		s := g.Add(g.Dense(meta, wm, nil, MetaDim, 1, onnxmodel.ActNone), g.Dense(emb, we, nil, e, 1, onnxmodel.ActNone))
+		s := g.Add(g.Dense(meta, wm, nil, m, 1, onnxmodel.ActNone), g.Dense(emb, we, nil, e, 1, onnxmodel.ActNone))
 		g.Output(OutputScore, s, onnxmodel.Batch, 1)
 	})
 	crop = build("crop", func(g *onnxmodel.Graph, emb, meta string) {
-		w := make([]float32, MetaDim*4)
-		h := g.Dense(meta, w, []float32{3, 0, logit(0.2), logit(0.6)}, MetaDim, 4, onnxmodel.ActNone)
+		w := make([]float32, m*4)
+		h := g.Dense(meta, w, []float32{3, 0, logit(0.2), logit(0.6)}, m, 4, onnxmodel.ActNone)
 		g.Output(OutputCropLogit, g.Slice(h, []int64{0}, []int64{1}, []int64{1}), onnxmodel.Batch, 1)
 		g.Output(OutputBox, g.Sigmoid(g.Slice(h, []int64{1}, []int64{4}, []int64{1})), onnxmodel.Batch, 3)
 	})
@@ -194,7 +229,7 @@ func logit(p float64) float32 { return float32(math.Log(p / (1 - p))) }
 func TestBundle(t *testing.T) {
 	onnxrttest.Init(t)
 	const e = 4
-	r, c, j := testModels(t, e)
+	r, c, j := testModels(t, e, MetaDim)
 	p := DefaultParams("test", e)
 	p.Thresholds = Thresholds{Select: 0.5, Crop: 0.5, Reject: 0.5}
 	b, err := NewBundle(r, c, j, p, 1)
@@ -242,6 +277,25 @@ func TestBundle(t *testing.T) {
 	// Params that do not match the models.
 	if _, err := NewBundle(r, c, j, DefaultParams("test", 8), 1); err == nil || !strings.Contains(err.Error(), "embedding") {
 		t.Errorf("E mismatch: %v", err)
+	}
+	// Models trained before the local changes take the first 12 meta
+	// columns, and decide as before.
+	r12, c12, j12 := testModels(t, e, 12)
+	p12 := p
+	p12.MetaDim = 12
+	b12, err := NewBundle(r12, c12, j12, p12, 1)
+	if err != nil {
+		t.Fatalf("a 12-column model: %v", err)
+	}
+	defer b12.Close()
+	for i := range group {
+		group[i].Embedding = []float32{0, 0, 0, 1}
+	}
+	if o, err := b12.Decide(ctx, "p", group); err != nil || o.Kind != screend.OutcomeCrop || o.Chosen != 2 {
+		t.Errorf("12-column model: outcome %+v, %v", o, err)
+	}
+	if _, err := NewBundle(r, c, j, p12, 1); err == nil || !strings.Contains(err.Error(), "meta") {
+		t.Errorf("14-column models with meta_dim 12: %v", err)
 	}
 	// Outputs missing: the ranker given as the crop model.
 	if _, err := NewBundle(r, r, j, p, 1); err == nil {

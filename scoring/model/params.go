@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"screend"
+	"screend/scoring/embed"
 )
 
 // ParamsVersion is the version of the Params format written by this package.
@@ -101,8 +102,13 @@ type Params struct {
 	EmbedderID string `json:"embedder_id"`
 	// EmbeddingDim is E, the length of the embeddings.
 	EmbeddingDim int `json:"embedding_dim"`
-	// MetaDim is M, the number of meta features (MetaDim).
+	// MetaDim is M, the number of meta features the models take: the first
+	// M columns of MetaFeatures (MetaDim, or 12 for models trained before
+	// the local changes).
 	MetaDim int `json:"meta_dim"`
+	// Grid is the layout of the embedding the local-change meta features
+	// compare regions with (embed.GridOf the embedder); none: they are 0.
+	Grid embed.Grid `json:"grid,omitzero"`
 	// Temperature divides the ranker's scores before the softmax (default 1).
 	Temperature float64 `json:"temperature"`
 	// CropPlatt calibrates the crop model's crop_logit.
@@ -182,6 +188,7 @@ func (p Params) ForProject(project string) Params {
 func DefaultParams(embedderID string, e int) Params {
 	return Params{
 		Version: ParamsVersion, EmbedderID: embedderID, EmbeddingDim: e, MetaDim: MetaDim,
+		Grid: embed.GridOf(embedderID),
 		Temperature: 1, CropPlatt: Platt{A: 1}, RejectPlatt: Platt{A: 1},
 		Thresholds:      Thresholds{Select: Never, Crop: Never, Reject: Never},
 		TargetErrorRate: DefaultTargetErrorRate, CropIoUMin: DefaultCropIoUMin,
@@ -195,8 +202,10 @@ func (p Params) Validate() error {
 		return fmt.Errorf("params version %d, want %d", p.Version, ParamsVersion)
 	case p.EmbeddingDim <= 0:
 		return fmt.Errorf("embedding_dim %d must be positive", p.EmbeddingDim)
-	case p.MetaDim != MetaDim:
-		return fmt.Errorf("meta_dim %d, this build computes %d", p.MetaDim, MetaDim)
+	case p.MetaDim < minMetaDim || p.MetaDim > MetaDim:
+		return fmt.Errorf("meta_dim %d, this build computes %d to %d", p.MetaDim, minMetaDim, MetaDim)
+	case len(p.Grid.Blocks) > 0 && !p.Grid.Fits(p.EmbeddingDim):
+		return fmt.Errorf("grid %+v does not fit embeddings of %d values", p.Grid, p.EmbeddingDim)
 	case !(p.Temperature > 0) || math.IsInf(p.Temperature, 0):
 		return fmt.Errorf("temperature %v must be positive and finite", p.Temperature)
 	}
