@@ -147,7 +147,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	native, decoders := imagefile.NativeStatus()
 	d.log.Info("started", "instance", inst.ID, "embedder", d.embedder.ID(), "dry_run", d.cfg.DryRun, "decoders", decoders)
 	if !native {
-		d.log.Warn("native PNG decoder unavailable; decoding with Go's decoders", "why", decoders)
+		d.log.Warn("a native decoder is unavailable; its format is decoded with Go's decoder", "why", decoders)
 	}
 
 	g, gctx := errgroup.WithContext(ctx)

@@ -75,6 +75,8 @@ func (p *pipeline) Run(ctx context.Context) error {
 	p.budget = semaphore.NewWeighted(p.cfg.DecodeMemoryMB << 20)
 	jobs := make(chan *job, p.cfg.BatchSize)
 	decoded := make(chan *job, p.cfg.BatchSize)
+	// Images whose decode finished, to be counted as such (EndDecode).
+	ended := make(chan int64, 4*p.cfg.BatchSize)
 	embedded := make(chan []*job, 2)
 
 	// Stages after the claimer run on a context that outlives ctx by up to
@@ -95,7 +97,9 @@ func (p *pipeline) Run(ctx context.Context) error {
 	for range p.cfg.DecodeWorkers {
 		workers.Go(func() {
 			for j := range jobs {
-				p.decode(drain, j)
+				if p.decode(drain, j) {
+					ended <- j.img.ID
+				}
 				decoded <- j
 			}
 		})
@@ -103,6 +107,10 @@ func (p *pipeline) Run(ctx context.Context) error {
 	wg.Go(func() {
 		workers.Wait()
 		close(decoded)
+		close(ended)
+	})
+	wg.Go(func() {
+		p.endDecodes(drain, ended)
 	})
 	wg.Go(func() {
 		defer close(embedded)
@@ -153,33 +161,31 @@ const reasonCrashedDecoder = "crashed_decoder"
 const maxDecodes = 3
 
 // decode reads, hashes, decodes and preprocesses one image, recording in
-// the job what became of it. The header is checked through a bounded
-// reader before the file is read whole, and the memory a decode takes
-// (file, pixels and the decoder's buffers: imagefile.Info.ReadDecodeBytes)
-// is taken from the workers' shared budget first.
-func (p *pipeline) decode(ctx context.Context, j *job) {
+// the job what became of it, and tells whether it finished a decode that
+// was counted as begun (sql.BeginDecode) and is not counted as ended yet.
+// The header is checked through a bounded reader before the file is read
+// whole, and the memory a decode takes (file, pixels and the decoder's
+// buffers: imagefile.Info.ReadDecodeBytes) is taken from the workers'
+// shared budget first.
+func (p *pipeline) decode(ctx context.Context, j *job) bool {
 	start := time.Now()
 	defer func() { p.metrics.StageSeconds.WithLabelValues("decode").Observe(time.Since(start).Seconds()) }()
 	if j.img.Decodes >= maxDecodes {
 		j.failure = fmt.Sprintf("%s: %d decodes of this file began and none finished", reasonCrashedDecoder, j.img.Decodes)
-		return
+		return false
 	}
 	info, err := os.Lstat(j.img.Path)
 	switch verdict, why := p.look(j.img.Path, info, err); verdict {
 	case fileGone:
 		j.gone, j.reason = true, why
-		return
+		return false
 	case fileUnseen:
 		j.unseen, j.reason = true, why
-		return
+		return false
 	}
 	if info.Size() != j.img.Size || !mtime(info).Equal(j.img.MTime) {
 		j.retry = true
-		return
-	}
-	if _, err := p.db.BeginDecode(ctx, j.img.ID); err != nil {
-		j.unseen, j.reason = true, err.Error()
-		return
+		return false
 	}
 	data, cost, err := p.read(ctx, j)
 	if cost > 0 {
@@ -187,17 +193,21 @@ func (p *pipeline) decode(ctx context.Context, j *job) {
 	}
 	if err != nil {
 		if p.vanished(j) || p.changed(j) {
-			return
+			return false
 		}
 		j.failure = failure(err)
-		return
+		return false
 	}
 	sum := sha256.Sum256(data)
 	j.sha = sum[:]
-	if orig, ok, err := p.db.FindContent(ctx, j.img.ProjectID, j.sha, j.img.ID); err == nil && ok {
+	orig, _, err := p.db.BeginDecode(ctx, j.img.ID, j.img.ProjectID, j.sha)
+	if err != nil || orig != 0 {
 		imagefile.RecycleBuffer(data)
+		if err != nil {
+			j.unseen, j.reason = true, err.Error()
+		}
 		j.duplicateOf = orig
-		return
+		return false
 	}
 	img, imgInfo, err := imagefile.DecodeBytes(data, p.cfg.MaxPixels)
 	imagefile.RecycleBuffer(data) // the image does not refer to it
@@ -205,22 +215,43 @@ func (p *pipeline) decode(ctx context.Context, j *job) {
 		// A file that changed while it was read was still being written:
 		// look at it again later rather than quarantine it.
 		if p.vanished(j) || p.changed(j) {
-			return
+			return false
 		}
 		j.failure = failure(err)
-		return
+		return false
 	}
 	j.info = imgInfo
 	j.input, err = p.embedder.Preprocess(img)
 	imagefile.Recycle(img) // the embedder keeps no reference to it
 	if err != nil {
 		j.failure = "preprocess: " + err.Error()
-		return
+		return false
 	}
 	// The decode finished: a daemon that dies before the batch is stored
-	// must not count it towards crashed_decoder.
-	if err := p.db.EndDecode(ctx, j.img.ID); err != nil && ctx.Err() == nil {
-		p.log.Warn("end decode", "image_id", j.img.ID, "err", err)
+	// must not count it towards crashed_decoder (endDecodes records it).
+	return true
+}
+
+// endDecodes counts the decodes of the images it receives as finished,
+// all those waiting in one statement, off the decode workers' path.
+func (p *pipeline) endDecodes(ctx context.Context, ended <-chan int64) {
+	for id := range ended {
+		ids := []int64{id}
+		for more := true; more; {
+			select {
+			case id, ok := <-ended:
+				if !ok {
+					more = false
+					break
+				}
+				ids = append(ids, id)
+			default:
+				more = false
+			}
+		}
+		if err := p.db.EndDecode(ctx, ids); err != nil && ctx.Err() == nil {
+			p.log.Warn("end decode", "images", len(ids), "err", err)
+		}
 	}
 }
 

@@ -214,24 +214,56 @@ func (db *DB) ClaimImages(ctx context.Context, instance int32, limit int) ([]Cla
 	return claimed, nil
 }
 
-// BeginDecode counts a decode of a claimed image as begun and returns how
-// many were begun without finishing (EndDecode) or an outcome being
-// stored: more than one means the instance died while decoding it before.
-func (db *DB) BeginDecode(ctx context.Context, id int64) (int, error) {
-	var n int
-	err := db.pool.QueryRow(ctx, `
-		UPDATE screend.images SET decodes = decodes + 1 WHERE image_id = $1 RETURNING decodes`, id).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("begin decode of image %d: %w", id, err)
+// BeginDecode is called before image id, of project projectID, is
+// decoded; sha is the sha256 of its content. If another image of the
+// project already holds that content (embedded, or claimed for
+// embedding) it returns that image: the file needs no decode. Otherwise
+// it counts a decode of the image as begun (one round trip for both) and
+// returns 0 and how many decodes were begun without finishing (EndDecode)
+// or an outcome being stored: more than one means the instance died while
+// decoding it before.
+//
+// The count is committed without waiting for the write-ahead log to reach
+// the disk (synchronous_commit off, for this transaction only), as is
+// EndDecode's: a waiting commit costs a disk flush per image, on the
+// decode workers' path. The count guards against a decoder that kills the
+// daemon; if PostgreSQL itself crashes, the last fraction of a second of
+// counts may be lost, which only delays that guard by one more crash.
+func (db *DB) BeginDecode(ctx context.Context, id, projectID int64, sha []byte) (duplicateOf int64, begun int, err error) {
+	var dup, n *int64
+	err = db.pool.QueryRow(ctx, `
+		WITH dup AS (
+			SELECT image_id FROM screend.images
+			WHERE project_id = $2 AND sha256 = $3 AND image_id <> $1 AND state IN ('embedded', 'discovered')
+			ORDER BY (state = 'embedded') DESC, image_id
+			LIMIT 1),
+		begun AS (
+			UPDATE screend.images SET decodes = decodes + 1
+			FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
+			WHERE image_id = $1 AND NOT EXISTS (SELECT FROM dup)
+			RETURNING decodes)
+		SELECT (SELECT image_id FROM dup), (SELECT decodes FROM begun)`, id, projectID, sha).Scan(&dup, &n)
+	switch {
+	case err != nil:
+		return 0, 0, fmt.Errorf("begin decode of image %d: %w", id, err)
+	case dup != nil:
+		return *dup, 0, nil
+	case n == nil:
+		return 0, 0, fmt.Errorf("begin decode of image %d: %w", id, pgx.ErrNoRows)
 	}
-	return n, nil
+	return 0, int(*n), nil
 }
 
-// EndDecode counts a decode of an image as finished (see BeginDecode):
-// whatever happens to the image next, its decoder did not crash.
-func (db *DB) EndDecode(ctx context.Context, id int64) error {
-	if _, err := db.pool.Exec(ctx, `UPDATE screend.images SET decodes = 0 WHERE image_id = $1`, id); err != nil {
-		return fmt.Errorf("end decode of image %d: %w", id, err)
+// EndDecode counts the decodes of images as finished (see BeginDecode):
+// whatever happens to them next, their decoder did not crash. Like
+// BeginDecode's, its commit does not wait for the disk.
+func (db *DB) EndDecode(ctx context.Context, ids []int64) error {
+	_, err := db.pool.Exec(ctx, `
+		UPDATE screend.images SET decodes = 0
+		FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
+		WHERE image_id = ANY($1)`, ids)
+	if err != nil {
+		return fmt.Errorf("end decode of %d images: %w", len(ids), err)
 	}
 	return nil
 }
@@ -260,24 +292,6 @@ func (db *DB) DeferImage(ctx context.Context, instance int32, id int64, reason s
 		return fmt.Errorf("defer image %d: %w", id, err)
 	}
 	return nil
-}
-
-// FindContent returns an image of the project already holding content with
-// this sha256 (embedded, or claimed for embedding), other than self.
-func (db *DB) FindContent(ctx context.Context, projectID int64, sha []byte, self int64) (int64, bool, error) {
-	var id int64
-	err := db.pool.QueryRow(ctx, `
-		SELECT image_id FROM screend.images
-		WHERE project_id = $1 AND sha256 = $2 AND image_id <> $3 AND state IN ('embedded', 'discovered')
-		ORDER BY (state = 'embedded') DESC, image_id
-		LIMIT 1`, projectID, sha, self).Scan(&id)
-	if err == pgx.ErrNoRows {
-		return 0, false, nil
-	}
-	if err != nil {
-		return 0, false, fmt.Errorf("find content: %w", err)
-	}
-	return id, true, nil
 }
 
 // Embedded is the result of processing one image successfully.
@@ -310,23 +324,31 @@ func (db *DB) StoreEmbeddings(ctx context.Context, instance int32, embedderID in
 				return err
 			}
 		}
+		// The embedded holders of the batch's contents, all in one query.
+		projectIDs := make([]int64, len(items))
+		contents := make([][]byte, len(items))
+		for i, it := range items {
+			projectIDs[i], contents[i] = it.ProjectID, it.SHA256
+		}
+		rows, err := tx.Query(ctx, `
+			SELECT DISTINCT ON (i.project_id, i.sha256) i.project_id, i.sha256, i.image_id
+			FROM screend.images i
+			JOIN unnest($1::bigint[], $2::bytea[]) AS u(project_id, sha256)
+			  ON i.project_id = u.project_id AND i.sha256 = u.sha256
+			WHERE i.state = 'embedded'
+			ORDER BY i.project_id, i.sha256, i.image_id`, projectIDs, contents)
+		if err != nil {
+			return err
+		}
 		originals := map[string]int64{}
-		for _, it := range items {
-			key := fmt.Sprint(it.ProjectID, string(it.SHA256))
-			if _, seen := originals[key]; seen {
-				continue
-			}
-			var orig int64
-			err := tx.QueryRow(ctx, `
-				SELECT image_id FROM screend.images
-				WHERE project_id = $1 AND sha256 = $2 AND state = 'embedded'
-				ORDER BY image_id LIMIT 1`, it.ProjectID, it.SHA256).Scan(&orig)
-			if err != nil && err != pgx.ErrNoRows {
-				return err
-			}
-			if err == nil {
-				originals[key] = orig
-			}
+		var projectID, orig int64
+		var content []byte
+		_, err = pgx.ForEachRow(rows, []any{&projectID, &content, &orig}, func() error {
+			originals[fmt.Sprint(projectID, string(content))] = orig
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		var fresh []Embedded
 		for _, it := range items {
@@ -353,7 +375,7 @@ func (db *DB) StoreEmbeddings(ctx context.Context, instance int32, embedderID in
 			ids[i], shas[i], formats[i] = it.ID, it.SHA256, it.Format
 			widths[i], heights[i] = int32(it.Width), int32(it.Height)
 		}
-		rows, err := tx.Query(ctx, `
+		rows, err = tx.Query(ctx, `
 			UPDATE screend.images i SET state = 'embedded', reason = NULL, sha256 = u.sha256, format = u.format,
 				width = u.width, height = u.height, processed_at = now(), claimed_by = NULL
 			FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::int[], $5::int[])

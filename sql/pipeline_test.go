@@ -113,19 +113,22 @@ func TestStoreProcessedImages(t *testing.T) {
 	f.exec(`UPDATE screend.images SET claimed_by = $2 WHERE image_id = ANY($1)`, ids[:5], a.ID)
 	f.exec(`UPDATE screend.images SET claimed_by = $2 WHERE image_id = $1`, other, b.ID)
 
-	if n, err := f.db.BeginDecode(f.ctx, first); err != nil || n != 1 {
-		t.Errorf("first decode begun: %d (%v), want 1", n, err)
+	sha := []byte("same content")
+	if dup, n, err := f.db.BeginDecode(f.ctx, first, p, sha); err != nil || dup != 0 || n != 1 {
+		t.Errorf("first decode begun: %d, duplicate of %d (%v), want 1, none", n, dup, err)
 	}
-	if n, err := f.db.BeginDecode(f.ctx, first); err != nil || n != 2 {
-		t.Errorf("second decode begun: %d (%v), want 2", n, err)
+	if dup, n, err := f.db.BeginDecode(f.ctx, first, p, sha); err != nil || dup != 0 || n != 2 {
+		t.Errorf("second decode begun: %d, duplicate of %d (%v), want 2, none", n, dup, err)
 	}
-	if err := f.db.EndDecode(f.ctx, first); err != nil {
+	if err := f.db.EndDecode(f.ctx, []int64{first}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := f.db.BeginDecode(f.ctx, first); err != nil || n != 1 {
-		t.Errorf("decode begun after one finished: %d (%v), want 1", n, err)
+	if dup, n, err := f.db.BeginDecode(f.ctx, first, p, sha); err != nil || dup != 0 || n != 1 {
+		t.Errorf("decode begun after one finished: %d, duplicate of %d (%v), want 1, none", n, dup, err)
 	}
-	sha := []byte("same content")
+	if _, _, err := f.db.BeginDecode(f.ctx, 1<<40, p, []byte("no such image")); err == nil {
+		t.Error("began the decode of an image that does not exist")
+	}
 	stored, dups, err := f.db.StoreEmbeddings(f.ctx, a.ID, e, []sql.Embedded{
 		{ID: first, ProjectID: p, SHA256: sha, Format: "png", Width: 64, Height: 48, Vector: []float32{1, 0}},
 		{ID: dupe, ProjectID: p, SHA256: sha, Format: "png", Width: 64, Height: 48, Vector: []float32{1, 0}},
@@ -143,16 +146,39 @@ func TestStoreProcessedImages(t *testing.T) {
 	if r := f.imageRow(other); r.State != "discovered" || r.ClaimedBy == nil || *r.ClaimedBy != b.ID {
 		t.Errorf("image of another instance %+v, want untouched", r)
 	}
+	// A later batch: content already embedded in the project is a
+	// duplicate of its holder; the same content in another project is not.
+	q := f.project("q")
+	later, elsewhere := f.image(p, "7.png", screend.ImageDiscovered, ""), f.image(q, "1.png", screend.ImageDiscovered, "")
+	f.exec(`UPDATE screend.images SET claimed_by = $2 WHERE image_id = ANY($1)`, []int64{later, elsewhere}, a.ID)
+	stored, dups, err = f.db.StoreEmbeddings(f.ctx, a.ID, e, []sql.Embedded{
+		{ID: later, ProjectID: p, SHA256: sha, Format: "png", Width: 64, Height: 48, Vector: []float32{1, 0}},
+		{ID: elsewhere, ProjectID: q, SHA256: sha, Format: "png", Width: 64, Height: 48, Vector: []float32{1, 0}},
+	})
+	if err != nil || stored != 1 || dups != 1 {
+		t.Fatalf("store a later batch: %d stored, %d duplicates (%v); want 1, 1", stored, dups, err)
+	}
+	if r := f.imageRow(later); r.State != "duplicate" || r.DuplicateOf == nil || *r.DuplicateOf != first {
+		t.Errorf("later image %+v, want a duplicate of %d", r, first)
+	}
+	if r := f.imageRow(elsewhere); r.State != "embedded" {
+		t.Errorf("image of another project with the same content %+v, want embedded", r)
+	}
 	var vectors int
 	f.scan(`SELECT count(*) FROM screend.embeddings WHERE embedder_id = $1`, []any{e}, &vectors)
-	if vectors != 1 {
-		t.Errorf("%d vectors stored, want 1", vectors)
+	if vectors != 2 {
+		t.Errorf("%d vectors stored, want 2", vectors)
 	}
-	if id, ok, err := f.db.FindContent(f.ctx, p, sha, lost); err != nil || !ok || id != first {
-		t.Errorf("find content: %d %v (%v), want %d", id, ok, err, first)
+	// The content is held: another image with it needs no decode, and
+	// none is counted as begun.
+	if dup, n, err := f.db.BeginDecode(f.ctx, lost, p, sha); err != nil || dup != first || n != 0 {
+		t.Errorf("begin decode of held content: duplicate of %d, %d begun (%v), want %d, 0", dup, n, err, first)
 	}
-	if _, ok, err := f.db.FindContent(f.ctx, p, sha, first); err != nil || ok {
-		t.Errorf("find content other than its only holder: found %v (%v)", ok, err)
+	if r := f.imageRow(lost); r.Decodes != 0 {
+		t.Errorf("decodes of a duplicate %d, want 0", r.Decodes)
+	}
+	if dup, _, err := f.db.BeginDecode(f.ctx, first, p, sha); err != nil || dup != 0 {
+		t.Errorf("begin decode of the only holder of its content: duplicate of %d (%v), want none", dup, err)
 	}
 
 	if err := f.db.MarkDuplicate(f.ctx, a.ID, lost, first, sha); err != nil {

@@ -181,9 +181,11 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// createDB clones the template, retrying while other sessions use it.
+// createDB clones the template, retrying while other sessions use it (on
+// a machine shared with test runs, a template free for the instant
+// CREATE DATABASE needs can take minutes).
 func (h *harness) createDB(ctx context.Context) error {
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		conn, err := connect(ctx, h.adminURL)
 		if err == nil {
@@ -196,7 +198,7 @@ func (h *harness) createDB(ctx context.Context) error {
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return fmt.Errorf("create database %s from %s: %w", h.dbName, templateDB, err)
 		}
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

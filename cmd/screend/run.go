@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"runtime/debug"
+	"runtime/trace"
 
 	"screend/cmd/screend/config"
 	"screend/daemon"
@@ -21,12 +23,41 @@ func runDaemon(ctx context.Context, e env, args []string) error {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
 		debug.SetMemoryLimit(defaultGoMemoryLimit)
 	}
+	if path := os.Getenv(traceEnv); path != "" {
+		stop, err := startTrace(path)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		log.Warn("writing an execution trace; it slows the daemon", "file", path)
+	}
 	db, emb, closeParts, err := openParts(ctx, e.cfg)
 	if err != nil {
 		return err
 	}
 	defer closeParts()
 	return daemon.New(e.cfg.Daemon(), db, emb, log, daemon.NewMetrics(), daemon.NewNotifier()).Run(ctx)
+}
+
+// traceEnv names the file a debugging run writes Go's execution trace to
+// (runtime/trace, read with `go tool trace`) from start to stop: where the
+// daemon's goroutines run, wait and block.
+const traceEnv = "SCREEND_TRACE"
+
+// startTrace starts writing an execution trace to path; stop ends it.
+func startTrace(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", traceEnv, err)
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", traceEnv, err)
+	}
+	return func() {
+		trace.Stop()
+		f.Close()
+	}, nil
 }
 
 // defaultGoMemoryLimit is the soft limit of Go's memory (GOMEMLIMIT, which

@@ -492,21 +492,37 @@ func newThumb(p *pixels) *thumb {
 	ys, yrow, ycount := sampleAxis(p.h, t.h, step)
 
 	sums := make([]uint32, 3*t.w*t.h)
-	rgb := make([]uint8, 3*len(xs))
-	for j, y := range ys {
-		p.sampleRow(y, xs, rgb)
-		acc := sums[3*t.w*int(yrow[j]):][:3*t.w]
-		for i, c := range xcol {
-			r, g, b := rgb[3*i], rgb[3*i+1], rgb[3*i+2]
-			a := acc[3*int(c) : 3*int(c)+3 : 3*int(c)+3]
-			a[0] += uint32(r)
-			a[1] += uint32(g)
-			a[2] += uint32(b)
-			if p.ycc == nil {
-				t.hist[(19595*uint32(r)+38470*uint32(g)+7471*uint32(b)+1<<15)>>16]++
-			} else {
-				t.hist[r]++ // Y is the luma
+	// Four histograms taken in turn, added up at the end: consecutive
+	// samples of a smooth image fall into one bin, and increments of one
+	// counter wait for each other.
+	var hists [4][256]int32
+	if p.bpp == 4 {
+		// The common case (PNG), read in place.
+		for j, y := range ys {
+			sampleRGBA(p.pix[y*p.stride:], xs, xcount, sums[3*t.w*int(yrow[j]):][:3*t.w], &hists)
+		}
+	} else {
+		rgb := make([]uint8, 3*len(xs))
+		for j, y := range ys {
+			p.sampleRow(y, xs, rgb)
+			acc := sums[3*t.w*int(yrow[j]):][:3*t.w]
+			for i, c := range xcol {
+				r, g, b := rgb[3*i], rgb[3*i+1], rgb[3*i+2]
+				a := acc[3*int(c) : 3*int(c)+3 : 3*int(c)+3]
+				a[0] += uint32(r)
+				a[1] += uint32(g)
+				a[2] += uint32(b)
+				if p.ycc == nil {
+					hists[i&3][luma8(r, g, b)]++
+				} else {
+					hists[i&3][r]++ // Y is the luma
+				}
 			}
+		}
+	}
+	for _, h := range hists {
+		for v, c := range h {
+			t.hist[v] += int(c)
 		}
 	}
 	t.n = len(xs) * len(ys)
@@ -538,6 +554,34 @@ func newThumb(p *pixels) *thumb {
 		t.cellY[i] = i * t.h / gridN
 	}
 	return t
+}
+
+// luma8 is the Rec.601 luma of an 8-bit RGB pixel, rounded, in integers.
+func luma8(r, g, b uint8) uint8 {
+	return uint8((19595*uint32(r) + 38470*uint32(g) + 7471*uint32(b) + 1<<15) >> 16)
+}
+
+// sampleRGBA adds the R, G, B of the samples xs of one row of 4-byte
+// pixels to the thumbnail row acc (xcount[c] consecutive samples for
+// column c) and counts their luma in hists.
+func sampleRGBA(row []uint8, xs []int, xcount []int, acc []uint32, hists *[4][256]int32) {
+	k := 0
+	for c, n := range xcount {
+		var sr, sg, sb uint32
+		for _, x := range xs[k : k+n] {
+			px := row[4*x : 4*x+3 : 4*x+3]
+			r, g, b := px[0], px[1], px[2]
+			sr += uint32(r)
+			sg += uint32(g)
+			sb += uint32(b)
+			hists[k&3][luma8(r, g, b)]++
+			k++
+		}
+		a := acc[3*c : 3*c+3 : 3*c+3]
+		a[0] += sr
+		a[1] += sg
+		a[2] += sb
+	}
 }
 
 // sampleAxis returns the sample coordinates along an axis of n source
@@ -755,7 +799,7 @@ type tileStats struct {
 func measureTiles(p *pixels, cellEnergy [gridCells]float64, f *features) {
 	var stats [gridCells]tileStats
 	var buf, half []float32
-	var hist [noiseBins]int32
+	var hists [2][noiseBins]int32
 	for cy := range gridN {
 		y0, y1 := cy*p.h/gridN, (cy+1)*p.h/gridN
 		th := tileSide(y1 - y0)
@@ -769,7 +813,7 @@ func measureTiles(p *pixels, cellEnergy [gridCells]float64, f *features) {
 				p.lumaRow(tx, ty+j, buf[j*tw:(j+1)*tw])
 			}
 			s := &stats[cy*gridN+cx]
-			s.lap, s.grad, s.noise = planeStats(buf, tw, th, &hist)
+			s.lap, s.grad, s.noise = planeStats(buf, tw, th, &hists)
 			hw, hh := tw/2, th/2
 			half = slices.Grow(half[:0], hw*hh)[:hw*hh]
 			for j := range hh {
@@ -778,7 +822,7 @@ func measureTiles(p *pixels, cellEnergy [gridCells]float64, f *features) {
 					half[j*hw+i] = (r0[2*i] + r0[2*i+1] + r1[2*i] + r1[2*i+1]) / 4
 				}
 			}
-			s.lapHalf, _, s.noiseHalf = planeStats(half, hw, hh, &hist)
+			s.lapHalf, _, s.noiseHalf = planeStats(half, hw, hh, &hists)
 		}
 	}
 
@@ -835,32 +879,36 @@ func tileSide(n int) int {
 // variance of the 4-neighbour Laplacian, the mean squared gradient, and the
 // noise σ estimated as 1.4826·MAD/6 of the Immerkær residual
 // [1 -2 1; -2 4 -2; 1 -2 1] (whose response to white noise of σ is 6σ).
-func planeStats(v []float32, w, h int, hist *[noiseBins]int32) (lapVar, grad, noise float64) {
+//
+// The loop is written for speed, with the arithmetic of every value kept
+// in the same order (builtin-v1's numbers depend on float32 rounding): it
+// slides a 3x3 window along the rows instead of loading nine values per
+// pixel, takes |residual| by clearing the sign bit instead of a branch
+// that noise makes unpredictable, and counts residuals in two histograms
+// taken in turn, since neighbouring pixels often fall into one bin.
+func planeStats(v []float32, w, h int, hists *[2][noiseBins]int32) (lapVar, grad, noise float64) {
 	if w < 3 || h < 3 {
 		return 0, 0, 0
 	}
-	clear(hist[:])
+	clear(hists[0][:])
+	clear(hists[1][:])
 	var sl, sl2, sg float64
 	for y := 1; y < h-1; y++ {
-		up, row, dn := v[(y-1)*w:y*w], v[y*w:(y+1)*w], v[(y+1)*w:(y+2)*w]
+		row := v[y*w : (y+1)*w]
+		up, dn := v[(y-1)*w : y*w][:len(row)], v[(y+1)*w : (y+2)*w][:len(row)]
 		var rl, rl2, rg float32 // per-row sums in float32, folded into float64
-		for x := 1; x < w-1; x++ {
-			c := row[x]
-			l, r, u, d := row[x-1], row[x+1], up[x], dn[x]
+		ul, u, l, c, dl, d := up[0], up[1], row[0], row[1], dn[0], dn[1]
+		for x := 2; x < len(row); x++ { // x is the column right of the centre
+			ur, r, dr := up[x], row[x], dn[x]
 			lap := 4*c - l - r - u - d
 			rl += lap
 			rl2 += lap * lap
 			dx, dy := r-c, d-c
 			rg += dx*dx + dy*dy
-			res := 4*c - 2*(l+r+u+d) + up[x-1] + up[x+1] + dn[x-1] + dn[x+1]
-			if res < 0 {
-				res = -res
-			}
-			bin := int(res * (1 / noiseBinW))
-			if bin >= noiseBins {
-				bin = noiseBins - 1
-			}
-			hist[bin]++
+			res := 4*c - 2*(l+r+u+d) + ul + ur + dl + dr
+			res = math.Float32frombits(math.Float32bits(res) &^ (1 << 31))
+			hists[x&1][min(int(res*(1/noiseBinW)), noiseBins-1)]++
+			ul, u, l, c, dl, d = u, ur, c, r, d, dr
 		}
 		sl += float64(rl)
 		sl2 += float64(rl2)
@@ -874,7 +922,8 @@ func planeStats(v []float32, w, h int, hist *[noiseBins]int32) (lapVar, grad, no
 	target := n / 2
 	cum := 0.0
 	med := float64(noiseBins) * noiseBinW
-	for b, c := range hist {
+	for b := range noiseBins {
+		c := hists[0][b] + hists[1][b]
 		if c == 0 {
 			continue
 		}

@@ -48,13 +48,22 @@ func (i Info) DecodeBytes() int64 { return int64(float64(i.Pixels()) * i.BytesPe
 
 // ReadDecodeBytes returns the memory that reading the image's file of
 // size bytes whole and decoding it with DecodeBytes take at most: the
-// file, DecodeBytes, and for PNG what the native decoder adds, a copy of
-// the compressed pixel data when the file splits it into several IDAT
-// chunks (most encoders do) and a filter byte per row.
+// file, DecodeBytes, and what the native decoders add. For PNG that is a
+// copy of the compressed pixel data when the file splits it into several
+// IDAT chunks (most encoders do) and a filter byte per row. For JPEG,
+// libjpeg-turbo pads its planes to the sampling factors (three columns
+// and a row more at most), keeps a pointer to every row of each plane
+// (24 bytes a row), decodes the last, partial row of MCUs into a band of
+// at most 32 bytes a column, and needs its tables and state (64 KiB is
+// ample); its coefficients of a progressive JPEG, 2 bytes each, fit in
+// BytesPerPixel's 4.
 func (i Info) ReadDecodeBytes(size int64) int64 {
 	n := size + i.DecodeBytes()
-	if i.Format == FormatPNG {
+	switch i.Format {
+	case FormatPNG:
 		n += size + int64(i.Height)
+	case FormatJPEG:
+		n += 64<<10 + 32*int64(i.Height) + 64*int64(i.Width)
 	}
 	return n
 }

@@ -138,7 +138,7 @@ func TestReadDecodeBytes(t *testing.T) {
 		want int64
 	}{
 		{"png: file, its IDAT data joined, pixels, filter bytes", Info{Format: FormatPNG, Width: 100, Height: 10, BytesPerPixel: 4}, 1000, 1000 + 1000 + 4000 + 10},
-		{"jpeg: file and pixels", Info{Format: FormatJPEG, Width: 100, Height: 10, BytesPerPixel: 3}, 1000, 1000 + 3000},
+		{"jpeg: file, pixels, padding and the native decoder's band", Info{Format: FormatJPEG, Width: 100, Height: 10, BytesPerPixel: 3}, 1000, 1000 + 3000 + 64<<10 + 32*10 + 64*100},
 		{"webp: file and pixels", Info{Format: FormatWebP, Width: 100, Height: 10, BytesPerPixel: 8}, 1000, 1000 + 8000},
 	}
 	for _, tt := range tests {

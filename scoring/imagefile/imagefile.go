@@ -9,7 +9,9 @@
 //  2. read only the header (image.DecodeConfig) and reject, before any pixel
 //     buffer is allocated, images whose declared size is zero, larger than
 //     MaxSide on one side or larger than the caller's pixel budget;
-//  3. decode with the format's own decoder, recovering from decoder panics;
+//  3. decode with the format's own decoder, recovering from decoder panics
+//     (DecodeBytes: with libdeflate or libjpeg-turbo for the common PNGs
+//     and JPEGs where they are installed, see NativeStatus);
 //  4. classify every failure with a sentinel error (ErrEmpty, ErrNotImage,
 //     ErrTooLarge, ErrTruncated, ErrCorrupt, ErrUnsupported) that errors.Is
 //     recognises, and that Reason turns into a short stable string for the
@@ -192,8 +194,9 @@ func OpenInfo(path string, maxPixels int64) (Info, error) {
 }
 
 // DecodeBytes decodes an image held in memory, allowing at most maxPixels
-// pixels (DefaultMaxPixels if maxPixels <= 0).
-// PNGs go through libspng where it is installed (see NativeStatus).
+// pixels (DefaultMaxPixels if maxPixels <= 0). PNGs and JPEGs go through
+// the native decoders where their libraries are installed (see
+// NativeStatus), into the same image types as Go's decoders.
 func DecodeBytes(data []byte, maxPixels int64) (image.Image, Info, error) {
 	return decodeBytes(data, maxPixels, true)
 }
@@ -205,10 +208,21 @@ func DecodeBytesGo(data []byte, maxPixels int64) (image.Image, Info, error) {
 }
 
 func decodeBytes(data []byte, maxPixels int64, allowNative bool) (image.Image, Info, error) {
-	if !allowNative || Sniff(data) != FormatPNG {
-		return decodeSeeker(bytes.NewReader(data), maxPixels, true)
+	var decodeNative func([]byte, Info) (image.Image, error)
+	if allowNative {
+		loadNative()
+		switch Sniff(data) {
+		case FormatPNG:
+			if native.png {
+				decodeNative = decodePNGNative
+			}
+		case FormatJPEG:
+			if native.jpeg {
+				decodeNative = decodeJPEGNative
+			}
+		}
 	}
-	if ok, _ := NativeStatus(); !ok {
+	if decodeNative == nil {
 		return decodeSeeker(bytes.NewReader(data), maxPixels, true)
 	}
 	// The same header checks as Go's path, before any pixel buffer exists.
@@ -216,7 +230,7 @@ func decodeBytes(data []byte, maxPixels int64, allowNative bool) (image.Image, I
 	if err != nil {
 		return nil, info, err
 	}
-	img, err := decodePNGNative(data, info)
+	img, err := decodeNative(data, info)
 	if errors.Is(err, errNotNative) {
 		return decodeSeeker(bytes.NewReader(data), maxPixels, true)
 	}
@@ -445,6 +459,12 @@ func classify(err error, src *errReader, drained bool) error {
 	var ju jpeg.UnsupportedError
 	if errors.As(err, &pu) || errors.As(err, &ju) {
 		return fmt.Errorf("%w: %w", ErrUnsupported, err)
+	}
+	// image/jpeg reports data that ends inside a scan as a format error
+	// (its errShortHuffmanData, returned on io.ErrUnexpectedEOF only).
+	var jf jpeg.FormatError
+	if errors.As(err, &jf) && string(jf) == "short Huffman data" {
+		return fmt.Errorf("%w: %w", ErrTruncated, err)
 	}
 	// image/png reports a compressed stream cut short as a format error.
 	var pf png.FormatError

@@ -21,7 +21,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "regenerate the WebP golden inputs in testdata/ with cwebp")
+var update = flag.Bool("update", false, "regenerate the golden inputs in testdata/ (WebP with cwebp, JPEG with cjpeg)")
 
 // photo returns a deterministic photo-like opaque image: smooth gradients
 // and blobs plus a little noise, so that it compresses roughly like a
@@ -174,13 +174,19 @@ func TestDecodeBytesFormats(t *testing.T) {
 					t.Errorf("mean absolute difference to the source %.2f, want <= %.2f", d, tt.maxErr)
 				}
 			}
-			// The streaming path (no Seek) must give the same result.
+			// The streaming path (no Seek, Go's decoders) must give the
+			// same result; for JPEG the native decoder's IDCT differs
+			// from Go's by a level here and there.
 			img2, info2, err := Decode(onlyReader{bytes.NewReader(tt.data)}, 0)
 			if err != nil {
 				t.Fatalf("Decode from a plain reader: %v", err)
 			}
-			if info2 != info || meanAbsDiff(img, img2) != 0 {
-				t.Errorf("Decode from a plain reader differs from DecodeBytes")
+			tolerance := 0.0
+			if tt.format == FormatJPEG {
+				tolerance = 0.05
+			}
+			if d := meanAbsDiff(img, img2); info2 != info || d > tolerance {
+				t.Errorf("Decode from a plain reader differs from DecodeBytes: mean absolute difference %.3f", d)
 			}
 		})
 	}
@@ -211,7 +217,7 @@ func readTestdata(t *testing.T, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
-		t.Fatalf("%v (regenerate with: go test -run TestGoldenWebP -update ./scoring/imagefile/)", err)
+		t.Fatalf("%v (regenerate with: go test -run TestGoldenWebP ./scoring/imagefile/ -update)", err)
 	}
 	return data
 }

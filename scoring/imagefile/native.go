@@ -268,35 +268,43 @@ const (
 
 var native struct {
 	once   sync.Once
-	ok     bool
+	png    bool // libdeflate is open: decodePNGNative may run
+	jpeg   bool // libturbojpeg is open: decodeJPEGNative may run
 	status string
 }
 
-// loadNative opens the native library once.
+// loadNative opens the native libraries once.
 func loadNative() {
 	native.once.Do(func() {
 		if os.Getenv("SCREEND_DECODER") == "go" {
 			native.status = "Go decoders (SCREEND_DECODER=go)"
 			return
 		}
+		png := "PNG: libdeflate + C unfilter"
 		name := C.CString(deflateSoname)
 		defer C.free(unsafe.Pointer(name))
 		if msg := C.screend_deflate_load(name); msg != nil {
-			native.status = fmt.Sprintf("Go decoders: cannot open %s (%s); install libdeflate0 (scripts/setup.sh does)", deflateSoname, C.GoString(msg))
-			return
+			png = fmt.Sprintf("PNG: Go decoder (cannot open %s: %s; install libdeflate0, scripts/setup.sh does)", deflateSoname, C.GoString(msg))
+		} else {
+			native.png = true
 		}
-		native.ok = true
-		native.status = "PNG: libdeflate + C unfilter; JPEG, WebP: Go decoders"
+		jpeg := "JPEG: libjpeg-turbo (TurboJPEG, YCbCr planes)"
+		if err := loadTurboJPEG(turboJPEGSoname); err != nil {
+			jpeg = fmt.Sprintf("JPEG: Go decoder (%v; install libturbojpeg0, scripts/setup.sh does)", err)
+		} else {
+			native.jpeg = true
+		}
+		native.status = png + "; " + jpeg + "; WebP: Go decoder"
 	})
 }
 
-// NativeStatus tells whether DecodeBytes uses the native PNG decoder and
-// describes the decoders in use (if the native one could not be opened,
-// why). Callers log it once at start. SCREEND_DECODER=go turns the native
-// decoder off.
+// NativeStatus tells whether DecodeBytes uses every native decoder (PNG
+// and JPEG) and describes the decoders in use, saying why a native one
+// could not be opened. Callers log it once at start. SCREEND_DECODER=go
+// turns the native decoders off.
 func NativeStatus() (ok bool, status string) {
 	loadNative()
-	return native.ok, native.status
+	return native.png && native.jpeg, native.status
 }
 
 // errNotNative means the native path leaves the image to Go's decoder.

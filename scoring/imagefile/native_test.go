@@ -11,8 +11,9 @@ import (
 	"testing"
 )
 
-// requireNative fails the test when libspng cannot be opened: set-up
-// installs it, so its absence is a broken machine, not a reason to skip.
+// requireNative fails the test when libdeflate or libturbojpeg cannot be
+// opened: set-up installs them, so their absence is a broken machine, not
+// a reason to skip.
 func requireNative(t testing.TB) {
 	t.Helper()
 	if ok, status := NativeStatus(); !ok {

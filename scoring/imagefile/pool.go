@@ -66,5 +66,9 @@ func Recycle(img image.Image) {
 		putPix(m.Pix)
 	case *image.Gray:
 		putPix(m.Pix)
+	case *image.YCbCr:
+		// The native JPEG decoder's planes share one buffer, which Y
+		// spans to its capacity.
+		putPix(m.Y[:cap(m.Y)])
 	}
 }
