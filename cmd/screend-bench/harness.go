@@ -244,6 +244,16 @@ type daemonProc struct {
 	cpuTicks   int64
 	startedAt  time.Time
 	finishedAt time.Time
+	// cpu holds a sample of the daemon's and the machine's CPU time per
+	// /proc poll, to measure them over part of the run (cpuBetween).
+	cpu []cpuSample
+}
+
+// cpuSample is the daemon's CPU ticks and the machine's busy ticks (all
+// CPUs, /proc/stat) at a moment.
+type cpuSample struct {
+	at          time.Time
+	daemon, all int64
 }
 
 // clkTck is the kernel's clock tick for /proc/PID/stat times.
@@ -326,12 +336,61 @@ func (d *daemonProc) readProc() {
 			}
 		}
 	}
+	busy := machineBusyTicks()
 	d.mu.Lock()
 	d.peakRSSkB = max(d.peakRSSkB, hwm)
 	if ticks > d.cpuTicks {
 		d.cpuTicks = ticks
 	}
+	if ticks > 0 && busy > 0 {
+		d.cpu = append(d.cpu, cpuSample{at: time.Now(), daemon: ticks, all: busy})
+	}
 	d.mu.Unlock()
+}
+
+// machineBusyTicks returns the CPU ticks all CPUs spent busy (not idle or
+// waiting for I/O) since boot, or 0.
+func machineBusyTicks() int64 {
+	stat, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(stat), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	for i, v := range f[1:9] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy
+}
+
+// cpuBetween returns the cores the daemon and the whole machine used on
+// average between from and to, from the samples nearest to them (0, 0
+// if there are none in between).
+func (d *daemonProc) cpuBetween(from, to time.Time) (daemon, machine float64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var a, b *cpuSample
+	for i := range d.cpu {
+		s := &d.cpu[i]
+		if a == nil && !s.at.Before(from) {
+			a = s
+		}
+		if !s.at.After(to) {
+			b = s
+		}
+	}
+	if a == nil || b == nil || !b.at.After(a.at) {
+		return 0, 0
+	}
+	secs := b.at.Sub(a.at).Seconds()
+	return float64(b.daemon-a.daemon) / clkTck / secs, float64(b.all-a.all) / clkTck / secs
 }
 
 // Usage returns the peak RSS (MB) and the CPU seconds used so far.

@@ -74,6 +74,13 @@ type LoadResult struct {
 	DropRateEmbedded      float64 `json:"drop_start_embedded_per_s"`
 	DropVsDecodeOnly      float64 `json:"drop_start_vs_decode_only,omitempty"`
 	DropVsCombined        float64 `json:"drop_start_vs_combined_limit,omitempty"`
+	// DropDaemonCores and DropMachineCores are the CPU cores the daemon and
+	// the whole machine (every process: PostgreSQL, the bench, cp, and
+	// whatever else runs) used on average from the first byte copied to
+	// the last embedding: what was left of the machine is where the
+	// daemon waited.
+	DropDaemonCores  float64 `json:"drop_start_daemon_cores,omitempty"`
+	DropMachineCores float64 `json:"drop_start_machine_busy_cores,omitempty"`
 	// DecodeCPU is the limits' CPU seconds per image of decoding alone
 	// (read, hash, decode with the decoder the daemon uses); CPUVsDecode is
 	// CPUPerImage over it.
@@ -248,6 +255,10 @@ func runLoad(ctx context.Context, rep *Report, f loadFlags, lim *Limits) (*LoadR
 	}
 	if err := measureFromDrop(ctx, h, start, res); err != nil {
 		return nil, err
+	}
+	if res.DropToEmbeddedSeconds > 0 {
+		dc, mc := d.cpuBetween(start, start.Add(time.Duration(res.DropToEmbeddedSeconds*float64(time.Second))))
+		res.DropDaemonCores, res.DropMachineCores = round(dc, 2), round(mc, 2)
 	}
 	res.Mode, res.Embedder, res.Copies = f.mode, f.embedder, f.copies
 	if f.mode == "live" || f.mode == "slow" {

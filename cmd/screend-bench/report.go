@@ -161,11 +161,11 @@ func (r *Report) Markdown() string {
 		}
 	}
 	if len(r.Loads) > 0 {
-		b.WriteString("\n| load (from the first byte copied) | s to last embedding | s to last group decided or flagged | img/s to last embedding | vs decode only | vs combined limit | daemon CPU s/img | decode-only CPU s/img | daemon / decode only | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("\n| load (from the first byte copied) | s to last embedding | s to last group decided or flagged | img/s to last embedding | vs decode only | vs combined limit | daemon CPU s/img | decode-only CPU s/img | daemon / decode only | cores: daemon / machine busy | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, l := range r.Loads {
-			fmt.Fprintf(&b, "| %s %s | %.1f | %.1f | %.2f | %s | %s | %.4f | %.4f | %.2f | %.0f |\n", l.Mode, l.Embedder,
+			fmt.Fprintf(&b, "| %s %s | %.1f | %.1f | %.2f | %s | %s | %.4f | %.4f | %.2f | %.2f / %.2f | %.0f |\n", l.Mode, l.Embedder,
 				l.DropToEmbeddedSeconds, l.DropToDecidedSeconds, l.DropRateEmbedded, pct(l.DropVsDecodeOnly), pct(l.DropVsCombined),
-				l.CPUPerImage, l.DecodeCPU, l.CPUVsDecode, l.PeakRSSMB)
+				l.CPUPerImage, l.DecodeCPU, l.CPUVsDecode, l.DropDaemonCores, l.DropMachineCores, l.PeakRSSMB)
 		}
 	}
 	if len(r.Faults) > 0 {
