@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 
+	"screend"
 	"screend/scoring/embed"
 )
 
@@ -152,7 +153,7 @@ func localChange(group []Image, i int, dir float64, grid embed.Grid) float64 {
 	if len(near) == 0 || len(grid.Blocks) == 0 || !grid.Fits(len(e)) {
 		return 0
 	}
-	cells := make([]float64, grid.Cells)
+	cells := make([]float64, grid.Cells())
 	for c := range cells {
 		var sq float64
 		for _, b := range grid.Blocks {
@@ -170,6 +171,44 @@ func localChange(group []Image, i int, dir float64, grid embed.Grid) float64 {
 	}
 	slices.Sort(cells)
 	return cells[len(cells)-1] - cells[len(cells)/2]
+}
+
+// DetailOutsideFrame returns the share of an embedding's detail (the
+// squares of its grid's Detail blocks; a region counts in proportion to its
+// area outside the frame) that lies outside the frame people usually keep,
+// PriorCrop: what a crop would cut away. It returns 0.5 without detail or
+// without a grid that fits.
+func DetailOutsideFrame(e []float32, grid embed.Grid) float64 {
+	if grid.Cols <= 0 || grid.Rows <= 0 || !grid.Fits(len(e)) {
+		return 0.5
+	}
+	b := screend.BoxFromCenter(PriorCrop[0], PriorCrop[1], PriorCrop[2])
+	share := func(lo, hi, blo, bhi float64) float64 {
+		return max(0, min(hi, bhi)-max(lo, blo)) / (hi - lo)
+	}
+	var inside, total float64
+	for _, bl := range grid.Blocks {
+		if !bl.Detail {
+			continue
+		}
+		for r := range grid.Rows {
+			for c := range grid.Cols {
+				var sq float64
+				for k := range bl.Width {
+					v := float64(e[bl.Offset+bl.Width*(r*grid.Cols+c)+k])
+					sq += v * v
+				}
+				in := share(float64(c)/float64(grid.Cols), float64(c+1)/float64(grid.Cols), b[0], b[2]) *
+					share(float64(r)/float64(grid.Rows), float64(r+1)/float64(grid.Rows), b[1], b[3])
+				inside += sq * in
+				total += sq
+			}
+		}
+	}
+	if total == 0 {
+		return 0.5
+	}
+	return 1 - inside/total
 }
 
 // stageDistance returns 1 - the mean cosine of image i's embedding with the
