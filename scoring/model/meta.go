@@ -27,18 +27,18 @@ const minMetaDim = 12
 
 // MetaNames names the meta features in the order MetaFeatures writes them.
 var MetaNames = [MetaDim]string{
-	"stage_norm",        // stage / 3 (0 for a stage-less image)
-	"is_highest_stage",  // 1 when the image has the group's highest stage
-	"stage_rank",        // rank of the stage among the group's distinct stages, 0 lowest, 1 highest (1 when all equal)
-	"stageless",         // 1 when the image has no stage token (stage 0)
-	"log2_pixels",       // log2(width*height) / 24 (1024x1024 = 0.83)
-	"log_aspect",        // ln(width/height)
-	"pixels_rel_max",    // width*height / the largest width*height of the group
-	"group_size",        // number of images in the group / 4
-	"single_image",      // 1 when the group has one image
-	"stages_below_high", // (highest stage of the group - stage) / 3
-	"dist_lower_stage",  // 1 - cosine of the embedding with the nearest lower stage's (mean over its images), 0 when none
-	"dist_higher_stage", // 1 - cosine of the embedding with the nearest higher stage's (mean over its images), 0 when none
+	"stage_norm",          // stage / 3 (0 for a stage-less image)
+	"is_highest_stage",    // 1 when the image has the group's highest stage
+	"stage_rank",          // rank of the stage among the group's distinct stages, 0 lowest, 1 highest (1 when all equal)
+	"stageless",           // 1 when the image has no stage token (stage 0)
+	"log2_pixels",         // log2(width*height) / 24 (1024x1024 = 0.83)
+	"log_aspect",          // ln(width/height)
+	"pixels_rel_max",      // width*height / the largest width*height of the group
+	"group_size",          // number of images in the group / 4
+	"single_image",        // 1 when the group has one image
+	"stages_below_high",   // (highest stage of the group - stage) / 3
+	"dist_lower_stage",    // 1 - cosine of the embedding with the nearest lower stage's (mean over its images), 0 when none
+	"dist_higher_stage",   // 1 - cosine of the embedding with the nearest higher stage's (mean over its images), 0 when none
 	"local_change_lower",  // how much more the most changed region changed than the median region, against the nearest lower stage (embed.Grid), 0 when none
 	"local_change_higher", // the same against the nearest higher stage
 }

@@ -203,7 +203,7 @@ func (p Params) ForProject(project string) Params {
 func DefaultParams(embedderID string, e int) Params {
 	return Params{
 		Version: ParamsVersion, EmbedderID: embedderID, EmbeddingDim: e, MetaDim: MetaDim,
-		Grid: embed.GridOf(embedderID),
+		Grid:        embed.GridOf(embedderID),
 		Temperature: 1, CropPlatt: Platt{A: 1}, RejectPlatt: Platt{A: 1},
 		Thresholds:      Thresholds{Select: Never, Crop: Never, Reject: Never},
 		TargetErrorRate: DefaultTargetErrorRate, CropIoUMin: DefaultCropIoUMin,
