@@ -224,11 +224,12 @@ main() {
 	/usr/bin/python3 -c 'import onnx, numpy' >/dev/null 2>&1 || apt_install python3-onnx python3-numpy
 	# The review page's tests drive Debian's headless Chromium.
 	command -v chromium >/dev/null 2>&1 || apt_install chromium
-	# The native decoders open libdeflate (PNG) and libjpeg-turbo's
-	# TurboJPEG (JPEG) at run time (without them screend decodes with Go's
-	# decoders, more slowly); gcc builds the cgo parts.
+	# The native decoders open libdeflate (PNG), libjpeg-turbo's TurboJPEG
+	# (JPEG) and libwebp (lossy WebP) at run time (without them screend
+	# decodes with Go's decoders, more slowly); gcc builds the cgo parts.
 	dpkg -s libdeflate0 >/dev/null 2>&1 || apt_install libdeflate0
 	dpkg -s libturbojpeg0 >/dev/null 2>&1 || apt_install libturbojpeg0
+	dpkg -s libwebp7 >/dev/null 2>&1 || apt_install libwebp7
 	command -v gcc >/dev/null 2>&1 || apt_install gcc libc6-dev
 	create_databases
 	cat >"$VAR_DIR/env" <<-EOF

@@ -100,3 +100,39 @@ func TestAUC(t *testing.T) {
 		}
 	}
 }
+
+// TestFitCropWeighsDetail: when people crop the pictures whose margins hold
+// little detail, each project at its own threshold, and the crop logit
+// says nothing, fitCrop puts a negative weight (after Platt scaling) on the detail outside the
+// frame and, with the projects' offsets, gets most decisions right; without
+// detail to measure the weight stays 0.
+func TestFitCropWeighsDetail(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 3))
+	var z, x []float64
+	var y []bool
+	var project []string
+	thresholds := map[string]float64{"a": 0.6, "b": 0.3}
+	for i := range 800 {
+		p := []string{"a", "b"}[i%2]
+		xi := rng.Float64()
+		z = append(z, rng.NormFloat64())
+		x = append(x, xi)
+		y = append(y, xi+0.05*rng.NormFloat64() < thresholds[p])
+		project = append(project, p)
+	}
+	c, pl, off := fitCrop(z, x, y, project, true)
+	var rightOff int
+	for i := range z {
+		v := pl.A*(z[i]+c*x[i]) + pl.B + off[project[i]]
+		if (v >= 0) == y[i] {
+			rightOff++
+		}
+	}
+	if pl.A*c >= 0 || float64(rightOff)/float64(len(z)) < 0.9 {
+		t.Errorf("weight %.2f (times Platt's a %.3f), %d of %d right with the offsets; want a negative weight and >= 90%%", c, pl.A, rightOff, len(z))
+	}
+	if c, _, _ := fitCrop(z, x, y, project, false); c != 0 {
+		t.Errorf("without detail: weight %v, want 0", c)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 
+	"screend/scoring/embed"
 	"screend/scoring/model"
 )
 
@@ -187,7 +188,7 @@ func calibrate(items []oof, base model.Params, iouMin float64) model.Params {
 	p := base
 	var scores [][]float64
 	var chosen []int
-	var cz, rz []float64
+	var cz, cx, rz []float64
 	var cy, ry []bool
 	var cproj []string
 	for _, it := range items {
@@ -203,6 +204,7 @@ func calibrate(items []oof, base model.Params, iouMin float64) model.Params {
 		}
 		if ex.CropLabelled() {
 			cz = append(cz, float64(it.raw.CropLogits[ex.Chosen]))
+			cx = append(cx, model.DetailOutsideFrame(ex.Images[ex.Chosen].Embedding, p.Grid))
 			cy = append(cy, ex.Cropped())
 			cproj = append(cproj, ex.Project)
 		}
@@ -216,12 +218,56 @@ func calibrate(items []oof, base model.Params, iouMin float64) model.Params {
 		}
 	}
 	p.Temperature = fitTemperature(scores, chosen)
-	p.CropPlatt = fitPlatt(cz, cy)
+	p.CropDetail, p.CropPlatt, p.CropOffsets = fitCrop(cz, cx, cy, cproj, hasDetail(p.Grid))
 	p.RejectPlatt = fitPlatt(rz, ry)
-	p.CropOffsets = fitOffsets(cz, cy, cproj, p.CropPlatt, projectPrior)
 	p.BoxShrink = fitShrink(items)
 	p.Thresholds = Certify(decisions(items, p, iouMin), p.TargetErrorRate)
 	return p
+}
+
+// fitCrop fits the crop calibration: the weight c of the detail outside
+// the usual frame x (when the embedding has detail to measure), Platt
+// scaling of z + c*x and the projects' offsets on top, choosing c by golden
+// section search for the smallest negative log-likelihood of the labels y
+// under all three.
+func fitCrop(z, x []float64, y []bool, project []string, detail bool) (float64, model.Platt, map[string]float64) {
+	fit := func(c float64) (model.Platt, map[string]float64, float64) {
+		zc := make([]float64, len(z))
+		for i := range z {
+			zc[i] = z[i] + c*x[i]
+		}
+		pl := fitPlatt(zc, y)
+		off := fitOffsets(zc, y, project, pl, projectPrior)
+		var nll float64
+		for i := range zc {
+			v := pl.A*zc[i] + pl.B + off[project[i]]
+			nll += softplus(v)
+			if y[i] {
+				nll -= v
+			}
+		}
+		return pl, off, nll
+	}
+	c := 0.0
+	if detail && len(z) > 0 {
+		c = goldenMin(func(c float64) float64 { _, _, nll := fit(c); return nll }, -maxCropDetail, maxCropDetail)
+	}
+	pl, off, _ := fit(c)
+	return c, pl, off
+}
+
+// maxCropDetail bounds the weight of the detail outside the frame, in logit
+// units per unit share.
+const maxCropDetail = 100
+
+// hasDetail reports whether a grid has a block that measures detail.
+func hasDetail(g embed.Grid) bool {
+	for _, b := range g.Blocks {
+		if b.Detail {
+			return true
+		}
+	}
+	return false
 }
 
 // fitShrink returns how far (0, 0.1, ..., 1) to move the crop model's

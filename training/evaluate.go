@@ -187,7 +187,7 @@ func evaluate(items []evalItem, iouMin float64) Metrics {
 		// crop-or-not and box are judged on the human's image, when known
 		if e.CropLabelled() {
 			m.CropLabelled++
-			if (it.p.CropPlatt.Apply(float64(it.raw.CropLogits[e.Chosen])) >= 0.5) == e.Cropped() {
+			if (it.p.CropProbability(e.Images, e.Chosen, it.raw.CropLogits[e.Chosen]) >= 0.5) == e.Cropped() {
 				cropOK++
 			}
 		}

@@ -14,13 +14,13 @@ import (
 )
 
 // localDefects makes groups of stages 1, 1.5 and 2 whose embeddings have a
-// grid (16 regions, two blocks of 2 values each):
+// grid (4x4 regions, two blocks of 2 values each):
 // every stage differs from the one below by noise everywhere, and in about
 // 15% of the groups the top stage is broken in one region (a random one),
 // by about as much as the noise changes the whole vector: the human then
 // keeps stage 1.5.
 func localDefects(seed uint64, groups int) ([]Example, embed.Grid) {
-	grid := embed.Grid{Cells: 16, Blocks: []embed.GridBlock{{Offset: 0, Width: 2}, {Offset: 32, Width: 2}}}
+	grid := embed.Grid{Cols: 4, Rows: 4, Blocks: []embed.GridBlock{{Offset: 0, Width: 2}, {Offset: 32, Width: 2}}}
 	const dim = 64
 	rng := rand.New(rand.NewPCG(seed, 3))
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -38,7 +38,7 @@ func localDefects(seed uint64, groups int) ([]Example, embed.Grid) {
 				v[j] += 0.25 * rng.NormFloat64()
 			}
 			if i == 2 && broken {
-				c := rng.IntN(grid.Cells)
+				c := rng.IntN(grid.Cells())
 				for _, b := range grid.Blocks {
 					for k := range b.Width {
 						v[b.Offset+b.Width*c+k] += 1.5 * float64(1-2*rng.IntN(2))

@@ -30,21 +30,30 @@ type Embedder interface {
 }
 
 // Grid says which values of an embedding describe which part of the
-// picture: the picture is divided into Cells regions, and each block holds
-// Width values per region, region c's at Offset + Width*c. Two stages of a
-// picture can then be compared region by region: a defect of one stage is
-// local, and averaged over the whole vector it is lost. The zero Grid means
-// the embedding has no such layout (an ONNX encoder's pooled vector).
+// picture: the picture is divided into Cols x Rows regions of equal size
+// (region c = row*Cols + col, top-left first), and each block holds Width
+// values per region, region c's at Offset + Width*c. Two stages of a
+// picture can then be compared region by region (a defect of one stage is
+// local, and averaged over the whole vector it is lost), and where the
+// detail lies says where the subject is. The zero Grid means the embedding
+// has no such layout (an ONNX encoder's pooled vector).
 type Grid struct {
-	Cells  int         `json:"cells"`
+	Cols   int         `json:"cols"`
+	Rows   int         `json:"rows"`
 	Blocks []GridBlock `json:"blocks"`
 }
 
-// GridBlock is one block of a Grid.
+// GridBlock is one block of a Grid. Detail marks a block whose values
+// measure detail (edges): their squares sum to how much of it a region
+// holds.
 type GridBlock struct {
-	Offset int `json:"offset"`
-	Width  int `json:"width"`
+	Offset int  `json:"offset"`
+	Width  int  `json:"width"`
+	Detail bool `json:"detail,omitempty"`
 }
+
+// Cells returns the number of regions.
+func (g Grid) Cells() int { return g.Cols * g.Rows }
 
 // GridOf returns the Grid of the embedder with the given ID: the built-in
 // descriptor's colour and edge grids for its ID, none for any other.
@@ -52,9 +61,9 @@ func GridOf(id string) Grid {
 	if id != builtinID {
 		return Grid{}
 	}
-	return Grid{Cells: gridCells, Blocks: []GridBlock{
+	return Grid{Cols: gridN, Rows: gridN, Blocks: []GridBlock{
 		{Offset: offColourGrid, Width: 3},
-		{Offset: offEdgeGrid, Width: 4},
+		{Offset: offEdgeGrid, Width: 4, Detail: true},
 	}}
 }
 
@@ -62,7 +71,7 @@ func GridOf(id string) Grid {
 // length dim.
 func (g Grid) Fits(dim int) bool {
 	for _, b := range g.Blocks {
-		if g.Cells <= 0 || b.Offset < 0 || b.Width <= 0 || b.Offset+b.Width*g.Cells > dim {
+		if g.Cols <= 0 || g.Rows <= 0 || b.Offset < 0 || b.Width <= 0 || b.Offset+b.Width*g.Cells() > dim {
 			return false
 		}
 	}

@@ -56,7 +56,8 @@ func (i Info) DecodeBytes() int64 { return int64(float64(i.Pixels()) * i.BytesPe
 // (24 bytes a row), decodes the last, partial row of MCUs into a band of
 // at most 32 bytes a column, and needs its tables and state (64 KiB is
 // ample); its coefficients of a progressive JPEG, 2 bytes each, fit in
-// BytesPerPixel's 4.
+// BytesPerPixel's 4. For WebP, libwebp keeps a row of macroblocks' state
+// and samples (under 128 bytes a column) and its tables.
 func (i Info) ReadDecodeBytes(size int64) int64 {
 	n := size + i.DecodeBytes()
 	switch i.Format {
@@ -64,6 +65,8 @@ func (i Info) ReadDecodeBytes(size int64) int64 {
 		n += size + int64(i.Height)
 	case FormatJPEG:
 		n += 64<<10 + 32*int64(i.Height) + 64*int64(i.Width)
+	case FormatWebP:
+		n += 64<<10 + 128*int64(i.Width)
 	}
 	return n
 }

@@ -139,7 +139,7 @@ func TestReadDecodeBytes(t *testing.T) {
 	}{
 		{"png: file, its IDAT data joined, pixels, filter bytes", Info{Format: FormatPNG, Width: 100, Height: 10, BytesPerPixel: 4}, 1000, 1000 + 1000 + 4000 + 10},
 		{"jpeg: file, pixels, padding and the native decoder's band", Info{Format: FormatJPEG, Width: 100, Height: 10, BytesPerPixel: 3}, 1000, 1000 + 3000 + 64<<10 + 32*10 + 64*100},
-		{"webp: file and pixels", Info{Format: FormatWebP, Width: 100, Height: 10, BytesPerPixel: 8}, 1000, 1000 + 8000},
+		{"webp: file, pixels and the native decoder's rows", Info{Format: FormatWebP, Width: 100, Height: 10, BytesPerPixel: 8}, 1000, 1000 + 8000 + 64<<10 + 128*100},
 	}
 	for _, tt := range tests {
 		if got := tt.info.ReadDecodeBytes(tt.size); got != tt.want {

@@ -10,8 +10,9 @@
 //     buffer is allocated, images whose declared size is zero, larger than
 //     MaxSide on one side or larger than the caller's pixel budget;
 //  3. decode with the format's own decoder, recovering from decoder panics
-//     (DecodeBytes: with libdeflate or libjpeg-turbo for the common PNGs
-//     and JPEGs where they are installed, see NativeStatus);
+//     (DecodeBytes: with libdeflate, libjpeg-turbo or libwebp for the
+//     common PNGs, JPEGs and lossy WebPs where they are installed, see
+//     NativeStatus);
 //  4. classify every failure with a sentinel error (ErrEmpty, ErrNotImage,
 //     ErrTooLarge, ErrTruncated, ErrCorrupt, ErrUnsupported) that errors.Is
 //     recognises, and that Reason turns into a short stable string for the
@@ -194,9 +195,10 @@ func OpenInfo(path string, maxPixels int64) (Info, error) {
 }
 
 // DecodeBytes decodes an image held in memory, allowing at most maxPixels
-// pixels (DefaultMaxPixels if maxPixels <= 0). PNGs and JPEGs go through
-// the native decoders where their libraries are installed (see
-// NativeStatus), into the same image types as Go's decoders.
+// pixels (DefaultMaxPixels if maxPixels <= 0). PNGs, JPEGs and lossy
+// WebPs go through the native decoders where their libraries are
+// installed (see NativeStatus), into the same image types as Go's
+// decoders.
 func DecodeBytes(data []byte, maxPixels int64) (image.Image, Info, error) {
 	return decodeBytes(data, maxPixels, true)
 }
@@ -219,6 +221,10 @@ func decodeBytes(data []byte, maxPixels int64, allowNative bool) (image.Image, I
 		case FormatJPEG:
 			if native.jpeg {
 				decodeNative = decodeJPEGNative
+			}
+		case FormatWebP:
+			if native.webp {
+				decodeNative = decodeWebPNative
 			}
 		}
 	}

@@ -213,7 +213,7 @@ func meanAbsDiff(a, b image.Image) float64 {
 	return sum / float64(3*ab.Dx()*ab.Dy())
 }
 
-func readTestdata(t *testing.T, name string) []byte {
+func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {

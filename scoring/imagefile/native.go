@@ -270,6 +270,7 @@ var native struct {
 	once   sync.Once
 	png    bool // libdeflate is open: decodePNGNative may run
 	jpeg   bool // libturbojpeg is open: decodeJPEGNative may run
+	webp   bool // libwebp is open: decodeWebPNative may run
 	status string
 }
 
@@ -294,17 +295,23 @@ func loadNative() {
 		} else {
 			native.jpeg = true
 		}
-		native.status = png + "; " + jpeg + "; WebP: Go decoder"
+		webp := "WebP: libwebp (lossy, YCbCr planes), Go decoder (lossless, extended)"
+		if err := loadWebP(webpSoname); err != nil {
+			webp = fmt.Sprintf("WebP: Go decoder (%v; install libwebp7, scripts/setup.sh does)", err)
+		} else {
+			native.webp = true
+		}
+		native.status = png + "; " + jpeg + "; " + webp
 	})
 }
 
-// NativeStatus tells whether DecodeBytes uses every native decoder (PNG
-// and JPEG) and describes the decoders in use, saying why a native one
+// NativeStatus tells whether DecodeBytes uses every native decoder (PNG,
+// JPEG and WebP) and describes the decoders in use, saying why a native one
 // could not be opened. Callers log it once at start. SCREEND_DECODER=go
 // turns the native decoders off.
 func NativeStatus() (ok bool, status string) {
 	loadNative()
-	return native.png && native.jpeg, native.status
+	return native.png && native.jpeg && native.webp, native.status
 }
 
 // errNotNative means the native path leaves the image to Go's decoder.

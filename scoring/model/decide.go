@@ -82,7 +82,7 @@ func (p Params) Decide(group []Image, raw Raw) (Outcome, error) {
 	zr /= float64(n)
 	o.Chosen = best
 	o.PChoice = o.Probs[best]
-	o.PCrop = p.CropPlatt.Apply(float64(raw.CropLogits[best]))
+	o.PCrop = p.CropProbability(group, best, raw.CropLogits[best])
 	o.PReject = p.RejectPlatt.Apply(zr)
 	b := raw.Boxes[best]
 	o.Box = p.CropBox(b)

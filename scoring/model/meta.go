@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 
+	"screend"
 	"screend/scoring/embed"
 )
 
@@ -26,18 +27,18 @@ const minMetaDim = 12
 
 // MetaNames names the meta features in the order MetaFeatures writes them.
 var MetaNames = [MetaDim]string{
-	"stage_norm",        // stage / 3 (0 for a stage-less image)
-	"is_highest_stage",  // 1 when the image has the group's highest stage
-	"stage_rank",        // rank of the stage among the group's distinct stages, 0 lowest, 1 highest (1 when all equal)
-	"stageless",         // 1 when the image has no stage token (stage 0)
-	"log2_pixels",       // log2(width*height) / 24 (1024x1024 = 0.83)
-	"log_aspect",        // ln(width/height)
-	"pixels_rel_max",    // width*height / the largest width*height of the group
-	"group_size",        // number of images in the group / 4
-	"single_image",      // 1 when the group has one image
-	"stages_below_high", // (highest stage of the group - stage) / 3
-	"dist_lower_stage",  // 1 - cosine of the embedding with the nearest lower stage's (mean over its images), 0 when none
-	"dist_higher_stage", // 1 - cosine of the embedding with the nearest higher stage's (mean over its images), 0 when none
+	"stage_norm",          // stage / 3 (0 for a stage-less image)
+	"is_highest_stage",    // 1 when the image has the group's highest stage
+	"stage_rank",          // rank of the stage among the group's distinct stages, 0 lowest, 1 highest (1 when all equal)
+	"stageless",           // 1 when the image has no stage token (stage 0)
+	"log2_pixels",         // log2(width*height) / 24 (1024x1024 = 0.83)
+	"log_aspect",          // ln(width/height)
+	"pixels_rel_max",      // width*height / the largest width*height of the group
+	"group_size",          // number of images in the group / 4
+	"single_image",        // 1 when the group has one image
+	"stages_below_high",   // (highest stage of the group - stage) / 3
+	"dist_lower_stage",    // 1 - cosine of the embedding with the nearest lower stage's (mean over its images), 0 when none
+	"dist_higher_stage",   // 1 - cosine of the embedding with the nearest higher stage's (mean over its images), 0 when none
 	"local_change_lower",  // how much more the most changed region changed than the median region, against the nearest lower stage (embed.Grid), 0 when none
 	"local_change_higher", // the same against the nearest higher stage
 }
@@ -152,7 +153,7 @@ func localChange(group []Image, i int, dir float64, grid embed.Grid) float64 {
 	if len(near) == 0 || len(grid.Blocks) == 0 || !grid.Fits(len(e)) {
 		return 0
 	}
-	cells := make([]float64, grid.Cells)
+	cells := make([]float64, grid.Cells())
 	for c := range cells {
 		var sq float64
 		for _, b := range grid.Blocks {
@@ -170,6 +171,44 @@ func localChange(group []Image, i int, dir float64, grid embed.Grid) float64 {
 	}
 	slices.Sort(cells)
 	return cells[len(cells)-1] - cells[len(cells)/2]
+}
+
+// DetailOutsideFrame returns the share of an embedding's detail (the
+// squares of its grid's Detail blocks; a region counts in proportion to its
+// area outside the frame) that lies outside the frame people usually keep,
+// PriorCrop: what a crop would cut away. It returns 0.5 without detail or
+// without a grid that fits.
+func DetailOutsideFrame(e []float32, grid embed.Grid) float64 {
+	if grid.Cols <= 0 || grid.Rows <= 0 || !grid.Fits(len(e)) {
+		return 0.5
+	}
+	b := screend.BoxFromCenter(PriorCrop[0], PriorCrop[1], PriorCrop[2])
+	share := func(lo, hi, blo, bhi float64) float64 {
+		return max(0, min(hi, bhi)-max(lo, blo)) / (hi - lo)
+	}
+	var inside, total float64
+	for _, bl := range grid.Blocks {
+		if !bl.Detail {
+			continue
+		}
+		for r := range grid.Rows {
+			for c := range grid.Cols {
+				var sq float64
+				for k := range bl.Width {
+					v := float64(e[bl.Offset+bl.Width*(r*grid.Cols+c)+k])
+					sq += v * v
+				}
+				in := share(float64(c)/float64(grid.Cols), float64(c+1)/float64(grid.Cols), b[0], b[2]) *
+					share(float64(r)/float64(grid.Rows), float64(r+1)/float64(grid.Rows), b[1], b[3])
+				inside += sq * in
+				total += sq
+			}
+		}
+	}
+	if total == 0 {
+		return 0.5
+	}
+	return 1 - inside/total
 }
 
 // stageDistance returns 1 - the mean cosine of image i's embedding with the

@@ -26,7 +26,7 @@ func img(stage float64, w, h int, emb ...float32) Image {
 func TestLocalChange(t *testing.T) {
 	t.Parallel()
 	// 4 regions, 2 blocks of 1 value each: region c is values c and 4+c.
-	grid := embed.Grid{Cells: 4, Blocks: []embed.GridBlock{{Offset: 0, Width: 1}, {Offset: 4, Width: 1}}}
+	grid := embed.Grid{Cols: 2, Rows: 2, Blocks: []embed.GridBlock{{Offset: 0, Width: 1}, {Offset: 4, Width: 1}}}
 	base := []float32{1, 1, 1, 1, 1, 1, 1, 1}
 	local := []float32{1, 1, 1.3, 1, 1, 1, 1.4, 1}      // region 2 changed by (0.3, 0.4): 0.5
 	global := []float32{1.1, 1.1, 1.1, 1.1, 1, 1, 1, 1} // every region by 0.1
@@ -45,10 +45,37 @@ func TestLocalChange(t *testing.T) {
 	if lo, _ := lc(m, 1); !near(lo, 0) {
 		t.Errorf("a change everywhere alike: local change %v, want 0", lo)
 	}
-	tooBig := embed.Grid{Cells: 8, Blocks: grid.Blocks}
+	tooBig := embed.Grid{Cols: 4, Rows: 2, Blocks: grid.Blocks}
 	m = MetaFeatures([]Image{img(1, 8, 8, base...), img(2, 16, 16, local...)}, tooBig)
 	if lo, _ := lc(m, 1); lo != 0 {
 		t.Errorf("a grid beyond the embedding: local change %v, want 0", lo)
+	}
+}
+
+// TestDetailOutsideFrame: detail in the bottom of the picture lies mostly
+// outside the frame people keep (PriorCrop: x 0.14-0.86, y 0-0.72), detail
+// at the top mostly inside; colour blocks do not count, and without detail
+// the share is 0.5.
+func TestDetailOutsideFrame(t *testing.T) {
+	t.Parallel()
+	grid := embed.Grid{Cols: 2, Rows: 2, Blocks: []embed.GridBlock{{Offset: 0, Width: 1}, {Offset: 4, Width: 2, Detail: true}}}
+	for _, c := range []struct {
+		name string
+		emb  []float32
+		want float64
+	}{
+		// a top cell keeps 0.72 of its width and all its height inside
+		{"top", []float32{9, 9, 9, 9, 1, 0, 0, 1, 0, 0, 0, 0}, 1 - 0.72},
+		// a bottom cell keeps 0.72 of its width and 0.44 of its height
+		{"bottom", []float32{9, 9, 9, 9, 0, 0, 0, 0, 3, 4, 0, 5}, 1 - 0.72*0.44},
+		{"no detail", []float32{9, 9, 9, 9, 0, 0, 0, 0, 0, 0, 0, 0}, 0.5},
+	} {
+		if got := DetailOutsideFrame(c.emb, grid); math.Abs(got-c.want) > 1e-6 {
+			t.Errorf("%s: detail outside the frame %v, want %v", c.name, got, c.want)
+		}
+	}
+	if got := DetailOutsideFrame(make([]float32, 12), embed.Grid{}); got != 0.5 {
+		t.Errorf("no grid: %v, want 0.5", got)
 	}
 }
 

@@ -117,6 +117,11 @@ type Params struct {
 	// (PriorCrop): 0 keeps the model's box, 1 is the prior; training sets
 	// it to what framed the out-of-fold crops best.
 	BoxShrink float64 `json:"box_shrink,omitempty"`
+	// CropDetail weighs the share of the kept image's detail outside the
+	// frame people usually keep (DetailOutsideFrame) into the crop logit
+	// before CropPlatt (CropProbability): people crop away margins that
+	// hold little. 0 without a grid.
+	CropDetail float64 `json:"crop_detail,omitempty"`
 	// CropOffsets are added per project to CropPlatt.B (ForProject): whether
 	// to crop differs between projects (and the people who review them).
 	CropOffsets map[string]float64 `json:"crop_offsets,omitempty"`
@@ -174,6 +179,16 @@ func (p Params) CropBox(b [3]float32) screend.Box {
 	return screend.BoxFromCenter(c[0], c[1], c[2])
 }
 
+// CropProbability returns the calibrated probability that the human crops
+// image i of group, whose crop logit is z.
+func (p Params) CropProbability(group []Image, i int, z float32) float64 {
+	x := float64(z)
+	if p.CropDetail != 0 {
+		x += p.CropDetail * DetailOutsideFrame(group[i].Embedding, p.Grid)
+	}
+	return p.CropPlatt.Apply(x)
+}
+
 // ForProject returns the parameters for a group of project: the crop
 // calibration with the project's offset.
 func (p Params) ForProject(project string) Params {
@@ -188,7 +203,7 @@ func (p Params) ForProject(project string) Params {
 func DefaultParams(embedderID string, e int) Params {
 	return Params{
 		Version: ParamsVersion, EmbedderID: embedderID, EmbeddingDim: e, MetaDim: MetaDim,
-		Grid: embed.GridOf(embedderID),
+		Grid:        embed.GridOf(embedderID),
 		Temperature: 1, CropPlatt: Platt{A: 1}, RejectPlatt: Platt{A: 1},
 		Thresholds:      Thresholds{Select: Never, Crop: Never, Reject: Never},
 		TargetErrorRate: DefaultTargetErrorRate, CropIoUMin: DefaultCropIoUMin,
