@@ -237,17 +237,8 @@ func (p *pipeline) decode(ctx context.Context, j *job) bool {
 func (p *pipeline) endDecodes(ctx context.Context, ended <-chan int64) {
 	for id := range ended {
 		ids := []int64{id}
-		for more := true; more; {
-			select {
-			case id, ok := <-ended:
-				if !ok {
-					more = false
-					break
-				}
-				ids = append(ids, id)
-			default:
-				more = false
-			}
+		for len(ended) > 0 { // the only receiver: these do not block
+			ids = append(ids, <-ended)
 		}
 		if err := p.db.EndDecode(ctx, ids); err != nil && ctx.Err() == nil {
 			p.log.Warn("end decode", "images", len(ids), "err", err)
