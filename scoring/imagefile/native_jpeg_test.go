@@ -349,17 +349,10 @@ func FuzzDecodeNativeJPEG(f *testing.F) {
 	f.Add(imagefiletest.ProgressiveJPEGBomb(1000, 1000))
 	f.Add(imagefiletest.ManyScansJPEG(9))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		const budget = 1 << 20
-		img, info, err := DecodeBytes(data, budget)
-		goImg, goInfo, goErr := DecodeBytesGo(data, budget)
-		if err != nil {
-			if img != nil || Reason(err) == "read error" {
-				t.Fatalf("native: image %v with unclassified error %v", img != nil, err)
-			}
+		goImg, goInfo, goErr := DecodeBytesGo(data, fuzzBudget)
+		img, info, ok := decodeNativeFuzz(t, data)
+		if !ok {
 			return
-		}
-		if b := img.Bounds(); b.Dx() != info.Width || b.Dy() != info.Height || info.Pixels() > budget {
-			t.Fatalf("bounds %v, info %+v", b, info)
 		}
 		if goErr != nil {
 			return // libjpeg decodes some files image/jpeg refuses

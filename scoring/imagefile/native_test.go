@@ -143,22 +143,37 @@ func FuzzDecodeNative(f *testing.F) {
 	}
 	f.Add(pngWithIHDR(20000, 20000, nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		const budget = 1 << 20
-		img, info, err := DecodeBytes(data, budget)
-		goImg, goInfo, goErr := DecodeBytesGo(data, budget)
-		if err != nil {
-			if img != nil || Reason(err) == "read error" {
-				t.Fatalf("native: image %v with unclassified error %v", img != nil, err)
-			}
+		goImg, goInfo, goErr := DecodeBytesGo(data, fuzzBudget)
+		img, info, ok := decodeNativeFuzz(t, data)
+		if !ok {
 			return
-		}
-		if b := img.Bounds(); b.Dx() != info.Width || b.Dy() != info.Height || info.Pixels() > budget {
-			t.Fatalf("bounds %v, info %+v", b, info)
 		}
 		if goErr == nil && (info != goInfo || !reflect.DeepEqual(img, goImg)) {
 			t.Fatalf("native and Go disagree: %T %+v vs %T %+v", img, info, goImg, goInfo)
 		}
 	})
+}
+
+// fuzzBudget is the pixel limit the fuzz targets decode with.
+const fuzzBudget = 1 << 20
+
+// decodeNativeFuzz decodes fuzz input with DecodeBytes and fails t when
+// the native path breaks its promises: an image beside an error, an
+// unclassified error, or an image unlike its Info or over the budget. ok
+// is false when the input was refused.
+func decodeNativeFuzz(t *testing.T, data []byte) (img image.Image, info Info, ok bool) {
+	t.Helper()
+	img, info, err := DecodeBytes(data, fuzzBudget)
+	if err != nil {
+		if img != nil || Reason(err) == "read error" {
+			t.Fatalf("native: image %v with unclassified error %v", img != nil, err)
+		}
+		return nil, info, false
+	}
+	if b := img.Bounds(); b.Dx() != info.Width || b.Dy() != info.Height || info.Pixels() > fuzzBudget {
+		t.Fatalf("bounds %v, info %+v", b, info)
+	}
+	return img, info, true
 }
 
 func benchmarkPNGDecoders(b *testing.B, decode func([]byte, int64) (image.Image, Info, error)) {
