@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sort"
 
-	"screend/scoring/embed"
 	"screend/scoring/model"
 )
 
@@ -218,7 +217,7 @@ func calibrate(items []oof, base model.Params, iouMin float64) model.Params {
 		}
 	}
 	p.Temperature = fitTemperature(scores, chosen)
-	p.CropDetail, p.CropPlatt, p.CropOffsets = fitCrop(cz, cx, cy, cproj, hasDetail(p.Grid))
+	p.CropDetail, p.CropPlatt, p.CropOffsets = fitCrop(cz, cx, cy, cproj, p.Grid.HasDetail())
 	p.RejectPlatt = fitPlatt(rz, ry)
 	p.BoxShrink = fitShrink(items)
 	p.Thresholds = Certify(decisions(items, p, iouMin), p.TargetErrorRate)
@@ -259,16 +258,6 @@ func fitCrop(z, x []float64, y []bool, project []string, detail bool) (float64, 
 // maxCropDetail bounds the weight of the detail outside the frame, in logit
 // units per unit share.
 const maxCropDetail = 100
-
-// hasDetail reports whether a grid has a block that measures detail.
-func hasDetail(g embed.Grid) bool {
-	for _, b := range g.Blocks {
-		if b.Detail {
-			return true
-		}
-	}
-	return false
-}
 
 // fitShrink returns how far (0, 0.1, ..., 1) to move the crop model's
 // boxes towards the prior crop for the best mean IoU with the humans' boxes

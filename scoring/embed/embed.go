@@ -11,6 +11,7 @@ package embed
 import (
 	"context"
 	"image"
+	"slices"
 )
 
 // Embedder turns images into vectors of Dim() float32 values.
@@ -65,6 +66,11 @@ func GridOf(id string) Grid {
 		{Offset: offColourGrid, Width: 3},
 		{Offset: offEdgeGrid, Width: 4, Detail: true},
 	}}
+}
+
+// HasDetail reports whether g has a block that measures detail.
+func (g Grid) HasDetail() bool {
+	return slices.ContainsFunc(g.Blocks, func(b GridBlock) bool { return b.Detail })
 }
 
 // Fits reports whether every block of g lies within an embedding of

@@ -179,7 +179,7 @@ func localChange(group []Image, i int, dir float64, grid embed.Grid) float64 {
 // PriorCrop: what a crop would cut away. It returns 0.5 without detail or
 // without a grid that fits.
 func DetailOutsideFrame(e []float32, grid embed.Grid) float64 {
-	if grid.Cols <= 0 || grid.Rows <= 0 || !grid.Fits(len(e)) {
+	if !grid.Fits(len(e)) {
 		return 0.5
 	}
 	b := screend.BoxFromCenter(PriorCrop[0], PriorCrop[1], PriorCrop[2])
