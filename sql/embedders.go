@@ -35,15 +35,33 @@ func (db *DB) EnsureEmbedder(ctx context.Context, name string, dim int) (int32, 
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(screend.LockEmbedder), id); err != nil {
 			return err
 		}
+		typ := hnswType(dim)
+		if typ == "" {
+			return nil
+		}
 		_, err := tx.Exec(ctx, fmt.Sprintf(`
 			CREATE INDEX IF NOT EXISTS embeddings_hnsw_%d ON screend.embeddings
-			USING hnsw ((embedding::vector(%d)) vector_cosine_ops) WHERE embedder_id = %d`, id, dim, id))
+			USING hnsw ((embedding::%s(%d)) %s_cosine_ops) WHERE embedder_id = %d`, id, typ, dim, typ, id))
 		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("create index for embedder %s: %w", name, err)
 	}
 	return id, nil
+}
+
+// hnswType is the pgvector type an embedder's vectors are indexed as:
+// pgvector's HNSW indexes take at most 2,000 dimensions as vector and 4,000
+// as halfvec (an encoder with several views, say 2 x 1,280); longer vectors
+// ("") are stored without an index.
+func hnswType(dim int) string {
+	switch {
+	case dim <= 2000:
+		return "vector"
+	case dim <= 4000:
+		return "halfvec"
+	}
+	return ""
 }
 
 // ReembedMissing puts back into the queue every embedded image that has no

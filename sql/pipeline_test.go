@@ -1,6 +1,7 @@
 package sql_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -229,6 +230,24 @@ func TestEmbedders(t *testing.T) {
 	}
 	if _, err := f.db.EnsureEmbedder(f.ctx, "old", 3); err == nil {
 		t.Error("registered a known name with another dimension")
+	}
+	// pgvector indexes at most 2,000 dimensions as vector, 4,000 as
+	// halfvec: longer embeddings (an encoder's several views) register too.
+	for _, c := range []struct {
+		dim  int
+		want string // the index's type, "" for none
+	}{{2000, "vector(2000)"}, {2560, "halfvec(2560)"}, {5120, ""}} {
+		name := fmt.Sprintf("wide-%d", c.dim)
+		id, err := f.db.EnsureEmbedder(f.ctx, name, c.dim)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var def string
+		f.scan(`SELECT coalesce(max(indexdef), '') FROM pg_indexes WHERE schemaname = 'screend' AND indexname = $1`,
+			[]any{fmt.Sprintf("embeddings_hnsw_%d", id)}, &def)
+		if c.want == "" && def != "" || c.want != "" && !strings.Contains(def, "::"+c.want) {
+			t.Errorf("%s: index %q, want one on %q", name, def, c.want)
+		}
 	}
 	p := f.project("p")
 	both, only := f.image(p, "both.png", screend.ImageEmbedded, ""), f.image(p, "only.png", screend.ImageEmbedded, "")

@@ -37,7 +37,10 @@ type curveOptions struct {
 	// N groups of the corpus's training photographs.
 	Reviewed []int
 	// Embedders are "builtin", "cnn" (the ONNX encoder Encoder) and "both"
-	// (the two vectors, each L2-normalised, concatenated and normalised).
+	// (the two vectors, each L2-normalised, concatenated and normalised);
+	// "cnn:VIEWS" and "both:VIEWS" have the encoder look at the views
+	// VIEWS (embed.ParseViews names joined by "+", "cnn:full+subject"),
+	// as SCREEND_EMBEDDER_VIEWS does.
 	Embedders []string
 	Encoder   string
 	Seed      uint64
@@ -80,7 +83,7 @@ func curveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.Corpus, "corpus", "", "corpus folder (screend-bench corpus; its test photographs are held out)")
 	fs.StringVar(&o.ReportDir, "report", "", "folder for curve.json, curve.md and the plots (default CORPUS/curve-report)")
 	reviewed := fs.String("reviewed", "100,300,1000,3000", "numbers of reviewed groups to train on")
-	embedders := fs.String("embedders", "builtin", "comma-separated: builtin, cnn, both")
+	embedders := fs.String("embedders", "builtin", "comma-separated: builtin, cnn, both; cnn:VIEW+VIEW... and both:VIEW+VIEW... for the encoder's views (full, subject, subject-left, subject-right)")
 	fs.StringVar(&o.Encoder, "encoder", "", "ONNX image encoder for cnn and both (with its preprocessor_config.json)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "training seed")
 	fs.IntVar(&o.Workers, "workers", 2, "images embedded at once")
@@ -100,10 +103,20 @@ func curveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		o.Reviewed = append(o.Reviewed, n)
 	}
 	for _, e := range strings.Split(*embedders, ",") {
-		switch e = strings.TrimSpace(e); e {
+		e = strings.TrimSpace(e)
+		base, views, _ := strings.Cut(e, ":")
+		switch base {
 		case "builtin", "cnn", "both":
-			if e != "builtin" && o.Encoder == "" {
+			if base != "builtin" && o.Encoder == "" {
 				return usageError{e + " needs --encoder"}
+			}
+			if views != "" {
+				if base == "builtin" {
+					return usageError{"views are the encoder's: " + e}
+				}
+				if _, err := embed.ParseViews(strings.ReplaceAll(views, "+", ",")); err != nil {
+					return usageError{fmt.Sprintf("embedder %q: %v", e, err)}
+				}
 			}
 			o.Embedders = append(o.Embedders, e)
 		default:
@@ -166,22 +179,27 @@ func runCurve(ctx context.Context, o curveOptions, cmd string, log *slog.Logger)
 	for _, t := range truth {
 		files = append(files, t.Files...)
 	}
+	// Every view is embedded on its own (and cached); an embedder with
+	// several views joins them as the ONNX embedder does.
 	vecs := map[string]map[string]embedding{}
 	need := map[string]bool{}
 	for _, e := range o.Embedders {
-		switch e {
-		case "builtin":
+		base, views := curveEmbedder(e)
+		if base != "cnn" {
 			need["builtin"] = true
-		case "cnn":
-			need["cnn"] = true
-		case "both":
-			need["builtin"], need["cnn"] = true, true
+		}
+		for _, v := range views {
+			need["view:"+v.Name] = base != "builtin"
 		}
 	}
-	for name := range need {
+	for name, ok := range need {
+		if !ok {
+			continue
+		}
 		var emb embed.Embedder = embed.NewBuiltin()
-		if name == "cnn" {
-			if emb, err = embed.NewONNX(o.Encoder, embed.ONNXOptions{IntraOpThreads: 1}); err != nil {
+		if view, isView := strings.CutPrefix(name, "view:"); isView {
+			vs, _ := embed.ParseViews(view)
+			if emb, err = embed.NewONNX(o.Encoder, embed.ONNXOptions{IntraOpThreads: 1, Views: vs}); err != nil {
 				return nil, err
 			}
 		}
@@ -192,8 +210,24 @@ func runCurve(ctx context.Context, o curveOptions, cmd string, log *slog.Logger)
 		}
 		vecs[name] = v
 	}
-	if need["builtin"] && need["cnn"] {
-		vecs["both"] = concatEmbeddings(vecs["builtin"], vecs["cnn"])
+	for _, e := range o.Embedders {
+		base, views := curveEmbedder(e)
+		if base == "builtin" {
+			vecs[e] = vecs["builtin"]
+			continue
+		}
+		parts := make([]map[string]embedding, len(views))
+		for i, v := range views {
+			parts[i] = vecs["view:"+v.Name]
+		}
+		cnn := parts[0]
+		if len(parts) > 1 {
+			cnn = joinEmbeddings(parts...)
+		}
+		vecs[e] = cnn
+		if base == "both" {
+			vecs[e] = joinEmbeddings(vecs["builtin"], cnn)
+		}
 	}
 	for _, e := range o.Embedders {
 		train, _, err := learnExamples(trainT, vecs[e])
@@ -251,7 +285,7 @@ func (r *curveResult) write(dir string) error {
 func curveRun(ctx context.Context, o curveOptions, emb string, train, test []training.Example, log *slog.Logger) (curvePoint, error) {
 	cfg := o.Training
 	cfg.EmbedderID, cfg.Seed, cfg.TargetErrorRate, cfg.HeldOut = emb, o.Seed, o.Target, -1
-	if emb != "cnn" { // builtin, and both: the built-in vector comes first
+	if !strings.HasPrefix(emb, "cnn") { // builtin, and both: the built-in vector comes first
 		cfg.Grid = embed.GridOf(embed.NewBuiltin().ID())
 	}
 	t0 := time.Now()
@@ -273,18 +307,31 @@ func curveRun(ctx context.Context, o curveOptions, emb string, train, test []tra
 	return pt, nil
 }
 
-// concatEmbeddings joins two embeddings of every file, each L2-normalised,
+// curveEmbedder splits an embedder name of the curve, BASE[:VIEW+VIEW...],
+// into its base and the encoder's views (the whole picture by default).
+func curveEmbedder(name string) (string, []embed.View) {
+	base, views, _ := strings.Cut(name, ":")
+	vs, _ := embed.ParseViews(strings.ReplaceAll(views, "+", ",")) // checked when parsed
+	return base, vs
+}
+
+// joinEmbeddings joins the embeddings of every file, each L2-normalised,
 // and normalises the result.
-func concatEmbeddings(a, b map[string]embedding) map[string]embedding {
-	out := make(map[string]embedding, len(a))
-	for f, x := range a {
-		y, ok := b[f]
-		if !ok {
-			continue
+func joinEmbeddings(parts ...map[string]embedding) map[string]embedding {
+	out := make(map[string]embedding, len(parts[0]))
+	k := float32(math.Sqrt(float64(len(parts))))
+next:
+	for f, x := range parts[0] {
+		var v []float32
+		for _, p := range parts {
+			y, ok := p[f]
+			if !ok {
+				continue next
+			}
+			v = append(v, normalised(y.Vec)...)
 		}
-		v := append(normalised(x.Vec), normalised(y.Vec)...)
 		for i := range v {
-			v[i] /= float32(math.Sqrt2)
+			v[i] /= k
 		}
 		out[f] = embedding{Vec: v, Width: x.Width, Height: x.Height}
 	}

@@ -143,7 +143,7 @@ func openEmbedder(cfg config.Config) (embed.Embedder, func(), error) {
 	if _, err := onnxrt.Init(cfg.ONNXRuntimeLib); err != nil {
 		return nil, nil, err
 	}
-	e, err := embed.NewONNX(cfg.Embedder, embed.ONNXOptions{IntraOpThreads: cfg.IntraOpThreads})
+	e, err := embed.NewONNX(cfg.Embedder, embed.ONNXOptions{IntraOpThreads: cfg.IntraOpThreads, Views: cfg.EmbedderViews})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"image"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,6 +36,12 @@ type ONNXOptions struct {
 	// one named image_embeds, embeddings, image_embeddings or embedding,
 	// else the only [N,D] output.
 	Output string
+	// Views are the parts of the picture the encoder looks at, one model
+	// run each (see View); default the whole picture alone. With more than
+	// one view, or one that is not the whole picture, the embedding is the
+	// views' vectors, each L2-normalised, concatenated and normalised, and
+	// the ID names the views.
+	Views []View
 }
 
 // DefaultMaxBatch is the default ONNXOptions.MaxBatch. ONNX Runtime's
@@ -63,6 +70,7 @@ type ONNX struct {
 	h, w     int
 	fixed    int // the model's fixed batch size, 0 when dynamic
 	maxBatch int
+	views    []View // nil: the whole picture, vectors as the model gives them
 
 	mu   sync.Mutex
 	sess *onnxrt.Session // nil once closed
@@ -82,6 +90,14 @@ func NewONNX(modelPath string, opts ONNXOptions) (*ONNX, error) {
 	}
 	if opts.MaxBatch < 0 || opts.IntraOpThreads < 0 {
 		return nil, fmt.Errorf("embed: onnx model %s: negative MaxBatch or IntraOpThreads", modelPath)
+	}
+	for _, v := range opts.Views {
+		if err := v.Validate(); err != nil {
+			return nil, fmt.Errorf("embed: onnx model %s: %w", modelPath, err)
+		}
+	}
+	if len(opts.Views) == 1 && opts.Views[0].IsFull() {
+		opts.Views = nil
 	}
 	cfgPath := opts.PreprocessorConfig
 	if cfgPath == "" {
@@ -126,7 +142,12 @@ func NewONNX(modelPath string, opts ONNXOptions) (*ONNX, error) {
 		h:        ph,
 		w:        pw,
 		maxBatch: opts.MaxBatch,
+		views:    opts.Views,
 		sess:     sess,
+	}
+	if len(e.views) > 0 {
+		e.id += "+" + viewsID(e.views)
+		e.dim *= len(e.views)
 	}
 	if b := in.Shape[0]; b > 0 {
 		e.fixed, e.maxBatch = int(b), int(b)
@@ -229,46 +250,114 @@ func onnxInfoList(ts []onnxrt.TensorInfo) string {
 }
 
 // ID is "onnx:", 16 hex digits of the SHA-256 of the model file, "-", and 8
-// hex digits that hash the preprocessing settings and the output's name.
+// hex digits that hash the preprocessing settings and the output's name;
+// with views (other than the whole picture alone), "+views:", their names
+// and 8 hex digits hashing their boxes ("+views:full,subject:1a2b3c4d").
 func (e *ONNX) ID() string { return e.id }
 
-// Dim is D of the model's [N,D] output.
+// Dim is D of the model's [N,D] output, times the number of views.
 func (e *ONNX) Dim() int { return e.dim }
 
 // InputSize returns the height and width of the images the model takes.
 func (e *ONNX) InputSize() (h, w int) { return e.h, e.w }
 
-// Preprocess resizes, crops and normalises img into the model's CHW input.
-// It is safe for concurrent use.
+// Preprocess resizes, crops and normalises img into the model's CHW input,
+// one after the other for every view. It is safe for concurrent use.
 func (e *ONNX) Preprocess(img image.Image) ([]float32, error) {
-	v, err := e.proc.Process(img)
-	if err != nil {
-		return nil, fmt.Errorf("embed: %w", err)
+	if len(e.views) == 0 {
+		v, err := e.proc.Process(img)
+		if err != nil {
+			return nil, fmt.Errorf("embed: %w", err)
+		}
+		return v, nil
 	}
-	return v, nil
+	out := make([]float32, 0, len(e.views)*3*e.h*e.w)
+	for _, view := range e.views {
+		v, err := e.proc.Process(view.Cut(img))
+		if err != nil {
+			return nil, fmt.Errorf("embed: view %s: %w", view.Name, err)
+		}
+		out = append(out, v...)
+	}
+	return out, nil
+}
+
+// viewsID names views in the embedder's ID: their names and 8 hex digits
+// hashing their boxes.
+func viewsID(views []View) string {
+	names := make([]string, len(views))
+	for i, v := range views {
+		names[i] = v.Name
+	}
+	data, _ := json.Marshal(views) // plain fields: cannot fail
+	sum := sha256.Sum256(data)
+	return "views:" + strings.Join(names, ",") + ":" + hex.EncodeToString(sum[:4])
 }
 
 // Embed runs the model on batch, MaxBatch images per run, and returns one
-// D-long vector per input. Calls are serialised.
+// Dim-long vector per input: with views, every view's vector L2-normalised,
+// concatenated and normalised. Calls are serialised.
 func (e *ONNX) Embed(ctx context.Context, batch [][]float32) ([][]float32, error) {
+	nv := max(len(e.views), 1)
 	size := 3 * e.h * e.w
+	images := make([][]float32, 0, nv*len(batch))
 	for i, x := range batch {
-		if len(x) != size {
-			return nil, fmt.Errorf("embed: onnx: input %d has %d values, want %d (3x%dx%d): not from Preprocess?",
-				i, len(x), size, e.h, e.w)
+		if len(x) != nv*size {
+			return nil, fmt.Errorf("embed: onnx: input %d has %d values, want %d (%d views of 3x%dx%d): not from Preprocess?",
+				i, len(x), nv*size, nv, e.h, e.w)
+		}
+		for v := range nv {
+			images = append(images, x[v*size:(v+1)*size])
 		}
 	}
+	vecs, err := e.run(ctx, images)
+	if err != nil || len(e.views) == 0 {
+		return vecs, err
+	}
+	res := make([][]float32, len(batch))
+	for i := range batch {
+		res[i] = joinViews(vecs[i*nv : (i+1)*nv])
+	}
+	return res, nil
+}
+
+// joinViews concatenates the vectors, each L2-normalised, and normalises
+// the result (a zero vector stays zero).
+func joinViews(vecs [][]float32) []float32 {
+	var out []float32
+	for _, v := range vecs {
+		var s float64
+		for _, x := range v {
+			s += float64(x) * float64(x)
+		}
+		n := math.Sqrt(s) * math.Sqrt(float64(len(vecs)))
+		for _, x := range v {
+			if n > 0 {
+				out = append(out, float32(float64(x)/n))
+			} else {
+				out = append(out, 0)
+			}
+		}
+	}
+	return out
+}
+
+// run runs the model on 3xHxW images, MaxBatch per run, and returns the
+// model's vector of each.
+func (e *ONNX) run(ctx context.Context, images [][]float32) ([][]float32, error) {
+	size := 3 * e.h * e.w
+	d := e.dim / max(len(e.views), 1)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.sess == nil {
 		return nil, errors.New("embed: onnx: embedder is closed")
 	}
-	res := make([][]float32, 0, len(batch))
-	for start := 0; start < len(batch); start += e.maxBatch {
+	res := make([][]float32, 0, len(images))
+	for start := 0; start < len(images); start += e.maxBatch {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		chunk := batch[start:min(start+e.maxBatch, len(batch))]
+		chunk := images[start:min(start+e.maxBatch, len(images))]
 		n := len(chunk)
 		if e.fixed > 0 {
 			n = e.fixed
@@ -286,11 +375,11 @@ func (e *ONNX) Embed(ctx context.Context, batch [][]float32) ([][]float32, error
 			return nil, fmt.Errorf("embed: onnx: %w", err)
 		}
 		o := out[0]
-		if len(o.Shape) != 2 || o.Shape[0] != int64(n) || o.Shape[1] != int64(e.dim) {
-			return nil, fmt.Errorf("embed: onnx: output shape %v for a batch of %d, want [%d %d]", o.Shape, n, n, e.dim)
+		if len(o.Shape) != 2 || o.Shape[0] != int64(n) || o.Shape[1] != int64(d) {
+			return nil, fmt.Errorf("embed: onnx: output shape %v for a batch of %d, want [%d %d]", o.Shape, n, n, d)
 		}
 		for i := range chunk {
-			res = append(res, o.Data[i*e.dim:(i+1)*e.dim:(i+1)*e.dim])
+			res = append(res, o.Data[i*d:(i+1)*d:(i+1)*d])
 		}
 	}
 	return res, nil

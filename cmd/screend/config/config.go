@@ -22,6 +22,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"screend/daemon/reviewpage"
+	"screend/scoring/embed"
 )
 
 // Config is screend's whole configuration, parsed once at start: the
@@ -32,6 +33,9 @@ type Config struct {
 	// Embedder is "builtin" or the path of an ONNX image encoder with its
 	// preprocessor_config.json beside it. Default: builtin.
 	Embedder string
+	// EmbedderViews are the parts of each picture an ONNX encoder looks at,
+	// one inference each (embed.ParseViews). Default: the whole picture.
+	EmbedderViews []embed.View
 	// ONNXRuntimeLib is the path of the ONNX Runtime shared library.
 	// Default: /usr/local/lib/screend/libonnxruntime.so.
 	ONNXRuntimeLib string
@@ -98,6 +102,15 @@ var settings = []setting{
 	{key: "embedder", env: "SCREEND_EMBEDDER", def: "builtin",
 		set: func(c *Config, v string) error { c.Embedder = v; return nil },
 		get: func(c *Config) string { return c.Embedder }},
+	{key: "embedder_views", env: "SCREEND_EMBEDDER_VIEWS", def: "full",
+		set: func(c *Config, v string) (err error) { c.EmbedderViews, err = embed.ParseViews(v); return err },
+		get: func(c *Config) string {
+			names := make([]string, len(c.EmbedderViews))
+			for i, v := range c.EmbedderViews {
+				names[i] = v.Name
+			}
+			return strings.Join(names, ",")
+		}},
 	{key: "onnxruntime_lib", env: "SCREEND_ONNXRUNTIME_LIB", def: DefaultONNXRuntimeLib,
 		set: func(c *Config, v string) error { c.ONNXRuntimeLib = v; return nil },
 		get: func(c *Config) string { return c.ONNXRuntimeLib }},
@@ -266,6 +279,9 @@ func (c Config) Validate() error {
 	}
 	if c.Embedder == "" {
 		return bad("SCREEND_EMBEDDER", "must be builtin or the path of an ONNX model")
+	}
+	if c.Embedder == "builtin" && (len(c.EmbedderViews) != 1 || !c.EmbedderViews[0].IsFull()) {
+		return bad("SCREEND_EMBEDDER_VIEWS", "views are an ONNX encoder's; the built-in embedder sees the whole picture")
 	}
 	if c.Settle <= 0 {
 		return bad("SCREEND_SETTLE", "must be positive, got %s", c.Settle)

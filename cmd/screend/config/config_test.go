@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -22,5 +24,48 @@ func TestDefaultIsLoadWithNothingSet(t *testing.T) {
 	}
 	if err := Default().Validate(); err != nil {
 		t.Errorf("the defaults are not valid: %v", err)
+	}
+}
+
+func TestEmbedderViews(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "screend.toml") // empty: not the machine's file
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		embedder, views string
+		want            string // "" for an error
+	}{
+		{"builtin", "", "full"},
+		{"builtin", "full", "full"},
+		{"builtin", "full,subject", ""},
+		{"/models/enc/model.onnx", "", "full"},
+		{"/models/enc/model.onnx", "full,subject", "full,subject"},
+		{"/models/enc/model.onnx", "subject", "subject"},
+		{"/models/enc/model.onnx", "face", ""},
+		{"/models/enc/model.onnx", "full,full", ""},
+	} {
+		env := map[string]string{"SCREEND_EMBEDDER": c.embedder, "SCREEND_EMBEDDER_VIEWS": c.views}
+		cfg, err := Load(file, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		if c.want == "" {
+			var e *Error
+			if !errors.As(err, &e) || e.Setting != "SCREEND_EMBEDDER_VIEWS" {
+				t.Errorf("%s with views %q: %v, want an error naming SCREEND_EMBEDDER_VIEWS", c.embedder, c.views, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s with views %q: %v", c.embedder, c.views, err)
+			continue
+		}
+		var got []string
+		for _, s := range cfg.Settings() {
+			if s[0] == "SCREEND_EMBEDDER_VIEWS" {
+				got = append(got, s[1])
+			}
+		}
+		if len(got) != 1 || got[0] != c.want {
+			t.Errorf("%s with views %q: setting %v, want %q", c.embedder, c.views, got, c.want)
+		}
 	}
 }
