@@ -134,3 +134,86 @@ func TestONNXRealEncoder(t *testing.T) {
 		t.Errorf("cosine of a picture with its resized copy %.3f, with another picture %.3f", same, other)
 	}
 }
+
+// TestONNXRealEncoderViews runs the whole picture and the subject frame
+// through the real encoder: the first view is the plain embedder's vector,
+// normalised, and a small blotch in the upper middle of a picture moves the
+// subject view's vector further than the whole picture's, which is what
+// the subject view is for (a local defect fills more of what it sees).
+func TestONNXRealEncoderViews(t *testing.T) {
+	onnxrttest.Init(t)
+	path := realEncoder(t)
+	plain, err := embed.NewONNX(path, embed.ONNXOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	views, err := embed.ParseViews("full,subject")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := embed.NewONNX(path, embed.ONNXOptions{Views: views})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if e.Dim() != 2*1280 || e.ID() == plain.ID() {
+		t.Fatalf("dim %d, ID %q (plain %q)", e.Dim(), e.ID(), plain.ID())
+	}
+	clean := image.NewRGBA(image.Rect(0, 0, 304, 208))
+	for y := range 208 {
+		for x := range 304 {
+			clean.Set(x, y, color.RGBA{uint8(60 + x/3), uint8(90 + y/3), uint8(140 + (x+y)%40), 255})
+		}
+	}
+	blotched := image.NewRGBA(clean.Rect)
+	copy(blotched.Pix, clean.Pix)
+	for y := range 208 {
+		for x := range 304 {
+			if dx, dy := float64(x-152)/30, float64(y-70)/26; dx*dx+dy*dy < 1 {
+				blotched.Set(x, y, color.RGBA{240, 30, 200, 255})
+			}
+		}
+	}
+	embedAll := func(e *embed.ONNX, imgs ...image.Image) [][]float32 {
+		var batch [][]float32
+		for _, img := range imgs {
+			in, err := e.Preprocess(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			batch = append(batch, in)
+		}
+		vs, err := e.Embed(context.Background(), batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vs
+	}
+	cos := func(x, y []float32) float64 {
+		var d, nx, ny float64
+		for i := range x {
+			d += float64(x[i]) * float64(y[i])
+			nx += float64(x[i]) * float64(x[i])
+			ny += float64(y[i]) * float64(y[i])
+		}
+		return d / math.Sqrt(nx*ny)
+	}
+	vs := embedAll(e, clean, blotched)
+	ref := embedAll(plain, clean)
+	if c := cos(vs[0][:1280], ref[0]); c < 0.9999 {
+		t.Errorf("the whole-picture view differs from the plain embedder's vector: cosine %.5f", c)
+	}
+	var norm float64
+	for _, x := range vs[0] {
+		norm += float64(x) * float64(x)
+	}
+	if math.Abs(norm-1) > 1e-4 {
+		t.Errorf("squared norm %.5f, want 1", norm)
+	}
+	whole, subject := 1-cos(vs[0][:1280], vs[1][:1280]), 1-cos(vs[0][1280:], vs[1][1280:])
+	t.Logf("cosine distance of the blotched picture: whole picture %.4f, subject frame %.4f", whole, subject)
+	if !(subject > whole) {
+		t.Errorf("the blotch moved the subject view (%.4f) no further than the whole picture's (%.4f)", subject, whole)
+	}
+}
