@@ -123,11 +123,17 @@ func limitsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // benchConfig is the daemon's configuration (file and environment) with
 // the embedder and thread count of the command line.
 func benchConfig(embedder string, threads int) (config.Config, error) {
-	cfg, err := config.Load("", os.LookupEnv)
+	// The command line's embedder is validated with the rest
+	// (SCREEND_EMBEDDER_VIEWS needs an ONNX encoder).
+	cfg, err := config.Load("", func(k string) (string, bool) {
+		if k == "SCREEND_EMBEDDER" {
+			return embedder, true
+		}
+		return os.LookupEnv(k)
+	})
 	if err != nil {
 		return cfg, usageError{err.Error()}
 	}
-	cfg.Embedder = embedder
 	if threads > 0 {
 		cfg.IntraOpThreads = threads
 	}
