@@ -108,6 +108,7 @@ func importImages(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	limitGoMemory()
 	log := newLogger(e.cfg.LogFormat, e.cfg.LogLevel, e.stderr).With("component", "import")
 	if native, decoders := imagefile.NativeStatus(); !native {
 		log.Warn("a native decoder is unavailable; its format is decoded with Go's decoder", "why", decoders)
