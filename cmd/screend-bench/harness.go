@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
@@ -31,6 +32,9 @@ type harnessOptions struct {
 	Keep bool
 	// Env are extra SCREEND_* settings for the daemon (name=value).
 	Env []string
+	// Log receives what the harness does beside the run (sweeping the
+	// databases of dead runs); default text on stderr.
+	Log *slog.Logger
 }
 
 // harness is one fresh database, one fresh inbox and the daemons run on them.
@@ -40,7 +44,7 @@ type harness struct {
 	work     string
 	inbox    string
 	adminURL string
-	dbName   string
+	db       *benchDB
 	dbURL    string
 	env      []string
 
@@ -117,16 +121,21 @@ func newHarness(ctx context.Context, opts harnessOptions) (*harness, error) {
 	if h.adminURL, err = withDatabase(base, "postgres"); err != nil {
 		return nil, err
 	}
-	h.dbName = "screend_bench_" + randomHex(6)
-	if err := h.createDB(ctx); err != nil {
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if h.db, err = createBenchDB(ctx, h.adminURL, benchDBPrefix, templateDB, log.With("component", "benchdb")); err != nil {
 		os.RemoveAll(h.work)
 		return nil, err
 	}
-	if h.dbURL, err = withDatabase(base, h.dbName); err != nil {
-		return nil, err
-	}
 	cfg := filepath.Join(h.work, "screend.toml")
-	if err := os.WriteFile(cfg, []byte("# empty: settings come from the environment\n"), 0o644); err != nil {
+	if h.dbURL, err = withDatabase(base, h.db.name); err == nil {
+		err = os.WriteFile(cfg, []byte("# empty: settings come from the environment\n"), 0o644)
+	}
+	if err != nil {
+		h.db.Drop()
+		os.RemoveAll(h.work)
 		return nil, err
 	}
 	h.env = []string{
@@ -181,32 +190,9 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// createDB clones the template, retrying while other sessions use it (on
-// a machine shared with test runs, a template free for the instant
-// CREATE DATABASE needs can take minutes).
-func (h *harness) createDB(ctx context.Context) error {
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		conn, err := connect(ctx, h.adminURL)
-		if err == nil {
-			_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{h.dbName}.Sanitize()+" TEMPLATE "+pgx.Identifier{templateDB}.Sanitize())
-			conn.Close(ctx)
-		}
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("create database %s from %s: %w", h.dbName, templateDB, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // Close stops every daemon, drops the database and removes the work
 // folder (unless kept).
 func (h *harness) Close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
 	h.mu.Lock()
 	ds := h.daemons
 	h.mu.Unlock()
@@ -214,19 +200,14 @@ func (h *harness) Close() {
 		d.Stop(30 * time.Second)
 	}
 	if h.opts.Keep {
-		fmt.Fprintf(os.Stderr, "kept %s and database %s\n", h.work, h.dbName)
+		if err := h.db.Keep(); err != nil {
+			fmt.Fprintf(os.Stderr, "screend-bench: %v\n", err)
+		}
+		fmt.Fprintf(os.Stderr, "kept %s and database %s\n", h.work, h.db.name)
 		return
 	}
-	for i := 0; i < 20; i++ {
-		conn, err := connect(ctx, h.adminURL)
-		if err == nil {
-			_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{h.dbName}.Sanitize()+" WITH (FORCE)")
-			conn.Close(ctx)
-		}
-		if err == nil {
-			break
-		}
-		time.Sleep(time.Second)
+	if err := h.db.Drop(); err != nil {
+		fmt.Fprintf(os.Stderr, "screend-bench: %v\n", err)
 	}
 	os.RemoveAll(h.work)
 }
@@ -272,7 +253,10 @@ func (h *harness) Start(extra ...string) (*daemonProc, error) {
 	cmd := exec.Command(h.bin, "--config", filepath.Join(h.work, "screend.toml"), "run")
 	cmd.Env = append(append(os.Environ(), h.env...), extra...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group (signals to the bench are not the daemon's),
+	// killed when the bench dies, even by SIGKILL: an orphan daemon would
+	// hold connections to the bench's database and use the machine.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start screend: %w", err)
