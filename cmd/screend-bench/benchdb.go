@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -28,7 +29,9 @@ import (
 // and its recorded process is gone (the lock alone is not enough: a
 // PostgreSQL restart, which the fault harness does, releases it while its
 // run goes on). Databases kept with --keep say so in their comment and
-// are never swept.
+// are never swept. The run's work folders (the inbox, logs, a built
+// screend) hold an owner file that says the same, and are swept by the
+// same rule when their run on this host is gone.
 
 // benchDBPrefix starts the name of every database the bench creates.
 const benchDBPrefix = "screend_bench_"
@@ -158,15 +161,12 @@ type benchDB struct {
 // then creates one owned by this run from template, retrying while other sessions
 // use the template (on a machine shared with test runs, a template free
 // for the instant CREATE DATABASE needs can take minutes).
-func createBenchDB(ctx context.Context, adminURL, prefix, template string, log *slog.Logger) (*benchDB, error) {
-	me, err := self()
-	if err != nil {
-		return nil, err
-	}
+func createBenchDB(ctx context.Context, adminURL, prefix, template string, me owner, log *slog.Logger) (*benchDB, error) {
 	if err := sweepBenchDBs(ctx, adminURL, prefix, me, alive, log); err != nil {
 		return nil, err
 	}
 	b := &benchDB{name: fmt.Sprintf("%sp%d_%s", prefix, me.PID, randomHex(4)), adminURL: adminURL, me: me}
+	var err error
 	if b.lock, err = connect(ctx, adminURL); err != nil {
 		return nil, err
 	}
@@ -330,4 +330,62 @@ func unused(ctx context.Context, conn *pgx.Conn, name string) (bool, error) {
 		return false, fmt.Errorf("drop database %s: %w", name, err)
 	}
 	return true, nil
+}
+
+// ownerFile, in a work folder, names the run that made it (ownerComment).
+const ownerFile = ".screend-bench-owner"
+
+// workDirPattern is the name of every work folder (os.MkdirTemp's
+// pattern, and the start of its more specific ones).
+const workDirPattern = "screend-bench-*"
+
+// makeWorkDir makes a work folder under parent (the temporary folder if
+// "") named after pattern and owned by me.
+func makeWorkDir(parent, pattern string, me owner) (string, error) {
+	dir, err := os.MkdirTemp(parent, pattern)
+	if err != nil {
+		return "", err
+	}
+	if err := markWorkDir(dir, commentOwned, me); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	return dir, nil
+}
+
+// markWorkDir writes the owner file of dir.
+func markWorkDir(dir, kind string, me owner) error {
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(ownerComment(kind, me)), 0o644); err != nil {
+		return fmt.Errorf("mark work folder: %w", err)
+	}
+	return nil
+}
+
+// workDirOrphaned decides from its owner file whether a work folder may
+// be removed by the run me: only one owned by a run of this host that is
+// gone (there is no lock to go by). Folders without an owner file, made
+// before they had one, are left alone.
+func workDirOrphaned(owned string, me owner, alive func(owner) bool) bool {
+	kind, o := parseComment(owned)
+	return kind == commentOwned && o.Host == me.Host && orphaned(owned, me, alive)
+}
+
+// sweepWorkDirs removes the work folders under parent (the temporary
+// folder if "") whose runs are gone, logging each one.
+func sweepWorkDirs(parent string, me owner, alive func(owner) bool, log *slog.Logger) {
+	if parent == "" {
+		parent = os.TempDir()
+	}
+	dirs, _ := filepath.Glob(filepath.Join(parent, workDirPattern)) // the pattern is valid
+	for _, dir := range dirs {
+		owned, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil || !workDirOrphaned(string(owned), me, alive) {
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			log.Warn("remove a work folder a bench run left behind", "folder", dir, "err", err)
+			continue
+		}
+		log.Info("removed a work folder a bench run left behind", "folder", dir, "why", "its run is gone: "+string(owned))
+	}
 }

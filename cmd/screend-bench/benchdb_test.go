@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -123,7 +124,7 @@ func TestSweepBenchDBs(t *testing.T) {
 	running, _ := sleeper(t)
 	gone, stop := sleeper(t)
 	stop()
-	make := func(name, comment string) {
+	create := func(name, comment string) {
 		t.Helper()
 		id := pgx.Identifier{prefix + name}.Sanitize()
 		if _, err := conn.Exec(ctx, "CREATE DATABASE "+id+" TEMPLATE template0"); err != nil {
@@ -135,15 +136,15 @@ func TestSweepBenchDBs(t *testing.T) {
 			}
 		}
 	}
-	make("p1_running", ownerComment(commentOwned, running))
-	make("p2_gone", ownerComment(commentOwned, gone))
-	make("p3_locked", ownerComment(commentOwned, gone)) // a run that outlived its process? its lock says it is there
-	make("p4_kept", ownerComment(commentKept, gone))
-	make("p5_uncommented", "")
-	make("p6_elsewhere", ownerComment(commentOwned, owner{Host: me.Host + "-other", Boot: "x", PID: running.PID, Start: running.Start}))
-	make("0123456789ab", "")                                  // the old names: unused
-	make("ba9876543210", "")                                  // the old names: in use
-	make("p7_restarted", ownerComment(commentOwned, running)) // its lock lost to a PostgreSQL restart, its run goes on
+	create("p1_running", ownerComment(commentOwned, running))
+	create("p2_gone", ownerComment(commentOwned, gone))
+	create("p3_locked", ownerComment(commentOwned, gone)) // a run that outlived its process? its lock says it is there
+	create("p4_kept", ownerComment(commentKept, gone))
+	create("p5_uncommented", "")
+	create("p6_elsewhere", ownerComment(commentOwned, owner{Host: me.Host + "-other", Boot: "x", PID: running.PID, Start: running.Start}))
+	create("0123456789ab", "")                                  // the old names: unused
+	create("ba9876543210", "")                                  // the old names: in use
+	create("p7_restarted", ownerComment(commentOwned, running)) // its lock lost to a PostgreSQL restart, its run goes on
 
 	lock, err := connect(ctx, admin)
 	if err != nil {
@@ -205,11 +206,11 @@ func TestBenchDBLifecycle(t *testing.T) {
 	// sweep's owner is then some other, running process.
 	other, _ := sleeper(t)
 
-	dropped, err := createBenchDB(ctx, admin, prefix, "template0", log)
+	dropped, err := createBenchDB(ctx, admin, prefix, "template0", me, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kept, err := createBenchDB(ctx, admin, prefix, "template0", log)
+	kept, err := createBenchDB(ctx, admin, prefix, "template0", me, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,5 +238,77 @@ func TestBenchDBLifecycle(t *testing.T) {
 	}
 	if got := databases(t, conn, prefix); !slices.Equal(got, []string{kept.name}) {
 		t.Errorf("left %v, want only the kept %s", got, kept.name)
+	}
+}
+
+func TestWorkDirOrphaned(t *testing.T) {
+	t.Parallel()
+	me := owner{Host: "vm", Boot: "b1", PID: 10, Start: 100}
+	running := owner{Host: "vm", Boot: "b1", PID: 20, Start: 200}
+	alive := func(o owner) bool { return o == running || o == me }
+	tests := []struct {
+		name  string
+		owned string
+		want  bool
+	}{
+		{"owner running", ownerComment(commentOwned, running), false},
+		{"owner gone", ownerComment(commentOwned, owner{Host: "vm", Boot: "b1", PID: 20, Start: 150}), true},
+		{"owner of an earlier boot", ownerComment(commentOwned, owner{Host: "vm", Boot: "b0", PID: 20, Start: 200}), true},
+		{"owner on another host: no lock to go by", ownerComment(commentOwned, owner{Host: "other", Boot: "b9", PID: 20, Start: 150}), false},
+		{"kept", ownerComment(commentKept, owner{Host: "vm", Boot: "b1", PID: 20, Start: 150}), false},
+		{"no owner file content", "", false},
+	}
+	for _, tt := range tests {
+		if got := workDirOrphaned(tt.owned, me, alive); got != tt.want {
+			t.Errorf("%s: orphaned %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestSweepWorkDirs removes, in a real folder, only the work folders of
+// runs that are gone.
+func TestSweepWorkDirs(t *testing.T) {
+	t.Parallel()
+	me, err := self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	running, _ := sleeper(t)
+	gone, stop := sleeper(t)
+	stop()
+	parent := t.TempDir()
+	made := map[string]string{}
+	for name, content := range map[string]string{
+		"running": ownerComment(commentOwned, running),
+		"gone":    ownerComment(commentOwned, gone),
+		"kept":    ownerComment(commentKept, gone),
+		"old":     "", // made before owner files: no file
+	} {
+		dir, err := makeWorkDir(parent, "screend-bench-"+name+"-", me)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(filepath.Join(dir, ownerFile))
+		if content != "" {
+			if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		os.WriteFile(filepath.Join(dir, "screend.log"), []byte("log"), 0o644)
+		made[name] = dir
+	}
+	other := filepath.Join(parent, "other-folder")
+	os.Mkdir(other, 0o755)
+	os.WriteFile(filepath.Join(other, ownerFile), []byte(ownerComment(commentOwned, gone)), 0o644)
+
+	sweepWorkDirs(parent, me, alive, slog.New(slog.DiscardHandler))
+	for name, dir := range made {
+		_, err := os.Stat(dir)
+		if gone := os.IsNotExist(err); gone != (name == "gone") {
+			t.Errorf("%s: removed %v", name, gone)
+		}
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("a folder not named screend-bench-*: %v", err)
 	}
 }

@@ -32,9 +32,6 @@ type harnessOptions struct {
 	Keep bool
 	// Env are extra SCREEND_* settings for the daemon (name=value).
 	Env []string
-	// Log receives what the harness does beside the run (sweeping the
-	// databases of dead runs); default text on stderr.
-	Log *slog.Logger
 }
 
 // harness is one fresh database, one fresh inbox and the daemons run on them.
@@ -44,6 +41,7 @@ type harness struct {
 	work     string
 	inbox    string
 	adminURL string
+	me       owner
 	db       *benchDB
 	dbURL    string
 	env      []string
@@ -101,12 +99,23 @@ func newHarness(ctx context.Context, opts harnessOptions) (*harness, error) {
 	if base == "" {
 		return nil, usageError{"TEST_DATABASE_URL is not set (source var/env)"}
 	}
-	h := &harness{opts: opts}
-	var err error
-	h.work, err = os.MkdirTemp(opts.Work, "screend-bench-")
+	// What the harness does beside the run: sweeping what dead runs left.
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "harness")
+	me, err := self()
 	if err != nil {
 		return nil, err
 	}
+	sweepWorkDirs(opts.Work, me, alive, log)
+	h := &harness{opts: opts, me: me}
+	if h.work, err = makeWorkDir(opts.Work, "screend-bench-", me); err != nil {
+		return nil, err
+	}
+	started := false
+	defer func() {
+		if !started {
+			h.drop()
+		}
+	}()
 	h.inbox = filepath.Join(h.work, "inbox")
 	if err := os.MkdirAll(h.inbox, 0o755); err != nil {
 		return nil, err
@@ -121,21 +130,14 @@ func newHarness(ctx context.Context, opts harnessOptions) (*harness, error) {
 	if h.adminURL, err = withDatabase(base, "postgres"); err != nil {
 		return nil, err
 	}
-	log := opts.Log
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if h.db, err = createBenchDB(ctx, h.adminURL, benchDBPrefix, templateDB, me, log); err != nil {
+		return nil, err
 	}
-	if h.db, err = createBenchDB(ctx, h.adminURL, benchDBPrefix, templateDB, log.With("component", "benchdb")); err != nil {
-		os.RemoveAll(h.work)
+	if h.dbURL, err = withDatabase(base, h.db.name); err != nil {
 		return nil, err
 	}
 	cfg := filepath.Join(h.work, "screend.toml")
-	if h.dbURL, err = withDatabase(base, h.db.name); err == nil {
-		err = os.WriteFile(cfg, []byte("# empty: settings come from the environment\n"), 0o644)
-	}
-	if err != nil {
-		h.db.Drop()
-		os.RemoveAll(h.work)
+	if err := os.WriteFile(cfg, []byte("# empty: settings come from the environment\n"), 0o644); err != nil {
 		return nil, err
 	}
 	h.env = []string{
@@ -146,6 +148,7 @@ func newHarness(ctx context.Context, opts harnessOptions) (*harness, error) {
 		"SCREEND_LOG_FORMAT=json",
 	}
 	h.env = append(h.env, opts.Env...)
+	started = true
 	return h, nil
 }
 
@@ -156,7 +159,11 @@ func screendBinary(ctx context.Context, given, work string) (bin string, cleanup
 	if given != "" {
 		return given, func() {}, nil
 	}
-	dir, err := os.MkdirTemp(work, "screend-bench-bin-")
+	me, err := self()
+	if err != nil {
+		return "", nil, err
+	}
+	dir, err := makeWorkDir(work, "screend-bench-bin-", me)
 	if err != nil {
 		return "", nil, err
 	}
@@ -200,14 +207,25 @@ func (h *harness) Close() {
 		d.Stop(30 * time.Second)
 	}
 	if h.opts.Keep {
-		if err := h.db.Keep(); err != nil {
+		err := h.db.Keep()
+		if err == nil {
+			err = markWorkDir(h.work, commentKept, h.me)
+		}
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "screend-bench: %v\n", err)
 		}
 		fmt.Fprintf(os.Stderr, "kept %s and database %s\n", h.work, h.db.name)
 		return
 	}
-	if err := h.db.Drop(); err != nil {
-		fmt.Fprintf(os.Stderr, "screend-bench: %v\n", err)
+	h.drop()
+}
+
+// drop drops the database (if made) and removes the work folder.
+func (h *harness) drop() {
+	if h.db != nil {
+		if err := h.db.Drop(); err != nil {
+			fmt.Fprintf(os.Stderr, "screend-bench: %v\n", err)
+		}
 	}
 	os.RemoveAll(h.work)
 }
