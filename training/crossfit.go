@@ -252,18 +252,21 @@ func fitCrop(z, x []float64, y []bool, project []string, detail bool) (float64, 
 	}
 	c := 0.0
 	if detail && len(z) > 0 {
-		// The likelihood has more than one minimum over c (Platt's a can
-		// take either sign): scan a grid, then refine around its best point.
+		// More detail outside the frame never makes a crop likelier, so c
+		// is at most 0 (the likelihood also has minima above, where Platt's
+		// a turns negative and its fit breaks down for large c). It has
+		// more than one minimum below too: scan a grid, then refine around
+		// its best point.
 		nll := func(c float64) float64 { _, _, v := fit(c); return v }
-		step := 2.0 * maxCropDetail / cropDetailSteps
+		step := float64(maxCropDetail) / cropDetailSteps
 		best, bestNLL := 0.0, math.Inf(1)
 		for k := range cropDetailSteps + 1 {
-			x := -maxCropDetail + float64(k)*step
+			x := -float64(k) * step
 			if v := nll(x); v < bestNLL {
 				best, bestNLL = x, v
 			}
 		}
-		c = goldenMin(nll, max(-maxCropDetail, best-step), min(maxCropDetail, best+step))
+		c = goldenMin(nll, max(-maxCropDetail, best-step), min(0, best+step))
 	}
 	pl, off, _ := fit(c)
 	return c, pl, off
@@ -275,7 +278,7 @@ const cropDetailSteps = 40
 
 // maxCropDetail bounds the weight of the detail outside the frame, in logit
 // units per unit share (the shares of one corpus span about 0.1 to 0.2, and
-// the weight fitted on the benchmark corpus is 100-250).
+// the weight fitted on the benchmark corpus is about -100 to -250).
 const maxCropDetail = 1000
 
 // fitFrameScale returns the least-squares line from the detail outside the
