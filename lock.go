@@ -10,9 +10,6 @@ const (
 	// LockInstance is held for its life by each running instance, on its
 	// instance id ('scre'); screend.instance_alive checks it in SQL.
 	LockInstance LockClass = 1935897189
-	// LockEmbedder guards creating an embedder's index, on its embedder id
-	// ('embe'); held for a transaction.
-	LockEmbedder LockClass = 1701667429
 	// LockProject serialises regrouping a project between instances, on its
 	// project id ('grou'); held for a transaction.
 	LockProject LockClass = 1735553909

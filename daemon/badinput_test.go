@@ -82,12 +82,6 @@ func TestONNXEmbedderInThePipeline(t *testing.T) {
 	if name != emb.ID() || !strings.HasPrefix(name, "onnx:") || dims != 8 || n != 12 {
 		t.Errorf("stored %d vectors of %d dims from %s, want 12 of 8 from %s", n, dims, name, emb.ID())
 	}
-	var indexed bool
-	must(t, sqltest.Pool(d.db).QueryRow(context.Background(), `
-		SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = 'screend' AND indexdef LIKE '%hnsw%vector(8)%')`).Scan(&indexed))
-	if !indexed {
-		t.Error("no HNSW index for the encoder's vectors")
-	}
 }
 
 // TestSwitchingEmbedderEmbedsAgain runs the daemon with the built-in

@@ -23,7 +23,7 @@ import (
 //  2. claim closed groups (sql.ClaimClosedGroups); a claim of an instance
 //     that stops before storing is taken over like its other claims;
 //  3. for each group, read its images and conflicts (sql.LoadClosedGroup),
-//     run the model and the familiarity check (sql.NearestTrainingDistance)
+//     run the model and the familiarity check (sql.TrainingImageWithin)
 //     outside any transaction, and judge the evidence (model.Judge, pure);
 //  4. store the score, and the decision of a decided group
 //     (sql.StoreScore).
@@ -158,11 +158,11 @@ func (d *decider) unfamiliar(ctx context.Context, v []float32) (bool, error) {
 	if radius <= 0 {
 		return false, nil
 	}
-	dist, ok, err := d.db.NearestTrainingDistance(ctx, d.embedderID, v)
+	near, err := d.db.TrainingImageWithin(ctx, d.embedderID, v, radius)
 	if err != nil {
 		return false, err
 	}
-	return !ok || dist > radius, nil
+	return !near, nil
 }
 
 // score turns a group into a suggestion, and a decision when the model is

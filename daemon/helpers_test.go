@@ -51,7 +51,7 @@ func startDaemonWith(t *testing.T, cfg daemon.Options, emb embed.Embedder) *runn
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	d := daemon.New(cfg, db, emb, log, daemon.NewMetrics(), nil)
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
@@ -78,14 +78,6 @@ func startDaemonWith(t *testing.T, cfg daemon.Options, emb embed.Embedder) *runn
 func newInbox(t *testing.T) (string, string) {
 	t.Helper()
 	return sqltest.URL(t), t.TempDir()
-}
-
-// testWriter sends the daemon's log to the test's log.
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(bytes.TrimRight(p, "\n")))
-	return len(p), nil
 }
 
 // waitIdle waits until the daemon has had nothing left to do without a

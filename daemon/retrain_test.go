@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"sync"
@@ -16,17 +15,6 @@ import (
 	"screend/training"
 	"screend/training/trainingtest"
 )
-
-func testLog(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type logWriter struct{ t *testing.T }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(bytes.TrimRight(p, "\n")))
-	return len(p), nil
-}
 
 // fakeTrain counts runs and can block until released.
 type fakeTrain struct {
@@ -53,7 +41,7 @@ func newTestRetrainer(t *testing.T, db *sql.DB, now time.Time, minDecisions int)
 		t.Fatal(err)
 	}
 	f := &fakeTrain{}
-	r := &retrainer{db: db, log: testLog(t), sched: sched, minDecisions: minDecisions,
+	r := &retrainer{db: db, log: slog.New(slog.NewTextHandler(t.Output(), nil)), sched: sched, minDecisions: minDecisions,
 		now: func() time.Time { return now }, train: f.train,
 		wait: func(ctx context.Context, at time.Time) bool { return false }}
 	return r, f
@@ -179,7 +167,7 @@ func TestRetrainerOneInstanceAtATime(t *testing.T) {
 
 func TestRetrainerDisabled(t *testing.T) {
 	t.Parallel()
-	r, err := newRetrainer(Options{}, nil, "builtin-v1", testLog(t))
+	r, err := newRetrainer(Options{}, nil, "builtin-v1", slog.New(slog.NewTextHandler(t.Output(), nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

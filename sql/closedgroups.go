@@ -13,7 +13,7 @@ import (
 )
 
 // The decider's queries, in the order it runs them: ClaimClosedGroups,
-// LoadClosedGroup, NearestTrainingDistance, StoreScore. Scoring itself runs
+// LoadClosedGroup, TrainingImageWithin, StoreScore. Scoring itself runs
 // between them, outside any transaction.
 
 // ClaimedGroup is a closed group an instance claimed for scoring.
@@ -129,35 +129,35 @@ func (db *DB) LoadClosedGroup(ctx context.Context, g ClaimedGroup, embedderID in
 	return out, nil
 }
 
-// NearestTrainingDistance returns the cosine distance from v to the nearest
-// image of the training data embedded by embedder: the images of groups a
-// human decided and the images matched to imported decisions. It reports
-// false when there is no such image.
-func (db *DB) NearestTrainingDistance(ctx context.Context, embedderID int32, v []float32) (float64, bool, error) {
-	var d *float64
+// TrainingImageWithin reports whether an image of the training data
+// embedded by embedder lies within cosine distance radius of v: an image of
+// a group a human decided, or an image matched to an imported decision.
+//
+// It asks whether one exists rather than for the nearest: the search stops
+// at the first image within the radius, which for a group like the training
+// data comes early. Among 4,500 training images of 498 dimensions, this
+// took 0.3-4 ms when some were within the radius, against 40 ms for the
+// nearest, which looks at every one, as this does for a group unlike all.
+func (db *DB) TrainingImageWithin(ctx context.Context, embedderID int32, v []float32, radius float64) (bool, error) {
+	var found bool
 	err := db.pool.QueryRow(ctx, `
-		WITH training AS (
-			SELECT coalesce(i.duplicate_of, i.image_id) AS image_id
-			FROM screend.decisions d
+		SELECT EXISTS (
+			SELECT 1 FROM screend.decisions d
 			JOIN screend.group_images gi USING (group_id)
 			JOIN screend.images i USING (image_id)
-			WHERE NOT d.automatic
-			UNION
-			SELECT coalesce(i.duplicate_of, i.image_id)
-			FROM screend.imported_decisions idc
+			JOIN screend.embeddings e ON e.image_id = coalesce(i.duplicate_of, i.image_id) AND e.embedder_id = $1
+			WHERE NOT d.automatic AND e.embedding <=> $2 <= $3
+		) OR EXISTS (
+			SELECT 1 FROM screend.imported_decisions idc
 			CROSS JOIN LATERAL unnest(idc.candidate_files) AS f(name)
 			JOIN screend.projects p ON p.name = idc.project
-			JOIN screend.images i ON i.project_id = p.project_id AND i.file_name = f.name)
-		SELECT min(e.embedding <=> $2)
-		FROM screend.embeddings e JOIN training USING (image_id)
-		WHERE e.embedder_id = $1`, embedderID, pgvector.NewVector(v)).Scan(&d)
+			JOIN screend.images i ON i.project_id = p.project_id AND i.file_name = f.name
+			JOIN screend.embeddings e ON e.image_id = coalesce(i.duplicate_of, i.image_id) AND e.embedder_id = $1
+			WHERE e.embedding <=> $2 <= $3)`, embedderID, pgvector.NewVector(v), radius).Scan(&found)
 	if err != nil {
-		return 0, false, fmt.Errorf("nearest training image: %w", err)
+		return false, fmt.Errorf("training image within %.3f: %w", radius, err)
 	}
-	if d == nil {
-		return 0, false, nil
-	}
-	return *d, true, nil
+	return found, nil
 }
 
 // Score is what scoring made of a group.

@@ -1,7 +1,6 @@
 package sql_test
 
 import (
-	"math"
 	"slices"
 	"testing"
 
@@ -111,15 +110,24 @@ func TestLoadClosedGroup(t *testing.T) {
 	}
 }
 
-// TestNearestTrainingDistance measures from the images of groups a human
-// decided only, by the embedder asked for.
-func TestNearestTrainingDistance(t *testing.T) {
+// TestTrainingImageWithin looks among the images of groups a human decided
+// and of imported decisions only, by the embedder asked for, and compares
+// with the radius inclusively.
+func TestTrainingImageWithin(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	p := f.project("p")
 	e, other := f.embedder("e"), f.embedder("other")
-	if _, ok, err := f.db.NearestTrainingDistance(f.ctx, e, []float32{1, 0}); err != nil || ok {
-		t.Fatalf("without training data: ok %v err %v, want false nil", ok, err)
+	within := func(embedder int32, radius float64, v ...float32) bool {
+		t.Helper()
+		ok, err := f.db.TrainingImageWithin(f.ctx, embedder, v, radius)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if within(e, 2, 1, 0) {
+		t.Fatal("an image within 2 without training data")
 	}
 	auto := f.image(p, "auto.png", screend.ImageEmbedded, "")
 	f.embed(e, auto, 1, 0)
@@ -129,13 +137,29 @@ func TestNearestTrainingDistance(t *testing.T) {
 	f.embed(other, human, 1, 0)
 	f.decide(f.group(p, screend.GroupClosed, human), human, false)
 
-	d, ok, err := f.db.NearestTrainingDistance(f.ctx, e, []float32{1, 0})
-	if err != nil || !ok || math.Abs(d-1) > 1e-6 {
-		t.Errorf("distance %v ok %v err %v, want 1 (to human.png, orthogonal; auto.png is no training data)", d, ok, err)
+	// human.png is orthogonal to (1, 0): at distance 1; auto.png, at 0, is
+	// no training data.
+	if within(e, 0.99, 1, 0) || !within(e, 1, 1, 0) {
+		t.Error("want human.png found at distance 1, not closer")
 	}
-	d, ok, err = f.db.NearestTrainingDistance(f.ctx, other, []float32{1, 0})
-	if err != nil || !ok || math.Abs(d) > 1e-6 {
-		t.Errorf("distance by the other embedder %v ok %v err %v, want 0", d, ok, err)
+	if !within(other, 0, 1, 0) {
+		t.Error("by the other embedder, human.png is at distance 0")
+	}
+	// A duplicate's decision counts for the original's vector.
+	orig := f.image(p, "orig.png", screend.ImageEmbedded, "c")
+	f.embed(e, orig, 1, 1)
+	dup := f.duplicate(p, "dup.png", orig)
+	f.decide(f.group(p, screend.GroupClosed, dup), dup, false)
+	if !within(e, 0.01, 1, 1) {
+		t.Error("the original of a human-decided duplicate is not found")
+	}
+	// An image matched to an imported decision.
+	imp := f.image(p, "imp.png", screend.ImageEmbedded, "")
+	f.embed(e, imp, -1, 0)
+	f.exec(`INSERT INTO screend.imported_decisions (source, line, project, candidate_files)
+		VALUES ('log', 1, 'p', '{imp.png}')`)
+	if !within(e, 0.01, -1, 0) {
+		t.Error("the image of an imported decision is not found")
 	}
 }
 

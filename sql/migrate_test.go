@@ -2,11 +2,15 @@ package sql_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
 	"screend/sql"
 	"screend/sql/sqltest"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func TestMigrateConcurrentInstancesApplyEachMigrationOnce(t *testing.T) {
@@ -81,5 +85,51 @@ func TestPendingOnEmptyDatabaseListsAll(t *testing.T) {
 	ms, _ := sql.Migrations()
 	if len(pending) != len(ms) || pending[0].Version != 1 {
 		t.Fatalf("pending = %v, want all %d", pending, len(ms))
+	}
+}
+
+// TestMigration016DropsVectorIndexes: the HNSW indexes that EnsureEmbedder
+// used to create are dropped, and nothing else.
+func TestMigration016DropsVectorIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := sqltest.New(t)
+	id, err := db.EnsureEmbedder(ctx, "builtin-test", 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := sqltest.Pool(db)
+	if _, err := pool.Exec(ctx, fmt.Sprintf(`
+		CREATE INDEX embeddings_hnsw_%d ON screend.embeddings
+		USING hnsw ((embedding::vector(8)) vector_cosine_ops) WHERE embedder_id = %d`, id, id)); err != nil {
+		t.Fatal(err)
+	}
+	indexes := func() []string {
+		rows, err := pool.Query(ctx, `SELECT indexname FROM pg_indexes WHERE schemaname = 'screend' AND tablename = 'embeddings' ORDER BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	if got := indexes(); len(got) != 2 {
+		t.Fatalf("indexes before: %v, want the primary key and the HNSW index", got)
+	}
+	ms, err := sql.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(ms, func(m sql.Migration) bool { return m.Version == 16 })
+	if i < 0 {
+		t.Fatal("no migration 016")
+	}
+	if _, err := pool.Exec(ctx, ms[i].SQL); err != nil {
+		t.Fatal(err)
+	}
+	if got := indexes(); !slices.Equal(got, []string{"embeddings_pkey"}) {
+		t.Fatalf("indexes after: %v, want only embeddings_pkey", got)
 	}
 }

@@ -2,6 +2,7 @@ package training
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 
 	"screend"
@@ -62,7 +63,7 @@ func TestCropUnknown(t *testing.T) {
 		}
 	}
 
-	res, err := Train(context.Background(), examples, Config{EmbedderID: "test", TargetErrorRate: 0.05, MaxEpochs: 15, Folds: 3}, testLogger(t))
+	res, err := Train(context.Background(), examples, Config{EmbedderID: "test", TargetErrorRate: 0.05, MaxEpochs: 15, Folds: 3}, slog.New(slog.NewTextHandler(t.Output(), nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package training
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -72,7 +73,7 @@ func TestLocalChangesLearntFromFewAnomalies(t *testing.T) {
 	onnxrttest.Init(t)
 	examples, grid := localDefects(4, 400)
 	accuracy := func(g embed.Grid) Metrics {
-		res, err := Train(context.Background(), examples, Config{EmbedderID: "test", Grid: g, Folds: 3, MaxEpochs: 30, TargetErrorRate: 0.1, HeldOut: 0.25}, testLogger(t))
+		res, err := Train(context.Background(), examples, Config{EmbedderID: "test", Grid: g, Folds: 3, MaxEpochs: 30, TargetErrorRate: 0.1, HeldOut: 0.25}, slog.New(slog.NewTextHandler(t.Output(), nil)))
 		if err != nil {
 			t.Fatal(err)
 		}

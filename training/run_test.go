@@ -17,17 +17,6 @@ import (
 	"screend/training/trainingtest"
 )
 
-func testLog(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type logWriter struct{ t *testing.T }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(bytes.TrimRight(p, "\n")))
-	return len(p), nil
-}
-
 func modelState(t *testing.T, db *sql.DB, id int64) screend.ModelState {
 	t.Helper()
 	m, err := db.Model(context.Background(), id)
@@ -46,7 +35,7 @@ func TestRunPromotesOnlyWhatPassesTheGate(t *testing.T) {
 	onnxrttest.Init(t)
 	ctx := context.Background()
 	db := sqltest.New(t)
-	log := testLog(t)
+	log := slog.New(slog.NewTextHandler(t.Output(), nil))
 	trainingtest.Seed(t, db, trainingtest.Options{Groups: 300})
 
 	// too few groups: nothing registered

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,17 +17,6 @@ import (
 	"screend/scoring/onnxrt/onnxrttest"
 )
 
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 func TestTrainLearnsAndBeatsBaseline(t *testing.T) {
 	onnxrttest.Init(t)
 	examples := synthetic(11, 1200, 32, "a", "b")
@@ -36,7 +24,7 @@ func TestTrainLearnsAndBeatsBaseline(t *testing.T) {
 	// 180 held-out test groups; the 1,020 others are cross-fitted in three
 	// folds and their out-of-fold decisions certify one threshold for all
 	// kinds together (at a 10% target: 1,020 decisions cannot bound 2%).
-	res, err := Train(context.Background(), examples, Config{EmbedderID: "test", TargetErrorRate: 0.1, Folds: 3, MaxEpochs: 25}, testLogger(t))
+	res, err := Train(context.Background(), examples, Config{EmbedderID: "test", TargetErrorRate: 0.1, Folds: 3, MaxEpochs: 25}, slog.New(slog.NewTextHandler(t.Output(), nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +202,7 @@ func TestTrainLarge(t *testing.T) {
 	onnxrttest.Init(t)
 	examples := synthetic(21, 6000, 512, "big")
 	start := time.Now()
-	res, err := Train(context.Background(), examples, Config{EmbedderID: "test"}, testLogger(t))
+	res, err := Train(context.Background(), examples, Config{EmbedderID: "test"}, slog.New(slog.NewTextHandler(t.Output(), nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
