@@ -198,3 +198,26 @@ func TestFitCropRightSeesTheCeiling(t *testing.T) {
 		t.Errorf("P(crop right) at P(crop) 0.5 %.3f, want below 0.8 and the surest calls'", low)
 	}
 }
+
+// TestFitPlattLargeLogits: logits far from 0 (a crop logit plus a heavily
+// weighted detail share), where every sigmoid saturates at a = 1, are
+// calibrated as well as logits near it.
+func TestFitPlattLargeLogits(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(7, 8))
+	var small, large []float64
+	var y []bool
+	for range 2000 {
+		u := 2 * rng.NormFloat64()
+		small = append(small, u)
+		large = append(large, 10*u+100)
+		y = append(y, rng.Float64() < 1/(1+math.Exp(-u)))
+	}
+	s, l := fitPlatt(small, y), fitPlatt(large, y)
+	if math.Abs(s.A-1) > 0.15 || math.Abs(s.B) > 0.15 {
+		t.Errorf("logits near 0: %+v, want about {A: 1, B: 0}", s)
+	}
+	if wa, wb := s.A/10, s.B-100*s.A/10; math.Abs(l.A-wa) > 1e-4 || math.Abs(l.B-wb) > 1e-2 {
+		t.Errorf("logits near 100: %+v, want {A: %.5f, B: %.4f} (the same calibration)", l, wa, wb)
+	}
+}
