@@ -108,7 +108,13 @@ func importImages(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	progress := newProgress(e.stderr, newLogger(e.cfg.LogFormat, e.cfg.LogLevel, e.stderr), "import images", len(files))
+	limitGoMemory()
+	log := newLogger(e.cfg.LogFormat, e.cfg.LogLevel, e.stderr).With("component", "import")
+	if native, decoders := imagefile.NativeStatus(); !native {
+		log.Warn("a native decoder is unavailable; its format is decoded with Go's decoder", "why", decoders)
+	}
+	budget := imagefile.NewBudget(e.cfg.DecodeMemoryMB << 20) // refuses what the daemon refuses
+	progress := newProgress(e.stderr, log, "import images", len(files))
 	for _, f := range files {
 		progress.Add(1)
 		st, err := os.Stat(f.path)
@@ -126,7 +132,7 @@ func importImages(ctx context.Context, e env, args []string) error {
 		}
 		h := sql.HistoryImage{Path: f.path, Project: f.project, FileName: filepath.Base(f.path),
 			Size: st.Size(), ModTime: mtime, Stage: screend.StageOf(filepath.Base(f.path))}
-		if err := embedFile(ctx, e, emb, &h); err != nil {
+		if err := embedFile(ctx, e, emb, budget, &h); err != nil {
 			return err
 		}
 		if err := db.PutHistoryImage(ctx, embID, h); err != nil {
@@ -157,16 +163,22 @@ func importImages(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// embedFile decodes and embeds h's file, or sets h.Reason when it cannot
-// be decoded; an error is returned only when the embedder fails.
-func embedFile(ctx context.Context, e env, emb embed.Embedder, h *sql.HistoryImage) error {
-	img, info, err := imagefile.Open(h.Path, e.cfg.MaxPixels)
+// embedFile decodes (as the daemon does: native decoders first, the
+// memory held from budget) and embeds h's file, or sets h.Reason when it
+// cannot be decoded; an error is returned only when the embedder fails or
+// ctx ends.
+func embedFile(ctx context.Context, e env, emb embed.Embedder, budget *imagefile.Budget, h *sql.HistoryImage) error {
+	img, info, err := imagefile.Open(ctx, h.Path, e.cfg.MaxPixels, budget)
 	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
 		h.Reason = imagefile.Reason(err)
 		return nil
 	}
 	h.Width, h.Height = info.Width, info.Height
 	in, err := emb.Preprocess(img)
+	imagefile.Recycle(img) // the embedder keeps no reference to it
 	if err != nil {
 		h.Reason = "preprocess: " + err.Error()
 		return nil
