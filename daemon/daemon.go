@@ -94,7 +94,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	moves := newMover(d.db, d.log.With("component", "mover"), d.metrics, d.cfg.MaxPixels)
+	// Decodes for images, thumbnails and crops share one memory budget.
+	budget := imagefile.NewBudget(d.cfg.DecodeMemoryMB << 20)
+	moves := newMover(d.db, d.log.With("component", "mover"), d.metrics, d.cfg.MaxPixels, budget)
 	instance := func() int32 { return d.instance.Load().ID }
 	app := &applier{
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "applier"), metrics: d.metrics,
@@ -119,7 +121,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		cfg: d.cfg, db: d.db, log: d.log.With("component", "pipeline"), metrics: d.metrics,
 		embedder: d.embedder, embedderID: embedderID, moves: moves,
 		instance:  instance,
-		processed: grp.Touch, wake: newWaker(),
+		processed: grp.Touch, wake: newWaker(), budget: budget,
 	}
 	watch := newWatcher(d.cfg, d.db, d.log.With("component", "watcher"), d.metrics, func(projects []int64) {
 		pipe.wake.Wake()
@@ -137,7 +139,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	page, err := reviewpage.New(reviewpage.Config{
 		Listen: d.cfg.ReviewListen, Password: d.cfg.ReviewPassword, CacheDir: d.cfg.ReviewCache,
 		CacheBytes: int64(d.cfg.ReviewCacheMB) << 20, MemoryBytes: int64(d.cfg.ReviewMemoryMB) << 20,
-		MaxPixels: d.cfg.MaxPixels,
+		MaxPixels: d.cfg.MaxPixels, DecodeBudget: budget,
 	}, d.db, d.log.With("component", "reviewpage"))
 	if err != nil {
 		return err

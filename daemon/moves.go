@@ -370,14 +370,14 @@ type mover struct {
 	log     *slog.Logger
 	metrics *Metrics
 	// crop returns the encoded bytes of src cropped to a normalised box.
-	crop func(src string, box []float32) ([]byte, error)
+	crop func(ctx context.Context, src string, box []float32) ([]byte, error)
 	// fileMode is the mode of files written from nothing (sidecars): 0666
 	// less the process's umask.
 	fileMode fs.FileMode
 }
 
-func newMover(db *sql.DB, log *slog.Logger, metrics *Metrics, maxPixels int64) *mover {
-	return &mover{db: db, log: log, metrics: metrics, crop: cropImage(maxPixels), fileMode: 0o666 &^ processUmask()}
+func newMover(db *sql.DB, log *slog.Logger, metrics *Metrics, maxPixels int64, budget *imagefile.Budget) *mover {
+	return &mover{db: db, log: log, metrics: metrics, crop: cropImage(maxPixels, budget), fileMode: 0o666 &^ processUmask()}
 }
 
 // errPermanent marks a failure that retrying cannot fix.
@@ -405,7 +405,7 @@ func moveBackoff(n int) time.Duration {
 // round finds it done); an operation that cannot be done is recorded as
 // waiting for a retry or as failed, with its reason.
 func (m *mover) Do(ctx context.Context, mv sql.Move) (bool, error) {
-	dst, err := m.do(mv)
+	dst, err := m.do(ctx, mv)
 	if err != nil {
 		if errors.Is(err, errPermanent) {
 			m.log.Error("file operation failed for good", "move_id", mv.ID, "kind", mv.Kind, "src", mv.Src, "dst", mv.Dst, "err", err)
@@ -434,7 +434,7 @@ func (m *mover) Do(ctx context.Context, mv sql.Move) (bool, error) {
 
 // do performs the operation and returns where its result is, which differs
 // from mv.Dst only when that name was taken by another file.
-func (m *mover) do(mv sql.Move) (string, error) {
+func (m *mover) do(ctx context.Context, mv sql.Move) (string, error) {
 	if err := mkdirLikeParent(filepath.Dir(mv.Dst)); err != nil {
 		return "", err
 	}
@@ -490,7 +490,10 @@ func (m *mover) do(mv sql.Move) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("stat %s: %w", mv.Src, err)
 		}
-		data, err := m.crop(mv.Src, mv.Crop)
+		data, err := m.crop(ctx, mv.Src, mv.Crop)
+		if err != nil && ctx.Err() != nil {
+			return "", fmt.Errorf("crop %s: %w", mv.Src, err) // stopped waiting for the decode budget: try again
+		}
 		if err != nil {
 			return "", fmt.Errorf("%w: %w", errPermanent, err)
 		}
@@ -655,18 +658,23 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// cropImage decodes src and returns it cropped to the normalised box,
-// encoded as PNG, or as JPEG (quality 95) when src is a JPEG. A box smaller
-// than screend.MinCropPixels a side is refused.
-func cropImage(maxPixels int64) func(src string, box []float32) ([]byte, error) {
-	return func(src string, box []float32) ([]byte, error) {
+// cropImage decodes src (imagefile.Open: native decoders first, its memory
+// held from budget) and returns it cropped to the normalised box, encoded
+// as PNG, or as JPEG (quality 95) when src is a JPEG. A box smaller than
+// screend.MinCropPixels a side is refused. A PNG's pixels are Go's
+// decoder's exactly; a JPEG decoded by libjpeg-turbo may differ from Go's
+// decode by one level in a few samples, far below what encoding the crop
+// at quality 95 changes.
+func cropImage(maxPixels int64, budget *imagefile.Budget) func(ctx context.Context, src string, box []float32) ([]byte, error) {
+	return func(ctx context.Context, src string, box []float32) ([]byte, error) {
 		if len(box) != 4 {
 			return nil, fmt.Errorf("crop box has %d values, want 4", len(box))
 		}
-		img, info, err := imagefile.Open(src, maxPixels)
+		img, info, err := imagefile.Open(ctx, src, maxPixels, budget)
 		if err != nil {
 			return nil, fmt.Errorf("decode %s for cropping: %w", src, err)
 		}
+		defer imagefile.Recycle(img) // after encoding: the crop shares its pixels
 		b := img.Bounds()
 		r := screend.Box{float64(box[0]), float64(box[1]), float64(box[2]), float64(box[3])}.Rect(b.Dx(), b.Dy()).Add(b.Min)
 		if r.Dx() < screend.MinCropPixels || r.Dy() < screend.MinCropPixels {

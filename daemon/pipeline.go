@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -14,8 +13,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/sync/semaphore"
 
 	"screend"
 
@@ -41,8 +38,9 @@ type pipeline struct {
 	// processed is called with the projects whose images were processed.
 	processed func(projects []int64)
 	wake      waker
-	// budget is the decode memory (DecodeMemoryMB) the workers share.
-	budget *semaphore.Weighted
+	// budget is the decode memory (DecodeMemoryMB) the workers share with
+	// thumbnails and crops.
+	budget *imagefile.Budget
 }
 
 // claimPoll is how often an idle pipeline looks for work other instances
@@ -72,7 +70,6 @@ type job struct {
 // Run processes images until ctx ends, then finishes what it claimed
 // within DrainTimeout. It stops with an error when inference fails.
 func (p *pipeline) Run(ctx context.Context) error {
-	p.budget = semaphore.NewWeighted(p.cfg.DecodeMemoryMB << 20)
 	jobs := make(chan *job, p.cfg.BatchSize)
 	decoded := make(chan *job, p.cfg.BatchSize)
 	// Images whose decode finished, to be counted as such (EndDecode).
@@ -163,10 +160,10 @@ const maxDecodes = 3
 // decode reads, hashes, decodes and preprocesses one image, recording in
 // the job what became of it, and tells whether it finished a decode that
 // was counted as begun (sql.BeginDecode) and is not counted as ended yet.
-// The header is checked through a bounded reader before the file is read
-// whole, and the memory a decode takes (file, pixels and the decoder's
-// buffers: imagefile.Info.ReadDecodeBytes) is taken from the workers'
-// shared budget first.
+// The file is read as imagefile.ReadFile reads every image: the header
+// checked through a bounded reader before the file is read whole, and the
+// memory a decode takes (file, pixels and the decoder's buffers) taken
+// first from the budget the workers share with thumbnails and crops.
 func (p *pipeline) decode(ctx context.Context, j *job) bool {
 	start := time.Now()
 	defer func() { p.metrics.StageSeconds.WithLabelValues("decode").Observe(time.Since(start).Seconds()) }()
@@ -187,10 +184,7 @@ func (p *pipeline) decode(ctx context.Context, j *job) bool {
 		j.retry = true
 		return false
 	}
-	data, cost, err := p.read(ctx, j)
-	if cost > 0 {
-		defer p.budget.Release(cost)
-	}
+	file, err := imagefile.ReadFile(ctx, j.img.Path, p.cfg.MaxPixels, p.budget)
 	if err != nil {
 		if p.vanished(j) || p.changed(j) {
 			return false
@@ -198,19 +192,18 @@ func (p *pipeline) decode(ctx context.Context, j *job) bool {
 		j.failure = failure(err)
 		return false
 	}
-	sum := sha256.Sum256(data)
+	defer file.Close()
+	sum := sha256.Sum256(file.Data)
 	j.sha = sum[:]
 	orig, _, err := p.db.BeginDecode(ctx, j.img.ID, j.img.ProjectID, j.sha)
 	if err != nil || orig != 0 {
-		imagefile.RecycleBuffer(data)
 		if err != nil {
 			j.unseen, j.reason = true, err.Error()
 		}
 		j.duplicateOf = orig
 		return false
 	}
-	img, imgInfo, err := imagefile.DecodeBytes(data, p.cfg.MaxPixels)
-	imagefile.RecycleBuffer(data) // the image does not refer to it
+	img, imgInfo, err := file.Decode()
 	if err != nil {
 		// A file that changed while it was read was still being written:
 		// look at it again later rather than quarantine it.
@@ -246,46 +239,10 @@ func (p *pipeline) endDecodes(ctx context.Context, ended <-chan int64) {
 	}
 }
 
-// read checks the header of a job's file through a bounded reader, takes
-// what decoding it costs from the budget and reads the file whole. It
-// returns the cost taken (to be released by the caller) even on error.
-func (p *pipeline) read(ctx context.Context, j *job) ([]byte, int64, error) {
-	f, err := os.Open(j.img.Path)
-	if err != nil {
-		return nil, 0, fmt.Errorf("unreadable: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, 0, fmt.Errorf("unreadable: %w", err)
-	}
-	hdr, err := imagefile.CheckHeader(f, st.Size(), p.cfg.MaxPixels)
-	if err != nil {
-		return nil, 0, err
-	}
-	cost := hdr.ReadDecodeBytes(st.Size())
-	if limit := p.cfg.DecodeMemoryMB << 20; cost > limit {
-		return nil, 0, fmt.Errorf("%w: decoding %dx%d takes %d MB, more than SCREEND_DECODE_MEMORY_MB=%d",
-			imagefile.ErrTooLarge, hdr.Width, hdr.Height, cost>>20, p.cfg.DecodeMemoryMB)
-	}
-	if err := p.budget.Acquire(ctx, cost); err != nil {
-		return nil, 0, err
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, cost, fmt.Errorf("unreadable: %w", err)
-	}
-	data := imagefile.Buffer(int(st.Size()))
-	if _, err := io.ReadFull(f, data); err != nil {
-		imagefile.RecycleBuffer(data)
-		return nil, cost, fmt.Errorf("%w: %w", imagefile.ErrTruncated, err)
-	}
-	return data, cost, nil
-}
-
 // failure is the quarantine reason of a decode error: its kind, a colon,
 // what happened.
 func failure(err error) string {
-	if strings.HasPrefix(err.Error(), "unreadable: ") {
+	if errors.Is(err, imagefile.ErrUnreadable) {
 		return err.Error()
 	}
 	return imagefile.Reason(err) + ": " + err.Error()

@@ -52,8 +52,36 @@ func goldenMin(f func(float64) float64, a, b float64) float64 {
 // fitPlatt fits p = sigmoid(a*z + b) to binary labels by Newton's method on
 // the log-likelihood, with Platt's smoothed targets and a small ridge on a and
 // b for stability. It returns the identity (a=1, b=0) when the labels are all
-// equal or there are fewer than two points.
+// equal or there are fewer than two points. Newton's method runs on z
+// standardised (mean 0, standard deviation 1) and the result is scaled
+// back: started at a = 1 on logits in the tens, every sigmoid saturates
+// and the steps go astray.
 func fitPlatt(z []float64, y []bool) model.Platt {
+	var mean, sq float64
+	for _, v := range z {
+		mean += v
+	}
+	mean /= float64(max(len(z), 1))
+	for _, v := range z {
+		sq += (v - mean) * (v - mean)
+	}
+	sd := math.Sqrt(sq / float64(max(len(z), 1)))
+	if !(sd > 0) {
+		sd = 1
+	}
+	u := make([]float64, len(z))
+	for i, v := range z {
+		u[i] = (v - mean) / sd
+	}
+	pl := fitPlattStd(u, y)
+	if pl == (model.Platt{A: 1}) { // nothing fitted: the identity on z
+		return pl
+	}
+	return model.Platt{A: pl.A / sd, B: pl.B - pl.A*mean/sd}
+}
+
+// fitPlattStd is fitPlatt on standardised logits z.
+func fitPlattStd(z []float64, y []bool) model.Platt {
 	var pos, neg float64
 	for _, v := range y {
 		if v {

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"screend"
 	"screend/scoring/model"
 )
 
@@ -134,5 +135,89 @@ func TestFitCropWeighsDetail(t *testing.T) {
 	}
 	if c, _, _ := fitCrop(z, x, y, project, false); c != 0 {
 		t.Errorf("without detail: weight %v, want 0", c)
+	}
+}
+
+// TestIsotonic: violators are pooled into non-decreasing steps whose
+// values count one true and one false label more; no labels, no steps.
+func TestIsotonic(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		x    []float64
+		y    []bool
+		want model.Steps
+	}{
+		{"none", nil, nil, model.Steps{}},
+		{"increasing", []float64{0.6, 0.7}, []bool{false, true}, model.Steps{X: []float64{0.6, 0.7}, Y: []float64{1.0 / 3, 2.0 / 3}}},
+		{"violators pooled", []float64{0.9, 0.6, 0.7, 0.8}, []bool{false, false, true, true},
+			model.Steps{X: []float64{0.6, 0.9}, Y: []float64{1.0 / 3, 3.0 / 5}}},
+	} {
+		got := isotonic(c.x, c.y)
+		if len(got.X) != len(c.want.X) {
+			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
+			continue
+		}
+		for k := range got.X {
+			if math.Abs(got.X[k]-c.want.X[k]) > 1e-12 || math.Abs(got.Y[k]-c.want.Y[k]) > 1e-12 {
+				t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
+				break
+			}
+		}
+	}
+}
+
+// TestFitCropRightSeesTheCeiling: when a tenth of the pictures people
+// would crop are marked full-frame (no crop) and the box is right, a crop
+// call is right at most 90% of the time however sure P(crop) is; Platt
+// scaling would call the surest ones right almost always, CropRight does not.
+func TestFitCropRightSeesTheCeiling(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(5, 6))
+	prior := screend.BoxFromCenter(model.PriorCrop[0], model.PriorCrop[1], model.PriorCrop[2])
+	full := screend.Box{0, 0, 1, 1}
+	p := model.Params{CropPlatt: model.Platt{A: 1}}
+	var items []oof
+	for i := 0; i < 2000; i++ {
+		z := 4 * rng.NormFloat64()
+		e := &Example{Images: []model.Image{{Stage: 1}, {Stage: 2}}, Chosen: 1}
+		if rng.Float64() < 1/(1+math.Exp(-z)) {
+			e.Crop = &prior
+			if rng.Float64() < 0.1 {
+				e.Crop = &full
+			}
+		}
+		pc := model.PriorCrop
+		items = append(items, oof{ex: e, raw: model.Raw{CropLogits: []float32{0, float32(z)}, Boxes: [][3]float32{{}, {float32(pc[0]), float32(pc[1]), float32(pc[2])}}}})
+	}
+	s := fitCropRight(items, p, 0.5)
+	if top := s.Apply(0.999); top > 0.93 || top < 0.75 {
+		t.Errorf("P(crop right) of the surest crop calls %.3f, want 0.75-0.93: never above 0.9 but for noise (steps %+v)", top, s)
+	}
+	if low := s.Apply(0.5); low > s.Apply(0.999) || low > 0.8 {
+		t.Errorf("P(crop right) at P(crop) 0.5 %.3f, want below 0.8 and the surest calls'", low)
+	}
+}
+
+// TestFitPlattLargeLogits: logits far from 0 (a crop logit plus a heavily
+// weighted detail share), where every sigmoid saturates at a = 1, are
+// calibrated as well as logits near it.
+func TestFitPlattLargeLogits(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(7, 8))
+	var small, large []float64
+	var y []bool
+	for range 2000 {
+		u := 2 * rng.NormFloat64()
+		small = append(small, u)
+		large = append(large, 10*u+100)
+		y = append(y, rng.Float64() < 1/(1+math.Exp(-u)))
+	}
+	s, l := fitPlatt(small, y), fitPlatt(large, y)
+	if math.Abs(s.A-1) > 0.15 || math.Abs(s.B) > 0.15 {
+		t.Errorf("logits near 0: %+v, want about {A: 1, B: 0}", s)
+	}
+	if wa, wb := s.A/10, s.B-100*s.A/10; math.Abs(l.A-wa) > 1e-4 || math.Abs(l.B-wb) > 1e-2 {
+		t.Errorf("logits near 100: %+v, want {A: %.5f, B: %.4f} (the same calibration)", l, wa, wb)
 	}
 }

@@ -26,8 +26,11 @@
 //     the cross-entropy of the group's mean logit. The shipped networks are
 //     refit on all of these groups for the median of the folds' epochs.
 //  4. calibrate: on the out-of-fold outputs, the ranker's temperature,
-//     Platt scaling of the crop and reject logits, per-project crop offsets,
-//     how far to move boxes towards the prior crop, and the thresholds:
+//     Platt scaling of the crop and reject logits with the weight of the
+//     detail outside the usual frame (fitCrop), per-project crop offsets,
+//     the prior box's scale from that detail (fitFrameScale), how far to
+//     move boxes towards it (fitShrink), how often a crop call is right box
+//     included (fitCropRight, isotonic), and the thresholds:
 //     Certify certifies one threshold for all automatic decisions together
 //     by fixed-sequence testing (Wilson 95% upper bound at most the target)
 //     and drops kinds whose own error is above the target.

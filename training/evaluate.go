@@ -3,6 +3,7 @@ package training
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 
 	"screend"
@@ -121,6 +122,37 @@ type Metrics struct {
 	AutoByKind     map[screend.OutcomeKind]int `json:"auto_by_kind"`
 	// AutoErrorsByKind counts the wrong automatic decisions per kind.
 	AutoErrorsByKind map[screend.OutcomeKind]int `json:"auto_errors_by_kind"`
+	// MostConfidentError is, for each share of MostConfidentShares, the
+	// error rate among that share of the groups of two images or more
+	// with the highest confidence, decided alone or not: how well the
+	// confidence orders the groups, whatever the thresholds.
+	MostConfidentError []float64 `json:"most_confident_error"`
+}
+
+// MostConfidentShares are the shares of the most confident groups whose
+// error Metrics.MostConfidentError reports.
+var MostConfidentShares = []float64{0.1, 0.2, 0.3, 0.5}
+
+// mostConfidentError returns the error rate among each share of the
+// decisions with the highest confidence (0 for a share of none).
+func mostConfidentError(conf []float64, right []bool) []float64 {
+	idx := make([]int, len(conf))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return conf[idx[a]] > conf[idx[b]] })
+	out := make([]float64, len(MostConfidentShares))
+	for k, q := range MostConfidentShares {
+		n := int(math.Round(q * float64(len(idx))))
+		errs := 0
+		for _, i := range idx[:n] {
+			if !right[i] {
+				errs++
+			}
+		}
+		out[k] = ratio(errs, n)
+	}
+	return out
 }
 
 // evalItem is one held-out group with its calibrated and uncalibrated outcomes.
@@ -158,6 +190,8 @@ func evaluate(items []evalItem, iouMin float64) Metrics {
 	m.AutoByKind, m.AutoErrorsByKind = map[screend.OutcomeKind]int{}, map[screend.OutcomeKind]int{}
 	var selOK, anoOK, normOK, baseOK, baseAnoOK, baseNormOK, rejOK, cropOK, outOK int
 	var iouSum float64
+	var rankedConf []float64
+	var rankedRight []bool
 	conf, uconf, right := make([]float64, len(items)), make([]float64, len(items)), make([]bool, len(items))
 	pReject, rejected := make([]float64, len(items)), make([]bool, len(items))
 	for k, it := range items {
@@ -171,6 +205,9 @@ func evaluate(items []evalItem, iouMin float64) Metrics {
 		conf[k], uconf[k] = o.Confidence, it.unc.Confidence
 		if right[k] {
 			outOK++
+		}
+		if len(e.Images) >= 2 {
+			rankedConf, rankedRight = append(rankedConf, o.Confidence), append(rankedRight, right[k])
 		}
 		if o.Auto {
 			m.AutoDecided++
@@ -187,14 +224,14 @@ func evaluate(items []evalItem, iouMin float64) Metrics {
 		// crop-or-not and box are judged on the human's image, when known
 		if e.CropLabelled() {
 			m.CropLabelled++
-			if (it.p.CropProbability(e.Images, e.Chosen, it.raw.CropLogits[e.Chosen]) >= 0.5) == e.Cropped() {
+			if (it.p.CropProbability(it.raw.CropLogits[e.Chosen], it.p.Detail(e.Images)) >= 0.5) == e.Cropped() {
 				cropOK++
 			}
 		}
 		if e.Cropped() {
 			m.Cropped++
 			b := it.raw.Boxes[e.Chosen]
-			iouSum += it.p.CropBox(b).IoU(*e.Crop)
+			iouSum += it.p.CropBox(b, it.p.Detail(e.Images)).IoU(*e.Crop)
 		}
 		if len(e.Images) < 2 {
 			continue
@@ -244,6 +281,7 @@ func evaluate(items []evalItem, iouMin float64) Metrics {
 	m.Coverage = ratio(m.AutoDecided, m.Groups)
 	m.AutoErrorRate = ratio(m.AutoErrors, m.AutoDecided)
 	m.AutoErrorUpper = WilsonUpper(m.AutoErrors, m.AutoDecided)
+	m.MostConfidentError = mostConfidentError(rankedConf, rankedRight)
 	return m
 }
 

@@ -359,17 +359,26 @@ func (r *curveResult) Markdown() string {
 	fmt.Fprintf(&b, "# Learning curve\n\n`%s`\n\n", r.Command)
 	fmt.Fprintf(&b, "Machine: %s, %d cores, load %s at start, %s at end. Corpus: %d pictures in %d projects from %d photographs (%d test photographs); training pool %d groups, test %d groups (test photographs only).\n\n",
 		r.Machine.CPUModel, r.Machine.Cores, r.Machine.LoadAvg, r.LoadAfter, r.Manifest.Pictures, len(r.Manifest.Projects), len(r.Manifest.Photos), len(r.Manifest.TestPhotos), r.TrainPool, r.TestGroups)
-	b.WriteString("| embedder | reviewed | decided alone (test) | wrong among them | by kind (wrong) | thresholds | out-of-fold decided alone / wrong | selection (baseline) | anomalies | reject acc. (AUC) | crop-or-not | crop IoU | train s |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| embedder | reviewed | decided alone (test) | wrong among them | by kind (wrong) | thresholds | out-of-fold decided alone / wrong | selection (baseline) | anomalies | reject acc. (AUC) | crop-or-not | crop IoU | wrong among the most confident 10/20/30/50% (test) | train s |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range r.Points {
 		t, f := p.Test, p.OutOfFold
-		fmt.Fprintf(&b, "| %s | %d | %s (%d of %d) | %d (%s, upper %s) | %s | %s | %s / %d | %s (%s) | %s of %d | %s (%.2f) | %s | %.3f | %.0f |\n",
+		fmt.Fprintf(&b, "| %s | %d | %s (%d of %d) | %d (%s, upper %s) | %s | %s | %s / %d | %s (%s) | %s of %d | %s (%.2f) | %s | %.3f | %s | %.0f |\n",
 			p.Embedder, p.Reviewed, pct1(t.Coverage), t.AutoDecided, t.Groups, t.AutoErrors, pct1(t.AutoErrorRate), pct1(t.AutoErrorUpper),
 			kindWrong(t), thresholdText(p.Thresholds), pct1(f.Coverage), f.AutoErrors,
 			pct1(t.SelectionAccuracy), pct1(t.BaselineAccuracy), pct1(t.AnomalyAccuracy), t.Anomalies,
-			pct1(t.RejectAccuracy), t.RejectAUC, pct1(t.CropAccuracy), t.CropIoU, p.TrainSeconds)
+			pct1(t.RejectAccuracy), t.RejectAUC, pct1(t.CropAccuracy), t.CropIoU, mostConfidentText(t), p.TrainSeconds)
 	}
 	return b.String()
+}
+
+// mostConfidentText renders Metrics.MostConfidentError as "4.9 / 8.3 / 8.1 / 10.3%".
+func mostConfidentText(m training.Metrics) string {
+	parts := make([]string, len(m.MostConfidentError))
+	for i, e := range m.MostConfidentError {
+		parts[i] = fmt.Sprintf("%.1f", 100*e)
+	}
+	return strings.Join(parts, " / ") + "%"
 }
 
 func kindWrong(m training.Metrics) string {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
@@ -40,7 +41,8 @@ type harness struct {
 	work     string
 	inbox    string
 	adminURL string
-	dbName   string
+	me       owner
+	db       *benchDB
 	dbURL    string
 	env      []string
 
@@ -97,12 +99,23 @@ func newHarness(ctx context.Context, opts harnessOptions) (*harness, error) {
 	if base == "" {
 		return nil, usageError{"TEST_DATABASE_URL is not set (source var/env)"}
 	}
-	h := &harness{opts: opts}
-	var err error
-	h.work, err = os.MkdirTemp(opts.Work, "screend-bench-")
+	// What the harness does beside the run: sweeping what dead runs left.
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "harness")
+	me, err := self()
 	if err != nil {
 		return nil, err
 	}
+	sweepWorkDirs(opts.Work, me, alive, log)
+	h := &harness{opts: opts, me: me}
+	if h.work, err = makeWorkDir(opts.Work, "screend-bench-", me); err != nil {
+		return nil, err
+	}
+	started := false
+	defer func() {
+		if !started {
+			h.drop()
+		}
+	}()
 	h.inbox = filepath.Join(h.work, "inbox")
 	if err := os.MkdirAll(h.inbox, 0o755); err != nil {
 		return nil, err
@@ -117,12 +130,10 @@ func newHarness(ctx context.Context, opts harnessOptions) (*harness, error) {
 	if h.adminURL, err = withDatabase(base, "postgres"); err != nil {
 		return nil, err
 	}
-	h.dbName = "screend_bench_" + randomHex(6)
-	if err := h.createDB(ctx); err != nil {
-		os.RemoveAll(h.work)
+	if h.db, err = createBenchDB(ctx, h.adminURL, benchDBPrefix, templateDB, me, log); err != nil {
 		return nil, err
 	}
-	if h.dbURL, err = withDatabase(base, h.dbName); err != nil {
+	if h.dbURL, err = withDatabase(base, h.db.name); err != nil {
 		return nil, err
 	}
 	cfg := filepath.Join(h.work, "screend.toml")
@@ -137,6 +148,7 @@ func newHarness(ctx context.Context, opts harnessOptions) (*harness, error) {
 		"SCREEND_LOG_FORMAT=json",
 	}
 	h.env = append(h.env, opts.Env...)
+	started = true
 	return h, nil
 }
 
@@ -147,7 +159,11 @@ func screendBinary(ctx context.Context, given, work string) (bin string, cleanup
 	if given != "" {
 		return given, func() {}, nil
 	}
-	dir, err := os.MkdirTemp(work, "screend-bench-bin-")
+	me, err := self()
+	if err != nil {
+		return "", nil, err
+	}
+	dir, err := makeWorkDir(work, "screend-bench-bin-", me)
 	if err != nil {
 		return "", nil, err
 	}
@@ -181,32 +197,9 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// createDB clones the template, retrying while other sessions use it (on
-// a machine shared with test runs, a template free for the instant
-// CREATE DATABASE needs can take minutes).
-func (h *harness) createDB(ctx context.Context) error {
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		conn, err := connect(ctx, h.adminURL)
-		if err == nil {
-			_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{h.dbName}.Sanitize()+" TEMPLATE "+pgx.Identifier{templateDB}.Sanitize())
-			conn.Close(ctx)
-		}
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("create database %s from %s: %w", h.dbName, templateDB, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // Close stops every daemon, drops the database and removes the work
 // folder (unless kept).
 func (h *harness) Close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
 	h.mu.Lock()
 	ds := h.daemons
 	h.mu.Unlock()
@@ -214,19 +207,25 @@ func (h *harness) Close() {
 		d.Stop(30 * time.Second)
 	}
 	if h.opts.Keep {
-		fmt.Fprintf(os.Stderr, "kept %s and database %s\n", h.work, h.dbName)
+		err := h.db.Keep()
+		if err == nil {
+			err = markWorkDir(h.work, commentKept, h.me)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "screend-bench: %v\n", err)
+		}
+		fmt.Fprintf(os.Stderr, "kept %s and database %s\n", h.work, h.db.name)
 		return
 	}
-	for i := 0; i < 20; i++ {
-		conn, err := connect(ctx, h.adminURL)
-		if err == nil {
-			_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{h.dbName}.Sanitize()+" WITH (FORCE)")
-			conn.Close(ctx)
+	h.drop()
+}
+
+// drop drops the database (if made) and removes the work folder.
+func (h *harness) drop() {
+	if h.db != nil {
+		if err := h.db.Drop(); err != nil {
+			fmt.Fprintf(os.Stderr, "screend-bench: %v\n", err)
 		}
-		if err == nil {
-			break
-		}
-		time.Sleep(time.Second)
 	}
 	os.RemoveAll(h.work)
 }
@@ -272,7 +271,10 @@ func (h *harness) Start(extra ...string) (*daemonProc, error) {
 	cmd := exec.Command(h.bin, "--config", filepath.Join(h.work, "screend.toml"), "run")
 	cmd.Env = append(append(os.Environ(), h.env...), extra...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group (signals to the bench are not the daemon's),
+	// killed when the bench dies, even by SIGKILL: an orphan daemon would
+	// hold connections to the bench's database and use the machine.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start screend: %w", err)

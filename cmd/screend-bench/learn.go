@@ -377,11 +377,12 @@ func embedCorpus(ctx context.Context, dir string, files []string, emb embed.Embe
 			if err != nil {
 				return fmt.Errorf("embed corpus: %w", err)
 			}
-			img, info, err := imagefile.Open(p, 0)
+			img, info, err := imagefile.Open(gctx, p, 0, nil) // the corpus's PNGs: native pixels are Go's exactly
 			if err != nil {
 				return err
 			}
 			in, err := emb.Preprocess(img)
+			imagefile.Recycle(img)
 			if err != nil {
 				return fmt.Errorf("embed %s: %w", p, err)
 			}

@@ -8,12 +8,15 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"screend"
 	"screend/scoring/embed"
 	"screend/scoring/imagefile"
 	"screend/sql"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // HistoryReport is the outcome of `screend import images`.
@@ -37,7 +40,8 @@ type HistoryReport struct {
 
 // importImages is `screend import images [--json] ROOT...`: it embeds the
 // image files under each ROOT (each first-level folder a project, as in
-// the inbox) with the configured embedder where they lie, read-only, and
+// the inbox) with the configured embedder where they lie, read-only,
+// SCREEND_DECODE_WORKERS files at a time, and
 // stores their vectors in screend.history_images. Nothing is written into
 // a ROOT, no group is formed, nothing is moved or reviewed. It then reports
 // how many imported log decisions became training examples.
@@ -108,35 +112,61 @@ func importImages(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	progress := newProgress(e.stderr, newLogger(e.cfg.LogFormat, e.cfg.LogLevel, e.stderr), "import images", len(files))
+	limitGoMemory()
+	log := newLogger(e.cfg.LogFormat, e.cfg.LogLevel, e.stderr).With("component", "import")
+	if native, decoders := imagefile.NativeStatus(); !native {
+		log.Warn("a native decoder is unavailable; its format is decoded with Go's decoder", "why", decoders)
+	}
+	budget := imagefile.NewBudget(e.cfg.DecodeMemoryMB << 20) // refuses what the daemon refuses
+	progress := newProgress(e.stderr, log, "import images", len(files))
+	// Files are read, decoded and embedded SCREEND_DECODE_WORKERS at a
+	// time, as the daemon's decode workers do.
+	var mu sync.Mutex // guards rep
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.cfg.DecodeWorkers)
 	for _, f := range files {
-		progress.Add(1)
-		st, err := os.Stat(f.path)
-		if err != nil {
-			rep.Failed["stat"]++
-			continue
-		}
-		mtime := st.ModTime().Truncate(time.Microsecond) // PostgreSQL's precision
-		if k, ok := known[f.path]; ok && k.Size == st.Size() && k.ModTime.Equal(mtime) {
-			rep.Unchanged++
-			if k.Reason != "" {
-				rep.Failed[k.Reason]++
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
 			}
-			continue
-		}
-		h := sql.HistoryImage{Path: f.path, Project: f.project, FileName: filepath.Base(f.path),
-			Size: st.Size(), ModTime: mtime, Stage: screend.StageOf(filepath.Base(f.path))}
-		if err := embedFile(ctx, e, emb, &h); err != nil {
-			return err
-		}
-		if err := db.PutHistoryImage(ctx, embID, h); err != nil {
-			return err
-		}
-		if h.Reason != "" {
-			rep.Failed[h.Reason]++
-		} else {
-			rep.Embedded++
-		}
+			defer progress.Add(1)
+			st, err := os.Stat(f.path)
+			if err != nil {
+				mu.Lock()
+				rep.Failed["stat"]++
+				mu.Unlock()
+				return nil
+			}
+			mtime := st.ModTime().Truncate(time.Microsecond) // PostgreSQL's precision
+			if k, ok := known[f.path]; ok && k.Size == st.Size() && k.ModTime.Equal(mtime) {
+				mu.Lock()
+				rep.Unchanged++
+				if k.Reason != "" {
+					rep.Failed[k.Reason]++
+				}
+				mu.Unlock()
+				return nil
+			}
+			h := sql.HistoryImage{Path: f.path, Project: f.project, FileName: filepath.Base(f.path),
+				Size: st.Size(), ModTime: mtime, Stage: screend.StageOf(filepath.Base(f.path))}
+			if err := embedFile(gctx, e, emb, budget, &h); err != nil {
+				return err
+			}
+			if err := db.PutHistoryImage(gctx, embID, h); err != nil {
+				return err
+			}
+			mu.Lock()
+			if h.Reason != "" {
+				rep.Failed[h.Reason]++
+			} else {
+				rep.Embedded++
+			}
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	progress.Done()
 
@@ -157,16 +187,22 @@ func importImages(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// embedFile decodes and embeds h's file, or sets h.Reason when it cannot
-// be decoded; an error is returned only when the embedder fails.
-func embedFile(ctx context.Context, e env, emb embed.Embedder, h *sql.HistoryImage) error {
-	img, info, err := imagefile.Open(h.Path, e.cfg.MaxPixels)
+// embedFile decodes (as the daemon does: native decoders first, the
+// memory held from budget) and embeds h's file, or sets h.Reason when it
+// cannot be decoded; an error is returned only when the embedder fails or
+// ctx ends.
+func embedFile(ctx context.Context, e env, emb embed.Embedder, budget *imagefile.Budget, h *sql.HistoryImage) error {
+	img, info, err := imagefile.Open(ctx, h.Path, e.cfg.MaxPixels, budget)
 	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
 		h.Reason = imagefile.Reason(err)
 		return nil
 	}
 	h.Width, h.Height = info.Width, info.Height
 	in, err := emb.Preprocess(img)
+	imagefile.Recycle(img) // the embedder keeps no reference to it
 	if err != nil {
 		h.Reason = "preprocess: " + err.Error()
 		return nil

@@ -20,9 +20,7 @@ func runDaemon(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	log := newLogger(e.cfg.LogFormat, e.cfg.LogLevel, e.stderr)
-	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
-		debug.SetMemoryLimit(defaultGoMemoryLimit)
-	}
+	limitGoMemory()
 	if path := os.Getenv(traceEnv); path != "" {
 		stop, err := startTrace(path)
 		if err != nil {
@@ -61,14 +59,23 @@ func startTrace(path string) (stop func(), err error) {
 }
 
 // defaultGoMemoryLimit is the soft limit of Go's memory (GOMEMLIMIT, which
-// overrides it) for the daemon. Go's collector otherwise lets the heap
-// grow to twice what is live, and what is live during a burst is mostly
-// the decode workers' file and pixel buffers (about 90 MB for a 3072x3072
-// PNG): with an ONNX encoder's weights and activations beside it (445 MB
-// for the ViT-B/32-shaped model) the daemon would pass 1 GB. The limit is
-// soft: when more is live (larger images), Go exceeds it and collects more
-// often.
+// overrides it) for the daemon and the history import. Go's collector
+// otherwise lets the heap grow to twice what is live, and what is live
+// during a burst is mostly the decode workers' file and pixel buffers
+// (about 90 MB for a 3072x3072 PNG), kept for reuse in pools that only a
+// collection empties: with an ONNX encoder's weights and activations
+// beside it (445 MB for the ViT-B/32-shaped model) the daemon would pass
+// 1 GB, and `import images` of the issue-3 corpus peaked at 560-580 MB
+// instead of 160 MB with Go's decoders. The limit is soft: when more is
+// live (larger images), Go exceeds it and collects more often.
 const defaultGoMemoryLimit = 384 << 20
+
+// limitGoMemory sets defaultGoMemoryLimit unless GOMEMLIMIT is set.
+func limitGoMemory() {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(defaultGoMemoryLimit)
+	}
+}
 
 // openParts opens what running and training share: the database, ONNX
 // Runtime and the configured embedder; closeParts releases them.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"screend/scoring/imagefile"
 	"screend/sql"
 )
 
@@ -29,6 +30,9 @@ type Config struct {
 	CacheBytes, MemoryBytes int64
 	// MaxPixels is the largest image decoded for a thumbnail.
 	MaxPixels int64
+	// DecodeBudget holds the memory of thumbnail decodes, shared with the
+	// daemon's other decodes; nil bounds only their number.
+	DecodeBudget *imagefile.Budget
 }
 
 // Server is the review page.
@@ -56,7 +60,7 @@ func New(cfg Config, db *sql.DB, log *slog.Logger) (*Server, error) {
 	if s.guard, err = newGuard(cfg.Password); err != nil {
 		return nil, fmt.Errorf("review page: %w", err)
 	}
-	if s.thumbs, err = newThumbCache(cfg.CacheDir, cfg.MemoryBytes, cfg.CacheBytes, cfg.MaxPixels, log); err != nil {
+	if s.thumbs, err = newThumbCache(cfg.CacheDir, cfg.MemoryBytes, cfg.CacheBytes, cfg.MaxPixels, cfg.DecodeBudget, log); err != nil {
 		return nil, fmt.Errorf("review page: %w", err)
 	}
 	static, err := fs.Sub(staticFiles, "static")

@@ -35,6 +35,7 @@ const (
 type thumbCache struct {
 	dir       string
 	maxPixels int64
+	budget    *imagefile.Budget
 	log       *slog.Logger
 
 	mu       sync.Mutex
@@ -70,11 +71,11 @@ const decodeSlots = 2
 
 // newThumbCache opens the cache in dir, creating it, and accounts for the
 // thumbnails already there.
-func newThumbCache(dir string, memMax, diskMax, maxPixels int64, log *slog.Logger) (*thumbCache, error) {
+func newThumbCache(dir string, memMax, diskMax, maxPixels int64, budget *imagefile.Budget, log *slog.Logger) (*thumbCache, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create thumbnail cache %s: %w", dir, err)
 	}
-	c := &thumbCache{dir: dir, maxPixels: maxPixels, log: log, memMax: memMax, diskMax: diskMax,
+	c := &thumbCache{dir: dir, maxPixels: maxPixels, budget: budget, log: log, memMax: memMax, diskMax: diskMax,
 		mem: map[string]*list.Element{}, lru: list.New(), disk: map[string]diskEntry{},
 		flight: map[string]*flight{}, slots: make(chan struct{}, decodeSlots)}
 	entries, err := os.ReadDir(dir)
@@ -174,7 +175,7 @@ func (c *thumbCache) load(ctx context.Context, key, path string, side int, onDis
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	data, err := makeThumb(path, side, c.maxPixels)
+	data, err := makeThumb(ctx, path, side, c.maxPixels, c.budget)
 	<-c.slots
 	if err != nil {
 		return nil, err
@@ -251,16 +252,19 @@ func (c *thumbCache) evictDisk() {
 	}
 }
 
-// makeThumb decodes the image at path and returns it shrunk by a whole
+// makeThumb decodes the image at path (imagefile.Open: native decoders
+// first, its memory held from budget) and returns it shrunk by a whole
 // factor (box filter) to at most side pixels on its longer side, as JPEG.
-func makeThumb(path string, side int, maxPixels int64) ([]byte, error) {
-	img, _, err := imagefile.Open(path, maxPixels)
+func makeThumb(ctx context.Context, path string, side int, maxPixels int64, budget *imagefile.Budget) ([]byte, error) {
+	img, _, err := imagefile.Open(ctx, path, maxPixels, budget)
 	if err != nil {
 		return nil, fmt.Errorf("thumbnail of %s: %w", path, err)
 	}
 	small := shrink(img, side)
 	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, small, &jpeg.Options{Quality: 85}); err != nil {
+	err = jpeg.Encode(&buf, small, &jpeg.Options{Quality: 85})
+	imagefile.Recycle(img) // small is encoded; it may have shared img's pixels
+	if err != nil {
 		return nil, fmt.Errorf("encode thumbnail of %s: %w", path, err)
 	}
 	return buf.Bytes(), nil

@@ -19,6 +19,13 @@
 //     database. I/O errors of the underlying reader are passed through
 //     unclassified (Reason reports them as "read error").
 //
+// Files are decoded in one way by every caller (the daemon's decode
+// workers, thumbnails, crops, the history import): ReadFile checks the
+// header through a bounded reader (CheckHeader, which also refuses
+// implausible headers), takes the memory the decode needs from a Budget
+// and reads the file whole; File.Decode then decodes it with DecodeBytes,
+// native first. Open does both for callers that need nothing in between.
+//
 // The decoded image is returned exactly as the decoder produced it, without
 // a copy or a colour conversion: PNG gives *image.RGBA, *image.NRGBA,
 // *image.Gray, *image.Paletted or their 16-bit forms; JPEG and lossy WebP
@@ -106,7 +113,7 @@ func Reason(err error) string {
 	if err == nil {
 		return ""
 	}
-	for _, s := range []error{ErrEmpty, ErrNotImage, ErrTooLarge, ErrImplausible, ErrTruncated, ErrCorrupt, ErrUnsupported} {
+	for _, s := range []error{ErrUnreadable, ErrEmpty, ErrNotImage, ErrTooLarge, ErrImplausible, ErrTruncated, ErrCorrupt, ErrUnsupported} {
 		if errors.Is(err, s) {
 			return s.Error()
 		}
@@ -164,30 +171,19 @@ func isMagicPrefix(head []byte) bool {
 	return bytes.HasPrefix(head, riff) && (len(head) <= 8 || bytes.HasPrefix([]byte("WEBP"), head[8:]))
 }
 
-// Open decodes the image file at path, allowing at most maxPixels pixels
-// (DefaultMaxPixels if maxPixels <= 0). Errors are wrapped with the path.
-func Open(path string, maxPixels int64) (image.Image, Info, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, Info{}, err
-	}
-	defer f.Close()
-	img, info, err := decodeSeeker(f, maxPixels, true)
-	if err != nil {
-		return nil, info, fmt.Errorf("decode %s: %w", path, err)
-	}
-	return img, info, nil
-}
-
 // OpenInfo reads only the header of the image file at path and checks it
-// as Open would, without decoding the pixels.
+// as Open would (CheckHeader), without decoding the pixels.
 func OpenInfo(path string, maxPixels int64) (Info, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return Info{}, err
+		return Info{}, fmt.Errorf("read header %s: %w: %w", path, ErrUnreadable, err)
 	}
 	defer f.Close()
-	_, info, err := decodeSeeker(f, maxPixels, false)
+	st, err := f.Stat()
+	if err != nil {
+		return Info{}, fmt.Errorf("read header %s: %w: %w", path, ErrUnreadable, err)
+	}
+	info, err := CheckHeader(f, st.Size(), maxPixels)
 	if err != nil {
 		return info, fmt.Errorf("read header %s: %w", path, err)
 	}

@@ -2,6 +2,7 @@ package imagefile
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"flag"
@@ -299,7 +300,7 @@ func TestOpen(t *testing.T) {
 			if err := os.WriteFile(path, tt.data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			img, info, err := Open(path, 0)
+			img, info, err := Open(context.Background(), path, 0, nil)
 			if tt.want == nil {
 				if err != nil {
 					t.Fatalf("Open: %v", err)
@@ -335,8 +336,8 @@ func flipByte(data []byte, i int) []byte {
 
 func TestOpenMissing(t *testing.T) {
 	t.Parallel()
-	_, _, err := Open(filepath.Join(t.TempDir(), "nope.png"), 0)
-	if !errors.Is(err, os.ErrNotExist) || Reason(err) != "read error" {
+	_, _, err := Open(context.Background(), filepath.Join(t.TempDir(), "nope.png"), 0, nil)
+	if !errors.Is(err, os.ErrNotExist) || !errors.Is(err, ErrUnreadable) || Reason(err) != "unreadable" {
 		t.Fatalf("err %v, reason %q", err, Reason(err))
 	}
 }
@@ -361,12 +362,12 @@ func TestTooLargeAllocatesNothing(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	Open(path, 0) // warm the buffer pool
+	Open(context.Background(), path, 0, nil) // warm the buffer pool
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	const n = 20
 	for range n {
-		if _, _, err := Open(path, 0); !errors.Is(err, ErrTooLarge) {
+		if _, _, err := Open(context.Background(), path, 0, nil); !errors.Is(err, ErrTooLarge) {
 			t.Fatalf("err %v, want ErrTooLarge", err)
 		}
 		if _, _, err := DecodeBytes(data, 0); !errors.Is(err, ErrTooLarge) {
@@ -514,7 +515,7 @@ func BenchmarkOpenPNG2048(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := Open(path, 0); err != nil {
+		if _, _, err := Open(context.Background(), path, 0, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -82,21 +82,22 @@ func (p Params) Decide(group []Image, raw Raw) (Outcome, error) {
 	zr /= float64(n)
 	o.Chosen = best
 	o.PChoice = o.Probs[best]
-	o.PCrop = p.CropProbability(group, best, raw.CropLogits[best])
+	detail := p.Detail(group)
+	o.PCrop = p.CropProbability(raw.CropLogits[best], detail)
 	o.PReject = p.RejectPlatt.Apply(zr)
-	b := raw.Boxes[best]
-	o.Box = p.CropBox(b)
+	o.Box = p.CropBox(raw.Boxes[best], detail)
 
 	keep := 1 - o.PReject
-	cropF := o.PCrop
+	var cropF float64 // the crop factor of the confidence
 	switch {
 	case o.PReject >= 0.5:
 		o.Kind, o.Confidence = screend.OutcomeReject, o.PReject
 	case o.PCrop >= 0.5:
-		o.Kind, o.Confidence = screend.OutcomeCrop, keep*o.PChoice*o.PCrop
+		cropF = p.CropRight.Apply(o.PCrop)
+		o.Kind, o.Confidence = screend.OutcomeCrop, keep*o.PChoice*cropF
 	default:
-		o.Kind, o.Confidence = screend.OutcomeSelect, keep*o.PChoice*(1-o.PCrop)
 		cropF = 1 - o.PCrop
+		o.Kind, o.Confidence = screend.OutcomeSelect, keep*o.PChoice*cropF
 	}
 	o.Threshold = p.Thresholds.For(o.Kind)
 	if n == 1 {

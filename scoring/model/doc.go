@@ -36,25 +36,29 @@
 // # Confidence
 //
 // With T the ranker temperature, (a_r, b_r) and (a_c, b_c) the Platt
-// parameters, s the scores, i* = argmax s, z_r the group's pooled reject logit
-// and z_c the crop_logit of i*:
+// parameters, s the scores, i* = argmax s, z_r the group's pooled reject
+// logit, z_c the crop_logit of i*, d the share of the picture's detail
+// outside the frame people usually keep (Params.Detail), w its weight
+// (Params.CropDetail) and o the project's crop offset (Params.CropOffsets):
 //
 //	P_choice = softmax(s / T)[i*]             (1 for a group of one image)
 //	P_reject = sigmoid(a_r*z_r + b_r)
-//	P_crop   = sigmoid(a_c*z_c + b_c)
+//	P_crop   = sigmoid(a_c*(z_c + w*d) + b_c + o)
 //
 // The outcome is reject when P_reject >= 0.5, otherwise crop when
 // P_crop >= 0.5, otherwise select; its confidence is
 //
 //	reject: P_reject
-//	crop:   (1-P_reject) * P_choice * P_crop
+//	crop:   (1-P_reject) * P_choice * R(P_crop)
 //	select: (1-P_reject) * P_choice * (1-P_crop)
 //
 // that is P(keep/reject right) * P(choice right) * P(crop-or-not right),
-// treating the three as independent. The crop box is not part of the
-// probability; training accounts for it when it sets the crop threshold (an
-// automatic crop counts as wrong on held-out data unless its box overlaps the
-// human's with IoU >= Params.CropIoUMin).
+// treating the three as independent, where for a crop R (Params.CropRight,
+// isotonic on the out-of-fold crop calls) is the probability that the crop
+// is right box included: an automatic crop is wrong unless the human
+// cropped, to a box that overlaps the model's with IoU >= Params.CropIoUMin.
+// The box is the crop model's, moved Params.BoxShrink of the way towards
+// a prior box whose scale follows d (Params.Prior).
 //
 // A group is decided automatically (Outcome.Auto) only when its confidence
 // reaches the threshold of its kind and no flag was raised. Groups of one

@@ -69,6 +69,8 @@ func TestDetailOutsideFrame(t *testing.T) {
 		// a bottom cell keeps 0.72 of its width and 0.44 of its height
 		{"bottom", []float32{9, 9, 9, 9, 0, 0, 0, 0, 3, 4, 0, 5}, 1 - 0.72*0.44},
 		{"no detail", []float32{9, 9, 9, 9, 0, 0, 0, 0, 0, 0, 0, 0}, 0.5},
+		// regions count by their detail's magnitude, not its energy
+		{"magnitude", []float32{9, 9, 9, 9, 1, 0, 0, 0, 2, 0, 0, 0}, 1 - (0.72+2*0.72*0.44)/3},
 	} {
 		if got := DetailOutsideFrame(c.emb, grid); math.Abs(got-c.want) > 1e-6 {
 			t.Errorf("%s: detail outside the frame %v, want %v", c.name, got, c.want)
@@ -76,6 +78,44 @@ func TestDetailOutsideFrame(t *testing.T) {
 	}
 	if got := DetailOutsideFrame(make([]float32, 12), embed.Grid{}); got != 0.5 {
 		t.Errorf("no grid: %v, want 0.5", got)
+	}
+}
+
+// TestDetailAndPrior: the detail is measured on the group's lowest stage,
+// and the prior box's scale follows it when FrameScale is set, anchored at
+// the top and clamped to the picture.
+func TestDetailAndPrior(t *testing.T) {
+	t.Parallel()
+	grid := embed.Grid{Cols: 1, Rows: 2, Blocks: []embed.GridBlock{{Offset: 0, Width: 1, Detail: true}}}
+	p := Params{Grid: grid}
+	group := []Image{{Stage: 2, Embedding: []float32{1, 0}}, {Stage: 1, Embedding: []float32{0, 1}}}
+	if got, want := p.Detail(group), 1-0.72*0.44; math.Abs(got-want) > 1e-9 {
+		t.Errorf("detail %v, want %v (the stage-1 image's, all at the bottom)", got, want)
+	}
+	if got := p.Detail(nil); got != 0.5 {
+		t.Errorf("empty group: detail %v, want 0.5", got)
+	}
+	for _, c := range []struct {
+		name   string
+		scale  Linear
+		detail float64
+		want   [3]float64
+	}{
+		{"no line: PriorCrop", Linear{}, 0.9, PriorCrop},
+		{"tight for dull margins", Linear{A: 0.2, B: 1}, 0.3, [3]float64{0.5, 0.25, 0.5}},
+		{"clamped to the picture", Linear{A: 0.2, B: 1}, 0.95, [3]float64{0.5, 0.5, 1}},
+	} {
+		got := Params{FrameScale: c.scale}.Prior(c.detail)
+		for k := range got {
+			if math.Abs(got[k]-c.want[k]) > 1e-9 {
+				t.Errorf("%s: prior %v, want %v", c.name, got, c.want)
+				break
+			}
+		}
+	}
+	shrunk := Params{FrameScale: Linear{A: 0.2, B: 1}, BoxShrink: 1}.CropBox([3]float32{0.1, 0.9, 0.3}, 0.3)
+	if want := (screend.Box{0.25, 0, 0.75, 0.5}); shrunk != want {
+		t.Errorf("box shrunk to the prior %v, want %v", shrunk, want)
 	}
 }
 
@@ -182,6 +222,39 @@ func TestDecide(t *testing.T) {
 	o, _ = p.Decide(group, Raw{[]float32{0, 8}, []float32{0, -6}, box, []float32{-6, -6}})
 	if math.Abs(o.PChoice-sig(2)) > 1e-9 {
 		t.Errorf("P_choice at T=4: %v, want %v", o.PChoice, sig(2))
+	}
+	// A crop call's factor is CropRight of P(crop); a select's is 1-P(crop).
+	p = testParams()
+	p.CropRight = Steps{X: []float64{0.9, 1}, Y: []float64{0.3, 0.6}}
+	o, _ = p.Decide(group, Raw{[]float32{8, 0}, []float32{6, 6}, box, []float32{-6, -6}})
+	if want := (1 - sig(-6)) * sig(8) * 0.6; o.Kind != screend.OutcomeCrop || math.Abs(o.Confidence-want) > 1e-9 ||
+		!reflect.DeepEqual(o.Reasons, []screend.Reason{screend.ReasonCropUncertain}) {
+		t.Errorf("crop with CropRight: %s conf %v reasons %v, want crop %v crop_uncertain", o.Kind, o.Confidence, o.Reasons, want)
+	}
+	o, _ = p.Decide(group, Raw{[]float32{0, 8}, []float32{0, -6}, box, []float32{-6, -6}})
+	if want := (1 - sig(-6)) * sig(8) * (1 - sig(-6)); math.Abs(o.Confidence-want) > 1e-9 {
+		t.Errorf("select with CropRight: conf %v, want %v", o.Confidence, want)
+	}
+}
+
+// TestSteps: a step function holds its value up to each step's end and
+// the last one beyond; the zero one is the identity; Validate refuses one
+// that decreases.
+func TestSteps(t *testing.T) {
+	t.Parallel()
+	s := Steps{X: []float64{0.6, 0.8}, Y: []float64{0.5, 0.9}}
+	for _, c := range []struct{ x, want float64 }{{0.5, 0.5}, {0.6, 0.5}, {0.7, 0.9}, {0.8, 0.9}, {0.99, 0.9}} {
+		if got := s.Apply(c.x); got != c.want {
+			t.Errorf("Apply(%v) = %v, want %v", c.x, got, c.want)
+		}
+	}
+	if got := (Steps{}).Apply(0.7); got != 0.7 {
+		t.Errorf("zero Steps: Apply(0.7) = %v, want 0.7", got)
+	}
+	p := testParams()
+	p.CropRight = Steps{X: []float64{0.6, 0.8}, Y: []float64{0.9, 0.5}}
+	if err := p.Validate(); err == nil {
+		t.Error("a decreasing crop_right validated")
 	}
 }
 

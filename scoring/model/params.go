@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"screend"
@@ -113,15 +114,29 @@ type Params struct {
 	Temperature float64 `json:"temperature"`
 	// CropPlatt calibrates the crop model's crop_logit.
 	CropPlatt Platt `json:"crop_platt"`
-	// BoxShrink moves the crop model's box towards the prior crop
-	// (PriorCrop): 0 keeps the model's box, 1 is the prior; training sets
-	// it to what framed the out-of-fold crops best.
+	// BoxShrink moves the crop model's box towards the prior box (Prior):
+	// 0 keeps the model's box, 1 is the prior; training sets it to what
+	// framed the out-of-fold crops best.
 	BoxShrink float64 `json:"box_shrink,omitempty"`
-	// CropDetail weighs the share of the kept image's detail outside the
-	// frame people usually keep (DetailOutsideFrame) into the crop logit
-	// before CropPlatt (CropProbability): people crop away margins that
-	// hold little. 0 without a grid.
+	// FrameScale is the prior box's linear scale as a function of the
+	// group's detail outside the usual frame (Prior): people crop tighter
+	// the less the margins hold. Training fits it to the out-of-fold crops
+	// by least squares; zero: PriorCrop's scale whatever the detail.
+	FrameScale Linear `json:"frame_scale,omitzero"`
+	// CropDetail weighs the share of the picture's detail outside the
+	// frame people usually keep (Detail) into the crop logit before
+	// CropPlatt (CropProbability): people crop away margins that hold
+	// little. 0 without a grid.
 	CropDetail float64 `json:"crop_detail,omitempty"`
+	// CropRight maps the P(crop) of a crop call (at least 0.5) to the
+	// probability that the crop is right: the human cropped, to a box
+	// with IoU at least CropIoUMin with the model's. Platt scaling cannot
+	// say that no crop call is more than about 90% right (people mark
+	// some crops full-frame, that is no crop, whatever the picture, and
+	// frame some pictures far from the model's box); isotonic regression
+	// of the out-of-fold crop calls' rightness on their P(crop) can. The
+	// zero Steps leaves P(crop).
+	CropRight Steps `json:"crop_right,omitzero"`
 	// CropOffsets are added per project to CropPlatt.B (ForProject): whether
 	// to crop differs between projects (and the people who review them).
 	CropOffsets map[string]float64 `json:"crop_offsets,omitempty"`
@@ -169,24 +184,69 @@ type Readiness struct {
 // median), as (cx, cy, scale).
 var PriorCrop = [3]float64{0.5, 0.36, 0.72}
 
+// Steps is a non-decreasing step function: Y[k] for x up to X[k] (the
+// first such k), the last Y beyond the last X. The zero Steps is the
+// identity.
+type Steps struct {
+	X []float64 `json:"x"`
+	Y []float64 `json:"y"`
+}
+
+// Apply returns the function's value at x.
+func (s Steps) Apply(x float64) float64 {
+	if len(s.X) == 0 {
+		return x
+	}
+	k, _ := slices.BinarySearch(s.X, x)
+	return s.Y[min(k, len(s.Y)-1)]
+}
+
+// Linear is the line y = A + B*x.
+type Linear struct {
+	A float64 `json:"a"`
+	B float64 `json:"b"`
+}
+
+// Detail returns the share of a group's detail outside the frame people
+// usually keep (DetailOutsideFrame) in its lowest stage: the picture that
+// is kept, before upscaling adds artefacts of its own. It is 0.5 without
+// a grid.
+func (p Params) Detail(group []Image) float64 {
+	i := LowestStage(group)
+	if i < 0 {
+		return 0.5
+	}
+	return DetailOutsideFrame(group[i].Embedding, p.Grid)
+}
+
+// Prior returns the prior box (cx, cy, scale) of a picture whose detail
+// outside the usual frame is detail: PriorCrop, with the scale
+// FrameScale gives when set, top-anchored as PriorCrop is.
+func (p Params) Prior(detail float64) [3]float64 {
+	if p.FrameScale == (Linear{}) {
+		return PriorCrop
+	}
+	s := min(1, max(screend.MinScale, p.FrameScale.A+p.FrameScale.B*detail))
+	return [3]float64{PriorCrop[0], PriorCrop[1] * s / PriorCrop[2], s}
+}
+
 // CropBox returns the crop of a box output (cx, cy, scale) of the crop
-// model, moved BoxShrink of the way towards PriorCrop.
-func (p Params) CropBox(b [3]float32) screend.Box {
+// model for a picture whose detail outside the usual frame is detail,
+// moved BoxShrink of the way towards the prior box.
+func (p Params) CropBox(b [3]float32, detail float64) screend.Box {
+	prior := p.Prior(detail)
 	var c [3]float64
 	for k := range c {
-		c[k] = float64(b[k]) + p.BoxShrink*(PriorCrop[k]-float64(b[k]))
+		c[k] = float64(b[k]) + p.BoxShrink*(prior[k]-float64(b[k]))
 	}
 	return screend.BoxFromCenter(c[0], c[1], c[2])
 }
 
 // CropProbability returns the calibrated probability that the human crops
-// image i of group, whose crop logit is z.
-func (p Params) CropProbability(group []Image, i int, z float32) float64 {
-	x := float64(z)
-	if p.CropDetail != 0 {
-		x += p.CropDetail * DetailOutsideFrame(group[i].Embedding, p.Grid)
-	}
-	return p.CropPlatt.Apply(x)
+// the kept image of a group, from the crop model's logit z for it and the
+// group's Detail.
+func (p Params) CropProbability(z float32, detail float64) float64 {
+	return p.CropPlatt.Apply(float64(z) + p.CropDetail*detail)
 }
 
 // ForProject returns the parameters for a group of project: the crop
@@ -223,6 +283,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("grid %+v does not fit embeddings of %d values", p.Grid, p.EmbeddingDim)
 	case !(p.Temperature > 0) || math.IsInf(p.Temperature, 0):
 		return fmt.Errorf("temperature %v must be positive and finite", p.Temperature)
+	case len(p.CropRight.X) != len(p.CropRight.Y) || !slices.IsSorted(p.CropRight.X) || !slices.IsSorted(p.CropRight.Y):
+		return fmt.Errorf("crop_right %+v is not a non-decreasing step function", p.CropRight)
 	}
 	return nil
 }

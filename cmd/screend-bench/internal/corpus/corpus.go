@@ -222,7 +222,11 @@ func FindPhotos(dir string) ([]string, error) {
 }
 
 // loadPhoto decodes a photo and scales it so its short side is at most
-// maxPhotoShort.
+// maxPhotoShort. It uses Go's decoders, not imagefile's native ones: a
+// corpus must come out the same, bit for bit, from the same photographs
+// and seed on any machine, and libjpeg-turbo's IDCT differs from Go's by
+// one level in a few samples (the photographs are package files, not
+// untrusted input).
 func loadPhoto(path string) (*image.RGBA, error) {
 	f, err := os.Open(path)
 	if err != nil {
