@@ -20,7 +20,7 @@ const HeaderLimit = 4 << 20
 var ErrImplausible = errors.New("implausible header")
 
 // CheckHeader reads at most HeaderLimit bytes of r, a file of size bytes,
-// checks the header as Decode would (format, sides, maxPixels) and then
+// checks the header as decoding would (format, sides, maxPixels) and then
 // that the declared image is plausible for a file of that size. It reads
 // no pixel data, so the caller can budget the memory a decode takes
 // (Info.DecodeBytes) before reading the file whole. It does not depend on

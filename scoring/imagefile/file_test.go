@@ -60,14 +60,16 @@ func TestBudget(t *testing.T) {
 	if err := os.WriteFile(path, encodePNG(t, photo(256, 192, 4)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	info, err := OpenInfo(path, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	st, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	f, err := ReadFile(ctx, path, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := f.Info
+	f.Close()
 	cost := info.ReadDecodeBytes(st.Size())
 
 	if _, _, err := Open(ctx, path, 0, NewBudget(cost-1)); !errors.Is(err, ErrTooLarge) {

@@ -44,14 +44,13 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
-	"os"
 	"strings"
 	"sync"
 
 	"golang.org/x/image/webp"
 )
 
-// DefaultMaxPixels is a sensible pixel budget for Open and Decode (100 MP).
+// DefaultMaxPixels is a sensible pixel budget for ReadFile and DecodeBytes (100 MP).
 // A maxPixels argument of zero or less selects it. Decoding allocates about
 // 4 bytes per pixel (8 for 16-bit PNG, more for progressive JPEG), so the
 // budget bounds the memory one decode can take.
@@ -171,25 +170,6 @@ func isMagicPrefix(head []byte) bool {
 	return bytes.HasPrefix(head, riff) && (len(head) <= 8 || bytes.HasPrefix([]byte("WEBP"), head[8:]))
 }
 
-// OpenInfo reads only the header of the image file at path and checks it
-// as Open would (CheckHeader), without decoding the pixels.
-func OpenInfo(path string, maxPixels int64) (Info, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Info{}, fmt.Errorf("read header %s: %w: %w", path, ErrUnreadable, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return Info{}, fmt.Errorf("read header %s: %w: %w", path, ErrUnreadable, err)
-	}
-	info, err := CheckHeader(f, st.Size(), maxPixels)
-	if err != nil {
-		return info, fmt.Errorf("read header %s: %w", path, err)
-	}
-	return info, nil
-}
-
 // DecodeBytes decodes an image held in memory, allowing at most maxPixels
 // pixels (DefaultMaxPixels if maxPixels <= 0). PNGs, JPEGs and lossy
 // WebPs go through the native decoders where their libraries are
@@ -240,27 +220,6 @@ func decodeBytes(data []byte, maxPixels int64, allowNative bool) (image.Image, I
 		return nil, info, err
 	}
 	return img, info, nil
-}
-
-// Decode decodes an image from r, allowing at most maxPixels pixels
-// (DefaultMaxPixels if maxPixels <= 0). The image starts at r's current
-// position. If r is a working io.ReadSeeker, the header is read again after
-// the check instead of being kept in memory.
-func Decode(r io.Reader, maxPixels int64) (image.Image, Info, error) {
-	if rs, ok := r.(io.ReadSeeker); ok {
-		if _, err := rs.Seek(0, io.SeekCurrent); err == nil {
-			return decodeSeeker(rs, maxPixels, true)
-		}
-	}
-	src := &errReader{r: r}
-	br := getBufio(src)
-	defer putBufio(br)
-	info, err := checkHeader(br, src, maxPixels)
-	if err != nil {
-		return nil, info, err
-	}
-	// checkHeader read the header through a recorder; replay it.
-	return info.decode(io.MultiReader(bytes.NewReader(br.rec), br), br, src)
 }
 
 // bufReader is a bufio.Reader that can record what a header parser consumed.
