@@ -100,27 +100,7 @@ func TestONNXRealEncoder(t *testing.T) {
 			b.Set(x, y, color.RGBA{v, 30, 255 - v, 255})
 		}
 	}
-	var batch [][]float32
-	for _, img := range []image.Image{a, a2, b} {
-		in, err := e.Preprocess(img)
-		if err != nil {
-			t.Fatal(err)
-		}
-		batch = append(batch, in)
-	}
-	vs, err := e.Embed(context.Background(), batch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cos := func(x, y []float32) float64 {
-		var d, nx, ny float64
-		for i := range x {
-			d += float64(x[i]) * float64(y[i])
-			nx += float64(x[i]) * float64(x[i])
-			ny += float64(y[i]) * float64(y[i])
-		}
-		return d / math.Sqrt(nx*ny)
-	}
+	vs := embedImages(t, e, a, a2, b)
 	for i, v := range vs {
 		for _, x := range v {
 			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
@@ -128,7 +108,7 @@ func TestONNXRealEncoder(t *testing.T) {
 			}
 		}
 	}
-	same, other := cos(vs[0], vs[1]), cos(vs[0], vs[2])
+	same, other := cosine(vs[0], vs[1]), cosine(vs[0], vs[2])
 	t.Logf("cosine: resized copy %.3f, other picture %.3f", same, other)
 	if !(same > other+0.1) || same < 0.8 {
 		t.Errorf("cosine of a picture with its resized copy %.3f, with another picture %.3f", same, other)
@@ -175,33 +155,9 @@ func TestONNXRealEncoderViews(t *testing.T) {
 			}
 		}
 	}
-	embedAll := func(e *embed.ONNX, imgs ...image.Image) [][]float32 {
-		var batch [][]float32
-		for _, img := range imgs {
-			in, err := e.Preprocess(img)
-			if err != nil {
-				t.Fatal(err)
-			}
-			batch = append(batch, in)
-		}
-		vs, err := e.Embed(context.Background(), batch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return vs
-	}
-	cos := func(x, y []float32) float64 {
-		var d, nx, ny float64
-		for i := range x {
-			d += float64(x[i]) * float64(y[i])
-			nx += float64(x[i]) * float64(x[i])
-			ny += float64(y[i]) * float64(y[i])
-		}
-		return d / math.Sqrt(nx*ny)
-	}
-	vs := embedAll(e, clean, blotched)
-	ref := embedAll(plain, clean)
-	if c := cos(vs[0][:1280], ref[0]); c < 0.9999 {
+	vs := embedImages(t, e, clean, blotched)
+	ref := embedImages(t, plain, clean)
+	if c := cosine(vs[0][:1280], ref[0]); c < 0.9999 {
 		t.Errorf("the whole-picture view differs from the plain embedder's vector: cosine %.5f", c)
 	}
 	var norm float64
@@ -211,9 +167,38 @@ func TestONNXRealEncoderViews(t *testing.T) {
 	if math.Abs(norm-1) > 1e-4 {
 		t.Errorf("squared norm %.5f, want 1", norm)
 	}
-	whole, subject := 1-cos(vs[0][:1280], vs[1][:1280]), 1-cos(vs[0][1280:], vs[1][1280:])
+	whole, subject := 1-cosine(vs[0][:1280], vs[1][:1280]), 1-cosine(vs[0][1280:], vs[1][1280:])
 	t.Logf("cosine distance of the blotched picture: whole picture %.4f, subject frame %.4f", whole, subject)
 	if !(subject > whole) {
 		t.Errorf("the blotch moved the subject view (%.4f) no further than the whole picture's (%.4f)", subject, whole)
 	}
+}
+
+// embedImages preprocesses imgs and embeds them as one batch.
+func embedImages(t *testing.T, e *embed.ONNX, imgs ...image.Image) [][]float32 {
+	t.Helper()
+	var batch [][]float32
+	for _, img := range imgs {
+		in, err := e.Preprocess(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch = append(batch, in)
+	}
+	vs, err := e.Embed(context.Background(), batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vs
+}
+
+// cosine is the cosine of the angle between x and y.
+func cosine(x, y []float32) float64 {
+	var d, nx, ny float64
+	for i := range x {
+		d += float64(x[i]) * float64(y[i])
+		nx += float64(x[i]) * float64(x[i])
+		ny += float64(y[i]) * float64(y[i])
+	}
+	return d / math.Sqrt(nx*ny)
 }
