@@ -321,14 +321,20 @@ func fitFrameScale(items []oof, p model.Params) model.Linear {
 // on a tie): on pictures unlike its training data a box network can frame
 // worse than the prior.
 func fitShrink(items []oof, p model.Params) float64 {
+	var cropped []oof
+	var details []float64 // each cropped item's Detail, the same for every shrink
+	for _, it := range items {
+		if it.ex.Cropped() {
+			cropped = append(cropped, it)
+			details = append(details, p.Detail(it.ex.Images))
+		}
+	}
 	best, bestIoU := 0.0, -1.0
 	for k := 0; k <= 10; k++ {
 		p.BoxShrink = float64(k) / 10
 		var sum float64
-		for _, it := range items {
-			if it.ex.Cropped() {
-				sum += p.CropBox(it.raw.Boxes[it.ex.Chosen], p.Detail(it.ex.Images)).IoU(*it.ex.Crop)
-			}
+		for i, it := range cropped {
+			sum += p.CropBox(it.raw.Boxes[it.ex.Chosen], details[i]).IoU(*it.ex.Crop)
 		}
 		if sum > bestIoU+1e-9 {
 			best, bestIoU = p.BoxShrink, sum
