@@ -340,8 +340,13 @@ const ownerFile = ".screend-bench-owner"
 const workDirPattern = "screend-bench-*"
 
 // makeWorkDir makes a work folder under parent (the temporary folder if
-// "") named after pattern and owned by me.
+// "", made if missing) named after pattern and owned by me.
 func makeWorkDir(parent, pattern string, me owner) (string, error) {
+	if parent != "" {
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return "", fmt.Errorf("work folder: %w", err)
+		}
+	}
 	dir, err := os.MkdirTemp(parent, pattern)
 	if err != nil {
 		return "", err

@@ -276,7 +276,7 @@ func TestSweepWorkDirs(t *testing.T) {
 	running, _ := sleeper(t)
 	gone, stop := sleeper(t)
 	stop()
-	parent := t.TempDir()
+	parent := filepath.Join(t.TempDir(), "not", "yet") // makeWorkDir makes it
 	made := map[string]string{}
 	for name, content := range map[string]string{
 		"running": ownerComment(commentOwned, running),
