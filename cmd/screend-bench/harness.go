@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"screend/internal/procid"
 )
 
 // harnessOptions configure a harness.
@@ -41,7 +43,7 @@ type harness struct {
 	work     string
 	inbox    string
 	adminURL string
-	me       owner
+	me       procid.ID
 	db       *benchDB
 	dbURL    string
 	env      []string
@@ -104,11 +106,11 @@ func newHarness(ctx context.Context, opts harnessOptions) (*harness, error) {
 	}
 	// What the harness does beside the run: sweeping what dead runs left.
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "harness")
-	me, err := self()
+	me, err := procid.Self()
 	if err != nil {
 		return nil, err
 	}
-	sweepWorkDirs(opts.Work, me, alive, log)
+	sweepWorkDirs(opts.Work, me, procid.Alive, log)
 	h := &harness{opts: opts, me: me}
 	if h.work, err = makeWorkDir(opts.Work, "screend-bench-", me); err != nil {
 		return nil, err
@@ -163,7 +165,7 @@ func screendBinary(ctx context.Context, given, work string) (bin string, cleanup
 	if given != "" {
 		return given, func() {}, nil
 	}
-	me, err := self()
+	me, err := procid.Self()
 	if err != nil {
 		return "", nil, err
 	}
