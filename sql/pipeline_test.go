@@ -137,8 +137,19 @@ func TestStoreProcessedImages(t *testing.T) {
 	if err != nil || stored != 1 || dups != 1 {
 		t.Fatalf("store embeddings: %d stored, %d duplicates (%v); want 1, 1 (the image claimed by another instance skipped)", stored, dups, err)
 	}
-	if r := f.imageRow(first); r.State != "embedded" || r.ClaimedBy != nil {
-		t.Errorf("first image %+v, want embedded and unclaimed", r)
+	if r := f.imageRow(first); r.State != "embedded" || r.ClaimedBy != nil || r.Decodes != 0 {
+		t.Errorf("first image %+v, want embedded, unclaimed, its decode ended by the store", r)
+	}
+	// The pipeline counts decodes as ended a little later, in batches: the
+	// row whose store ended its decode already is left as it is.
+	var before, after string
+	f.scan(`SELECT xmin::text FROM screend.images WHERE image_id = $1`, []any{first}, &before)
+	if err := f.db.EndDecode(f.ctx, []int64{first}); err != nil {
+		t.Fatal(err)
+	}
+	f.scan(`SELECT xmin::text FROM screend.images WHERE image_id = $1`, []any{first}, &after)
+	if before != after {
+		t.Errorf("EndDecode wrote the row of an image whose decode its store had ended (xmin %s, then %s)", before, after)
 	}
 	if r := f.imageRow(dupe); r.State != "duplicate" || r.DuplicateOf == nil || *r.DuplicateOf != first {
 		t.Errorf("second image %+v, want a duplicate of %d", r, first)
@@ -181,8 +192,12 @@ func TestStoreProcessedImages(t *testing.T) {
 		t.Errorf("begin decode of the only holder of its content: duplicate of %d (%v), want none", dup, err)
 	}
 
+	f.exec(`UPDATE screend.images SET decodes = 1 WHERE image_id = $1`, lost)
 	if err := f.db.MarkDuplicate(f.ctx, a.ID, lost, first, sha); err != nil {
 		t.Fatal(err)
+	}
+	if r := f.imageRow(lost); r.Decodes != 0 {
+		t.Errorf("decodes of an image recorded as a duplicate %d, want 0 (its decode ended)", r.Decodes)
 	}
 	if err := f.db.DeferImage(f.ctx, a.ID, deferred, "project folder not there", time.Hour); err != nil {
 		t.Fatal(err)

@@ -177,6 +177,18 @@ func (r *Report) Markdown() string {
 				l.CPUPerImage, l.DecodeCPU, l.CPUVsDecode, l.DropDaemonCores, l.DropMachineCores, l.PeakRSSMB)
 		}
 	}
+	if len(r.Loads) > 0 && r.Loads[0].DropCPU != nil {
+		b.WriteString("\n| load (from the first byte copied) | CPU s/img: machine | daemon | PostgreSQL | bench (with cp, `screend status`) | other |\n|---|---|---|---|---|---|\n")
+		for _, l := range r.Loads {
+			if c := l.DropCPU; c != nil {
+				pg := "–"
+				if c.Postgres > 0 {
+					pg = fmt.Sprintf("%.4f", c.Postgres)
+				}
+				fmt.Fprintf(&b, "| %s %s | %.4f | %.4f | %s | %.4f | %.4f |\n", l.Mode, l.Embedder, c.Machine, c.Daemon, pg, c.Bench, c.Other)
+			}
+		}
+	}
 	if len(r.Faults) > 0 {
 		b.WriteString("\n| fault scenario | rounds | images | inventory | pending | planned moves | discovered | embeddings = embedded | max attempts | result |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, f := range r.Faults {
