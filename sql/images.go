@@ -186,10 +186,13 @@ type ClaimedImage struct {
 }
 
 // ClaimImages claims up to limit images waiting to be processed, skipping
-// rows other transactions hold and images claimed by live instances.
+// rows other transactions hold and images claimed by live instances. Its
+// commit does not wait for the disk (see recomputable): a claim lost in a
+// crash of PostgreSQL is made again.
 func (db *DB) ClaimImages(ctx context.Context, instance int32, limit int) ([]ClaimedImage, error) {
 	rows, err := db.pool.Query(ctx, `
 		UPDATE screend.images i SET claimed_by = $1, attempts = attempts + 1
+		FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
 		WHERE image_id IN (
 			SELECT image_id FROM screend.images
 			WHERE state = 'discovered' AND (retry_after IS NULL OR retry_after <= now())
@@ -313,9 +316,10 @@ type Embedded struct {
 // projects are locked for the transaction, so instances embedding the same
 // content at once still store it once. Images no longer claimed by
 // instance (the claim was lost and taken over) are skipped. It returns how
-// many vectors and how many duplicates were stored.
+// many vectors and how many duplicates were stored. The commit does not
+// wait for the disk (recomputable): the files are still in the inbox.
 func (db *DB) StoreEmbeddings(ctx context.Context, instance int32, embedderID int32, items []Embedded) (stored, duplicates int, err error) {
-	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginTxFunc(ctx, db.pool, recomputable, func(tx pgx.Tx) error {
 		projects := map[int64]bool{}
 		for _, it := range items {
 			projects[it.ProjectID] = true

@@ -1,13 +1,17 @@
 package sql_test
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"screend"
 	"screend/sql"
+	"screend/sql/sqltest"
 )
 
 // The pipeline's verbs on images, in the order it uses them: claim,
@@ -265,5 +269,38 @@ func TestEmbedders(t *testing.T) {
 	}
 	if r := f.imageRow(both); r.State != "embedded" {
 		t.Errorf("image with both vectors: %s, want embedded", r.State)
+	}
+}
+
+// TestRecomputableCommitsDoNotWait: a transaction begun with Recomputable
+// commits without waiting for the disk, and only that transaction.
+func TestRecomputableCommitsDoNotWait(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	conn, err := sqltest.Pool(f.db).Acquire(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	setting := func(q interface {
+		QueryRow(context.Context, string, ...any) pgx.Row
+	}) string {
+		t.Helper()
+		var v string
+		if err := q.QueryRow(f.ctx, `SHOW synchronous_commit`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	var inside string
+	err = pgx.BeginTxFunc(f.ctx, conn, sql.Recomputable, func(tx pgx.Tx) error {
+		inside = setting(tx)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := setting(conn); inside != "off" || after != "on" {
+		t.Errorf("synchronous_commit %q in a recomputable transaction and %q after it, want off and on", inside, after)
 	}
 }
