@@ -209,7 +209,7 @@ func parseAuto(dst *int, v string) error {
 }
 
 // MaxAutoLanes bounds the inference lanes chosen automatically: every
-// running lane holds its own activations (about 60 MB for a
+// running lane holds its own activations (about 40 MB for a
 // ViT-B/32-shaped encoder with runs of 8), so a machine with more cores
 // gets more threads per lane instead of more lanes.
 const MaxAutoLanes = 4
