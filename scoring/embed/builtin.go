@@ -2,6 +2,7 @@ package embed
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -451,8 +452,8 @@ func (p *pixels) lumaRow(x, y int, out []float32) {
 		row := p.pix[y*p.stride+4*x:]
 		row = row[:4*len(out)]
 		for i := range out {
-			px := row[4*i : 4*i+3 : 4*i+3]
-			out[i] = lumaR*float32(px[0]) + lumaG*float32(px[1]) + lumaB*float32(px[2])
+			px := binary.LittleEndian.Uint32(row[4*i:])
+			out[i] = lumaR*float32(uint8(px)) + lumaG*float32(uint8(px>>8)) + lumaB*float32(uint8(px>>16))
 		}
 	case p.bpp == 1:
 		row := p.pix[y*p.stride+x:]
@@ -518,7 +519,7 @@ func newThumb(p *pixels, s *scratch) *thumb {
 	if p.bpp == 4 {
 		// The common case (PNG), read in place.
 		for j, y := range ys {
-			sampleRGBA(p.pix[y*p.stride:], xs, xcount, sums[3*t.w*int(yrow[j]):][:3*t.w], &hists)
+			sampleRGBA(p.pix[y*p.stride:], xs, xcount, step, sums[3*t.w*int(yrow[j]):][:3*t.w], &hists)
 		}
 	} else {
 		rgb := make([]uint8, 3*len(xs))
@@ -582,14 +583,15 @@ func luma8(r, g, b uint8) uint8 {
 
 // sampleRGBA adds the R, G, B of the samples xs of one row of 4-byte
 // pixels to the thumbnail row acc (xcount[c] consecutive samples for
-// column c) and counts their luma in hists.
-func sampleRGBA(row []uint8, xs []int, xcount []int, acc []uint32, hists *[4][256]int32) {
+// column c, step apart) and counts their luma in hists. Each pixel is
+// loaded as one 32-bit word.
+func sampleRGBA(row []uint8, xs []int, xcount []int, step int, acc []uint32, hists *[4][256]int32) {
 	k := 0
 	for c, n := range xcount {
 		var sr, sg, sb uint32
-		for _, x := range xs[k : k+n] {
-			px := row[4*x : 4*x+3 : 4*x+3]
-			r, g, b := px[0], px[1], px[2]
+		for x := xs[k]; n > 0; n, x = n-1, x+step {
+			px := binary.LittleEndian.Uint32(row[4*x:])
+			r, g, b := uint8(px), uint8(px>>8), uint8(px>>16)
 			sr += uint32(r)
 			sg += uint32(g)
 			sb += uint32(b)
