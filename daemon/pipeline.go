@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -41,11 +42,21 @@ type pipeline struct {
 	// budget is the decode memory (DecodeMemoryMB) the workers share with
 	// thumbnails and crops.
 	budget *imagefile.Budget
+	// inflight counts the images claimed and not yet handed to writeBatch,
+	// so that the writer knows whether more are on their way.
+	inflight atomic.Int64
 }
 
 // claimPoll is how often an idle pipeline looks for work other instances
 // recorded or released.
 const claimPoll = 2 * time.Second
+
+// gatherFor is how long the writer and the decode counter wait for more
+// images before they write what they hold, unless they hold BatchSize
+// images or (the writer) every image in flight. In a burst each
+// transaction then carries about BatchSize images instead of one or two:
+// PostgreSQL's CPU per statement and per commit is paid once per batch.
+const gatherFor = 250 * time.Millisecond
 
 // job is one claimed image on its way through the pipeline.
 type job struct {
@@ -85,7 +96,7 @@ func (p *pipeline) Run(ctx context.Context) error {
 	claimCtx, stopClaim := context.WithCancel(ctx)
 	defer stopClaim()
 	var wg sync.WaitGroup
-	errs := make(chan error, 4)
+	errs := make(chan error, 2+embed.Lanes(p.embedder))
 	wg.Go(func() {
 		defer close(jobs)
 		errs <- p.claim(claimCtx, jobs)
@@ -109,14 +120,22 @@ func (p *pipeline) Run(ctx context.Context) error {
 	wg.Go(func() {
 		p.endDecodes(drain, ended)
 	})
+	// As many batches are embedded at once as the embedder has lanes (an
+	// ONNX encoder runs them side by side on one session).
+	var lanes sync.WaitGroup
+	for range embed.Lanes(p.embedder) {
+		lanes.Go(func() {
+			errs <- p.infer(drain, decoded, embedded)
+			// After a failure, the workers finish what was claimed and
+			// their output is dropped: the images stay claimed.
+			stopClaim()
+			for range decoded {
+			}
+		})
+	}
 	wg.Go(func() {
-		defer close(embedded)
-		errs <- p.infer(drain, decoded, embedded)
-		// After a failure, the workers finish what was claimed and their
-		// output is dropped: the images stay claimed.
-		stopClaim()
-		for range decoded {
-		}
+		lanes.Wait()
+		close(embedded)
 	})
 	wg.Go(func() {
 		errs <- p.write(drain, embedded)
@@ -141,6 +160,7 @@ func (p *pipeline) claim(ctx context.Context, jobs chan<- *job) error {
 			}
 			return false
 		}
+		p.inflight.Add(int64(len(claimed)))
 		for _, c := range claimed {
 			jobs <- &job{img: c, claimer: me, start: time.Now()}
 		}
@@ -226,13 +246,27 @@ func (p *pipeline) decode(ctx context.Context, j *job) bool {
 }
 
 // endDecodes counts the decodes of the images it receives as finished,
-// all those waiting in one statement, off the decode workers' path.
+// off the decode workers' path, in one statement per batch: it gathers
+// ids for up to gatherFor (or BatchSize ids) first. A daemon that dies in
+// that time counts those decodes as unfinished, as if it had died while
+// decoding; storing an image's outcome ends its decode too.
 func (p *pipeline) endDecodes(ctx context.Context, ended <-chan int64) {
 	for id := range ended {
 		ids := []int64{id}
-		for len(ended) > 0 { // the only receiver: these do not block
-			ids = append(ids, <-ended)
+		timer := time.NewTimer(gatherFor)
+	fill:
+		for len(ids) < p.cfg.BatchSize {
+			select {
+			case id, ok := <-ended:
+				if !ok {
+					break fill
+				}
+				ids = append(ids, id)
+			case <-timer.C:
+				break fill
+			}
 		}
+		timer.Stop()
 		if err := p.db.EndDecode(ctx, ids); err != nil && ctx.Err() == nil {
 			p.log.Warn("end decode", "images", len(ids), "err", err)
 		}
@@ -398,29 +432,21 @@ func (p *pipeline) infer(ctx context.Context, in <-chan *job, out chan<- []*job)
 }
 
 // write stores the outcome of each batch: embeddings with one COPY,
-// duplicates, and quarantines (journaled moves into __quarantine). A batch
-// that cannot be stored (the database restarting, say) is released to be
-// processed again; if even that fails, the claims lapse when the instance
+// duplicates, and quarantines (journaled moves into __quarantine). It
+// gathers up to BatchSize images per transaction, waiting up to gatherFor for
+// more unless every image in flight is in hand. A batch that cannot be
+// stored (the database restarting, say) is released to be processed
+// again; if even that fails, the claims lapse when the instance
 // re-registers.
 func (p *pipeline) write(ctx context.Context, in <-chan []*job) error {
 	for batch := range in {
 		if ctx.Err() != nil {
+			p.inflight.Add(-int64(len(batch)))
 			continue // the drain timed out: the images stay claimed
 		}
-		// Whatever else is ready goes into the same transaction.
-		for more := true; more && len(batch) < p.cfg.BatchSize; {
-			select {
-			case next, ok := <-in:
-				if !ok {
-					more = false
-					break
-				}
-				batch = append(batch, next...)
-			default:
-				more = false
-			}
-		}
+		batch = p.gather(batch, in, gatherFor)
 		err := p.writeBatch(ctx, batch)
+		p.inflight.Add(-int64(len(batch)))
 		if err == nil {
 			continue
 		}
@@ -436,6 +462,25 @@ func (p *pipeline) write(ctx context.Context, in <-chan []*job) error {
 		}
 	}
 	return nil
+}
+
+// gather adds to batch what arrives on in until it holds BatchSize images
+// or every image in flight, wait has passed, or in is closed.
+func (p *pipeline) gather(batch []*job, in <-chan []*job, wait time.Duration) []*job {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for len(batch) < p.cfg.BatchSize && int64(len(batch)) < p.inflight.Load() {
+		select {
+		case next, ok := <-in:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, next...)
+		case <-timer.C:
+			return batch
+		}
+	}
+	return batch
 }
 
 func (p *pipeline) writeBatch(ctx context.Context, batch []*job) error {

@@ -27,11 +27,12 @@ type ClaimedGroup struct {
 // first, whose images are all processed (images being embedded again after
 // an embedder switch are waited for). A group already claimed by instance
 // (its score was not stored) or by an instance that is gone is claimed
-// again; the claim ends when StoreScore stores the group's score.
+// again; the claim ends when StoreScore stores the group's score. Its
+// commit does not wait for the disk (see recomputable).
 func (db *DB) ClaimClosedGroups(ctx context.Context, instance int32, limit int) ([]ClaimedGroup, error) {
 	rows, err := db.pool.Query(ctx, `
 		UPDATE screend.groups g SET claimed_by = $1
-		FROM screend.projects p
+		FROM screend.projects p, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
 		WHERE p.project_id = g.project_id AND g.group_id IN (
 			SELECT c.group_id FROM screend.groups c
 			WHERE c.state = 'closed'
@@ -86,23 +87,20 @@ type ClosedGroup struct {
 }
 
 // LoadClosedGroup reads a claimed group's images, with their embeddings by
-// embedder, and whether it conflicts with a group already decided.
+// embedder, and whether it conflicts with a group already decided, in one
+// query.
 func (db *DB) LoadClosedGroup(ctx context.Context, g ClaimedGroup, embedderID int32) (ClosedGroup, error) {
 	out := ClosedGroup{ClaimedGroup: g}
-	err := db.pool.QueryRow(ctx, `
-		SELECT EXISTS (
-			SELECT 1 FROM screend.group_images gi
-			JOIN screend.images i USING (image_id)
-			JOIN screend.images other ON other.project_id = i.project_id AND other.sha256 = i.sha256
-				AND other.image_id <> i.image_id
-			JOIN screend.group_images ogi ON ogi.image_id = other.image_id AND ogi.group_id <> gi.group_id
-			JOIN screend.groups og ON og.group_id = ogi.group_id AND og.state IN ('decided', 'applying', 'applied', 'failed')
-			WHERE gi.group_id = $1)`, g.ID).Scan(&out.Conflict)
-	if err != nil {
-		return out, fmt.Errorf("look for conflicts of group %d: %w", g.ID, err)
-	}
 	rows, err := db.pool.Query(ctx, `
-		SELECT i.image_id, screend.fs_path(i.path, i.path_raw), i.rel_path, i.stage, coalesce(o.width, 0), coalesce(o.height, 0), e.embedding
+		SELECT i.image_id, screend.fs_path(i.path, i.path_raw), i.rel_path, i.stage, coalesce(o.width, 0), coalesce(o.height, 0), e.embedding,
+			EXISTS (
+				SELECT 1 FROM screend.group_images cgi
+				JOIN screend.images ci USING (image_id)
+				JOIN screend.images other ON other.project_id = ci.project_id AND other.sha256 = ci.sha256
+					AND other.image_id <> ci.image_id
+				JOIN screend.group_images ogi ON ogi.image_id = other.image_id AND ogi.group_id <> cgi.group_id
+				JOIN screend.groups og ON og.group_id = ogi.group_id AND og.state IN ('decided', 'applying', 'applied', 'failed')
+				WHERE cgi.group_id = $1)
 		FROM screend.group_images gi
 		JOIN screend.images i USING (image_id)
 		JOIN screend.images o ON o.image_id = coalesce(i.duplicate_of, i.image_id)
@@ -116,7 +114,7 @@ func (db *DB) LoadClosedGroup(ctx context.Context, g ClaimedGroup, embedderID in
 		var im GroupImage
 		var v *pgvector.Vector
 		var path []byte
-		err := r.Scan(&im.ID, &path, &im.RelPath, &im.Stage, &im.Width, &im.Height, &v)
+		err := r.Scan(&im.ID, &path, &im.RelPath, &im.Stage, &im.Width, &im.Height, &v, &out.Conflict)
 		im.Path = string(path)
 		if v != nil {
 			im.Embedding = v.Slice()
@@ -175,10 +173,14 @@ type Score struct {
 }
 
 // StoreScore records the score of a group claimed by instance and ends the
-// claim, in one transaction: the suggestion on the group, the images'
-// scores, and for a decided group its decision. It returns false, storing
-// nothing, when the group is no longer closed and claimed by instance (a
-// human resolved it, or the claim was lost and taken over).
+// claim, in one statement (so one transaction and one round trip): the
+// suggestion on the group, the images' scores, and for a decided group
+// its decision. It returns false, storing nothing, when the group is no
+// longer closed and claimed by instance (a human resolved it, or the claim
+// was lost and taken over). Its commit does not wait for the disk (see
+// recomputable): a score lost in a crash of PostgreSQL is made again, and
+// the journal of a decided group's moves, whose commit waits, makes the
+// decision durable before any file moves.
 func (db *DB) StoreScore(ctx context.Context, instance int32, groupID int64, s Score) (bool, error) {
 	var modelID, chosen *int64
 	if s.ModelID != 0 {
@@ -196,31 +198,31 @@ func (db *DB) StoreScore(ctx context.Context, instance int32, groupID int64, s S
 	if reasons == nil {
 		reasons = []screend.Reason{}
 	}
-	stored := false
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
+	ids := make([]int64, 0, len(s.Scores))
+	scores := make([]float32, 0, len(s.Scores))
+	for id, score := range s.Scores {
+		ids, scores = append(ids, id), append(scores, score)
+	}
+	var stored bool
+	err := db.pool.QueryRow(ctx, `
+		WITH g AS (
 			UPDATE screend.groups SET state = $3, suggested_outcome = $4, suggested_image_id = $5,
 				suggested_crop = $6, confidence = $7, model_id = $8, reasons = $9,
 				flagged_at = CASE WHEN $3 = 'flagged' THEN now() END, claimed_by = NULL
-			WHERE group_id = $1 AND state = 'closed' AND claimed_by = $2`,
-			groupID, instance, s.State, outcome, chosen, s.Crop, confidence, modelID, reasons)
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
-		}
-		stored = true
-		batch := &pgx.Batch{}
-		for id, score := range s.Scores {
-			batch.Queue(`UPDATE screend.group_images SET score = $3 WHERE group_id = $1 AND image_id = $2`, groupID, id, score)
-		}
-		if s.State == screend.GroupDecided {
-			batch.Queue(`
-				INSERT INTO screend.decisions (group_id, outcome, chosen_image_id, crop, automatic, decided_by,
-					suggested_outcome, suggested_image_id, suggested_crop, confidence, model_id, reasons)
-				VALUES ($1, $2, $3, $4, true, 'screend', $2, $3, $4, $5, $6, $7)`,
-				groupID, s.Outcome, chosen, s.Crop, s.Confidence, modelID, reasons)
-		}
-		return tx.SendBatch(ctx, batch).Close()
-	})
+			FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
+			WHERE group_id = $1 AND state = 'closed' AND claimed_by = $2
+			RETURNING group_id),
+		scores AS (
+			UPDATE screend.group_images gi SET score = u.score
+			FROM g, unnest($10::bigint[], $11::real[]) AS u(image_id, score)
+			WHERE gi.group_id = g.group_id AND gi.image_id = u.image_id),
+		decision AS (
+			INSERT INTO screend.decisions (group_id, outcome, chosen_image_id, crop, automatic, decided_by,
+				suggested_outcome, suggested_image_id, suggested_crop, confidence, model_id, reasons)
+			SELECT group_id, $4, $5, $6, true, 'screend', $4, $5, $6, $7, $8, $9
+			FROM g WHERE $3 = 'decided')
+		SELECT EXISTS (SELECT FROM g)`,
+		groupID, instance, s.State, outcome, chosen, s.Crop, confidence, modelID, reasons, ids, scores).Scan(&stored)
 	if err != nil {
 		return false, fmt.Errorf("store score of group %d: %w", groupID, err)
 	}

@@ -51,6 +51,19 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	return &DB{pool: pool}, nil
 }
 
+// recomputable begins a transaction whose commit does not wait for the
+// write-ahead log to reach the disk (synchronous_commit off for it alone).
+// It is for rows the daemon can make again from what is on disk and in
+// the database: vectors, groups, scores and claims. Should PostgreSQL
+// itself crash, the last fraction of a second of such commits may be lost:
+// the images are then embedded again, the projects regrouped, the groups
+// scored again. Nothing durable can rest on a lost one: the log is written
+// in order, so a later commit that waits (recording files, journaling a
+// move, a human decision) makes every commit before it durable too.
+// Recording files, the journal of moves and take-backs keep waiting.
+// Visibility is not affected: other sessions see such a commit at once.
+var recomputable = pgx.TxOptions{BeginQuery: "BEGIN; SET LOCAL synchronous_commit = off"}
+
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.pool.Ping(ctx); err != nil {

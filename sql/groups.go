@@ -29,10 +29,11 @@ type projectImage struct {
 // project's lock: the project's images in no closed group (discovered,
 // embedded or duplicate) in discovery order, and how long it has been
 // quiet. Groups that stay the same keep their id. It returns how many
-// groups it closed.
+// groups it closed. The commit does not wait for the disk (recomputable):
+// groups lost in a crash of PostgreSQL are formed again.
 func (db *DB) Regroup(ctx context.Context, projectID int64, settle time.Duration) (int, error) {
 	closed := 0
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginTxFunc(ctx, db.pool, recomputable, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2::int)`, int32(screend.LockProject), projectID); err != nil {
 			return err
 		}

@@ -186,10 +186,13 @@ type ClaimedImage struct {
 }
 
 // ClaimImages claims up to limit images waiting to be processed, skipping
-// rows other transactions hold and images claimed by live instances.
+// rows other transactions hold and images claimed by live instances. Its
+// commit does not wait for the disk (see recomputable): a claim lost in a
+// crash of PostgreSQL is made again.
 func (db *DB) ClaimImages(ctx context.Context, instance int32, limit int) ([]ClaimedImage, error) {
 	rows, err := db.pool.Query(ctx, `
 		UPDATE screend.images i SET claimed_by = $1, attempts = attempts + 1
+		FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
 		WHERE image_id IN (
 			SELECT image_id FROM screend.images
 			WHERE state = 'discovered' AND (retry_after IS NULL OR retry_after <= now())
@@ -255,13 +258,15 @@ func (db *DB) BeginDecode(ctx context.Context, id, projectID int64, sha []byte) 
 }
 
 // EndDecode counts the decodes of images as finished (see BeginDecode):
-// whatever happens to them next, their decoder did not crash. Like
+// whatever happens to them next, their decoder did not crash. Storing an
+// image's outcome (StoreEmbeddings, MarkDuplicate, MarkGone, a quarantine)
+// counts it as finished too, and then EndDecode leaves the row alone. Like
 // BeginDecode's, its commit does not wait for the disk.
 func (db *DB) EndDecode(ctx context.Context, ids []int64) error {
 	_, err := db.pool.Exec(ctx, `
 		UPDATE screend.images SET decodes = 0
 		FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
-		WHERE image_id = ANY($1)`, ids)
+		WHERE image_id = ANY($1) AND decodes > 0`, ids)
 	if err != nil {
 		return fmt.Errorf("end decode of %d images: %w", len(ids), err)
 	}
@@ -311,9 +316,10 @@ type Embedded struct {
 // projects are locked for the transaction, so instances embedding the same
 // content at once still store it once. Images no longer claimed by
 // instance (the claim was lost and taken over) are skipped. It returns how
-// many vectors and how many duplicates were stored.
+// many vectors and how many duplicates were stored. The commit does not
+// wait for the disk (recomputable): the files are still in the inbox.
 func (db *DB) StoreEmbeddings(ctx context.Context, instance int32, embedderID int32, items []Embedded) (stored, duplicates int, err error) {
-	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginTxFunc(ctx, db.pool, recomputable, func(tx pgx.Tx) error {
 		projects := map[int64]bool{}
 		for _, it := range items {
 			projects[it.ProjectID] = true
@@ -377,7 +383,7 @@ func (db *DB) StoreEmbeddings(ctx context.Context, instance int32, embedderID in
 		}
 		rows, err = tx.Query(ctx, `
 			UPDATE screend.images i SET state = 'embedded', reason = NULL, sha256 = u.sha256, format = u.format,
-				width = u.width, height = u.height, processed_at = now(), claimed_by = NULL
+				width = u.width, height = u.height, processed_at = now(), claimed_by = NULL, decodes = 0
 			FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::int[], $5::int[])
 				AS u(image_id, sha256, format, width, height)
 			WHERE i.image_id = u.image_id AND i.claimed_by = $6 AND i.state = 'discovered'
@@ -440,7 +446,7 @@ type execer interface {
 func markDuplicate(ctx context.Context, q execer, instance int32, id, original int64, sha []byte) (int64, error) {
 	tag, err := q.Exec(ctx, `
 		UPDATE screend.images SET state = 'duplicate', reason = NULL, duplicate_of = $2, sha256 = $3,
-			processed_at = now(), claimed_by = NULL
+			processed_at = now(), claimed_by = NULL, decodes = 0
 		WHERE image_id = $1 AND claimed_by = $4 AND state = 'discovered'`, id, original, sha, instance)
 	return tag.RowsAffected(), err
 }

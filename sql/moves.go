@@ -197,7 +197,7 @@ func (db *DB) QuarantineImage(ctx context.Context, instance int32, id int64, rea
 	moves := []Move{{ImageID: &id, Kind: screend.MoveFile, Src: src, Dst: dst}}
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
-			UPDATE screend.images SET state = 'quarantined', reason = $2, processed_at = now(), claimed_by = NULL
+			UPDATE screend.images SET state = 'quarantined', reason = $2, processed_at = now(), claimed_by = NULL, decodes = 0
 			WHERE image_id = $1 AND claimed_by = $3 AND state = 'discovered'`, id, ReadablePath(reason), instance)
 		if err != nil {
 			return err

@@ -1,13 +1,17 @@
 package sql_test
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"screend"
 	"screend/sql"
+	"screend/sql/sqltest"
 )
 
 // The pipeline's verbs on images, in the order it uses them: claim,
@@ -137,8 +141,19 @@ func TestStoreProcessedImages(t *testing.T) {
 	if err != nil || stored != 1 || dups != 1 {
 		t.Fatalf("store embeddings: %d stored, %d duplicates (%v); want 1, 1 (the image claimed by another instance skipped)", stored, dups, err)
 	}
-	if r := f.imageRow(first); r.State != "embedded" || r.ClaimedBy != nil {
-		t.Errorf("first image %+v, want embedded and unclaimed", r)
+	if r := f.imageRow(first); r.State != "embedded" || r.ClaimedBy != nil || r.Decodes != 0 {
+		t.Errorf("first image %+v, want embedded, unclaimed, its decode ended by the store", r)
+	}
+	// The pipeline counts decodes as ended a little later, in batches: the
+	// row whose store ended its decode already is left as it is.
+	var before, after string
+	f.scan(`SELECT xmin::text FROM screend.images WHERE image_id = $1`, []any{first}, &before)
+	if err := f.db.EndDecode(f.ctx, []int64{first}); err != nil {
+		t.Fatal(err)
+	}
+	f.scan(`SELECT xmin::text FROM screend.images WHERE image_id = $1`, []any{first}, &after)
+	if before != after {
+		t.Errorf("EndDecode wrote the row of an image whose decode its store had ended (xmin %s, then %s)", before, after)
 	}
 	if r := f.imageRow(dupe); r.State != "duplicate" || r.DuplicateOf == nil || *r.DuplicateOf != first {
 		t.Errorf("second image %+v, want a duplicate of %d", r, first)
@@ -181,8 +196,12 @@ func TestStoreProcessedImages(t *testing.T) {
 		t.Errorf("begin decode of the only holder of its content: duplicate of %d (%v), want none", dup, err)
 	}
 
+	f.exec(`UPDATE screend.images SET decodes = 1 WHERE image_id = $1`, lost)
 	if err := f.db.MarkDuplicate(f.ctx, a.ID, lost, first, sha); err != nil {
 		t.Fatal(err)
+	}
+	if r := f.imageRow(lost); r.Decodes != 0 {
+		t.Errorf("decodes of an image recorded as a duplicate %d, want 0 (its decode ended)", r.Decodes)
 	}
 	if err := f.db.DeferImage(f.ctx, a.ID, deferred, "project folder not there", time.Hour); err != nil {
 		t.Fatal(err)
@@ -250,5 +269,38 @@ func TestEmbedders(t *testing.T) {
 	}
 	if r := f.imageRow(both); r.State != "embedded" {
 		t.Errorf("image with both vectors: %s, want embedded", r.State)
+	}
+}
+
+// TestRecomputableCommitsDoNotWait: a transaction begun with Recomputable
+// commits without waiting for the disk, and only that transaction.
+func TestRecomputableCommitsDoNotWait(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	conn, err := sqltest.Pool(f.db).Acquire(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	setting := func(q interface {
+		QueryRow(context.Context, string, ...any) pgx.Row
+	}) string {
+		t.Helper()
+		var v string
+		if err := q.QueryRow(f.ctx, `SHOW synchronous_commit`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	var inside string
+	err = pgx.BeginTxFunc(f.ctx, conn, sql.Recomputable, func(tx pgx.Tx) error {
+		inside = setting(tx)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := setting(conn); inside != "off" || after != "on" {
+		t.Errorf("synchronous_commit %q in a recomputable transaction and %q after it, want off and on", inside, after)
 	}
 }

@@ -155,11 +155,14 @@ func fitPlattStd(z []float64, y []bool) model.Platt {
 
 // WilsonUpper returns the upper end of the Wilson score interval at 95%
 // (z = 1.96) for errors failures out of n trials; 1 when n is 0.
-func WilsonUpper(errors, n int) float64 {
+func WilsonUpper(errors, n int) float64 { return wilsonUpper(errors, n, 1.959963984540054) }
+
+// wilsonUpper is the upper end of the Wilson score interval whose upper
+// side has the standard normal quantile z.
+func wilsonUpper(errors, n int, z float64) float64 {
 	if n == 0 {
 		return 1
 	}
-	const z = 1.959963984540054
 	nf := float64(n)
 	p := float64(errors) / nf
 	z2 := z * z

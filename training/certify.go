@@ -3,7 +3,9 @@ package training
 import (
 	"screend"
 
-	"sort"
+	"cmp"
+	"math"
+	"slices"
 
 	"screend/scoring/model"
 )
@@ -17,102 +19,141 @@ type Decision struct {
 	Right      bool
 }
 
-// Certify returns the per-kind thresholds for decisions like ds, certified
-// together: the lowest confidence t such that every automatic decision at
-// or above t, whatever its kind, has a Wilson 95% upper error bound of at
-// most target, found by fixed-sequence testing; kinds whose own observed
-// error rate at t is above target get model.Never, and the rest share t.
+// level is the chance the certification may take of automating decisions
+// whose error is above the target: one-sided 2.5%, the upper side of the
+// Wilson 95% interval the old workflow gated on.
+const level = 0.025
+
+// family is a set of kinds certified together, and its share of level.
+type family struct {
+	kinds []screend.OutcomeKind
+	share float64
+}
+
+// The shares of level: all three kinds together get half (the usual case,
+// where every kind is good enough), each pair and each single kind a
+// twelfth, so that a kind that is never good enough (such as crops, when
+// people keep a share of their crop calls whole at random) does not stop
+// the others from being certified.
+const (
+	allShare    = 1.0 / 2
+	subsetShare = 1.0 / 12
+)
+
+// families are the sets of kinds Certify tries.
+var families = []family{
+	{[]screend.OutcomeKind{screend.OutcomeSelect, screend.OutcomeCrop, screend.OutcomeReject}, allShare},
+	{[]screend.OutcomeKind{screend.OutcomeSelect, screend.OutcomeCrop}, subsetShare},
+	{[]screend.OutcomeKind{screend.OutcomeSelect, screend.OutcomeReject}, subsetShare},
+	{[]screend.OutcomeKind{screend.OutcomeCrop, screend.OutcomeReject}, subsetShare},
+	{[]screend.OutcomeKind{screend.OutcomeSelect}, subsetShare},
+	{[]screend.OutcomeKind{screend.OutcomeCrop}, subsetShare},
+	{[]screend.OutcomeKind{screend.OutcomeReject}, subsetShare},
+}
+
+// Certify returns the per-kind thresholds for decisions like ds: a set of
+// kinds and one confidence t they share, such that the automatic decisions
+// of those kinds at or above t have a Wilson upper error bound of at most
+// target, and each kind's own observed error there is at most target too.
+// Of the sets and thresholds that qualify, it takes the one that decides
+// the most of ds alone; the other kinds get model.Never.
 //
-// Fixed-sequence testing: the hypotheses "the error rate of the decisions
-// with confidence >= t_j is above target" are tested in an order fixed
-// before the labels are looked at — t_j the confidence of the j-th most
-// confident decision, starting at the smallest j at which a perfect record
-// could pass (Wilson's bound with no error needs about 1.92/target
-// decisions) and going down one decision at a time — each at the full
-// level, stopping at the first that is not rejected. This controls the
-// chance of certifying any threshold whose true error is above target at
-// the test's level (about 2.5%, one-sided), however many thresholds are
-// scanned, which a search for the lowest threshold that happens to pass
-// does not.
-//
-// A kind that fails its own check is dropped and the sequence is run again
-// on the remaining kinds, until every kept kind is below target.
+// Each set of kinds (families) is tested by fixed-sequence testing: the
+// hypotheses "the error rate of the set's decisions with confidence >= t_j
+// is above target" are tested in an order fixed before the labels are
+// looked at — t_j the confidence of the j-th most confident decision,
+// starting at the smallest j at which a perfect record could pass, and
+// going down one decision at a time — each at the set's share of level,
+// stopping at the first that is not rejected. The shares add up to level
+// (Bonferroni), so the chance that any certified set and threshold has a
+// true error above target is at most level, however many thresholds and
+// sets are scanned, and the choice among them keeps that bound.
 func Certify(ds []Decision, target float64) model.Thresholds {
-	kinds := map[screend.OutcomeKind]bool{screend.OutcomeSelect: true, screend.OutcomeCrop: true, screend.OutcomeReject: true}
-	for {
-		var pool []Decision
-		for _, d := range ds {
-			if kinds[d.Kind] {
-				pool = append(pool, d)
-			}
-		}
-		t := fixedSequence(pool, target)
-		if t > 1 {
-			return model.Thresholds{Select: model.Never, Crop: model.Never, Reject: model.Never}
-		}
-		// Each kind's own observed error at t.
-		n, errs := map[screend.OutcomeKind]int{}, map[screend.OutcomeKind]int{}
-		for _, d := range pool {
-			if d.Confidence >= t {
-				n[d.Kind]++
-				if !d.Right {
-					errs[d.Kind]++
-				}
-			}
-		}
-		dropped := false
-		for k := range kinds {
-			if n[k] > 0 && float64(errs[k]) > target*float64(n[k]) {
-				delete(kinds, k)
-				dropped = true
-			}
-		}
-		if dropped {
+	sorted := slices.Clone(ds)
+	// the order of equal confidences does not matter: a threshold takes them all
+	slices.SortFunc(sorted, func(a, b Decision) int { return cmp.Compare(b.Confidence, a.Confidence) })
+	best := model.Thresholds{Select: model.Never, Crop: model.Never, Reject: model.Never}
+	bestN := 0
+	for _, f := range families {
+		t, n := fixedSequence(sorted, f, target)
+		if n <= bestN {
 			continue
 		}
 		th := func(k screend.OutcomeKind) float64 {
-			if kinds[k] {
+			if slices.Contains(f.kinds, k) {
 				return t
 			}
 			return model.Never
 		}
-		return model.Thresholds{Select: th(screend.OutcomeSelect), Crop: th(screend.OutcomeCrop), Reject: th(screend.OutcomeReject)}
-	}
-}
-
-// fixedSequence returns the lowest confidence certified by fixed-sequence
-// testing of ds (see Certify), model.Never when the first test fails.
-func fixedSequence(ds []Decision, target float64) float64 {
-	s := append([]Decision(nil), ds...)
-	sort.SliceStable(s, func(i, j int) bool { return s[i].Confidence > s[j].Confidence })
-	start := minCertifiable(target)
-	best := model.Never
-	errs := 0
-	for i, d := range s {
-		if !d.Right {
-			errs++
-		}
-		n := i + 1
-		if n < start {
-			continue
-		}
-		// a threshold takes all decisions of equal confidence
-		if n < len(s) && s[n].Confidence == d.Confidence {
-			continue
-		}
-		if WilsonUpper(errs, n) > target {
-			break
-		}
-		best = d.Confidence
+		best = model.Thresholds{Select: th(screend.OutcomeSelect), Crop: th(screend.OutcomeCrop), Reject: th(screend.OutcomeReject)}
+		bestN = n
 	}
 	return best
 }
 
-// minCertifiable is the least number of decisions whose Wilson 95% upper
-// error bound can be at most target: all of them right.
-func minCertifiable(target float64) int {
+// fixedSequence returns the lowest confidence certified for the kinds of f
+// by fixed-sequence testing of their decisions in ds, most confident first
+// (see Certify), at which each of those kinds has decisions and an
+// observed error of at most target, and how many decisions it takes;
+// model.Never and 0 when there is none.
+func fixedSequence(ds []Decision, f family, target float64) (float64, int) {
+	z := zOneSided(level * f.share)
+	start := minCertifiable(target, z)
+	best, bestN := model.Never, 0
+	var n, errs int
+	var nOf, errsOf [3]int // per kind of f
+	for i, d := range ds {
+		k := slices.Index(f.kinds, d.Kind)
+		if k < 0 {
+			continue
+		}
+		n++
+		nOf[k]++
+		if !d.Right {
+			errs++
+			errsOf[k]++
+		}
+		if n < start {
+			continue
+		}
+		// a threshold takes all decisions of equal confidence
+		if next := nextOf(ds[i+1:], f.kinds); next != nil && next.Confidence == d.Confidence {
+			continue
+		}
+		if wilsonUpper(errs, n, z) > target {
+			break
+		}
+		eachKind := true
+		for k := range f.kinds {
+			if nOf[k] == 0 || float64(errsOf[k]) > target*float64(nOf[k]) {
+				eachKind = false
+			}
+		}
+		if eachKind {
+			best, bestN = d.Confidence, n
+		}
+	}
+	return best, bestN
+}
+
+// nextOf returns the first decision in ds of one of kinds, nil if none.
+func nextOf(ds []Decision, kinds []screend.OutcomeKind) *Decision {
+	for i := range ds {
+		if slices.Contains(kinds, ds[i].Kind) {
+			return &ds[i]
+		}
+	}
+	return nil
+}
+
+// zOneSided is the standard normal quantile z with P(Z > z) = alpha.
+func zOneSided(alpha float64) float64 { return math.Sqrt2 * math.Erfinv(1-2*alpha) }
+
+// minCertifiable is the least number of decisions whose Wilson upper error
+// bound at z can be at most target: all of them right.
+func minCertifiable(target, z float64) int {
 	n := 1
-	for WilsonUpper(0, n) > target && n < 1<<20 {
+	for wilsonUpper(0, n, z) > target && n < 1<<20 {
 		n++
 	}
 	return n

@@ -31,9 +31,11 @@
 //     the prior box's scale from that detail (fitFrameScale), how far to
 //     move boxes towards it (fitShrink), how often a crop call is right box
 //     included (fitCropRight, isotonic), and the thresholds:
-//     Certify certifies one threshold for all automatic decisions together
-//     by fixed-sequence testing (Wilson 95% upper bound at most the target)
-//     and drops kinds whose own error is above the target.
+//     Certify certifies one threshold for a set of kinds together by
+//     fixed-sequence testing (Wilson upper bound at most the target, each
+//     kind's own observed error too), trying every set of kinds at a
+//     share of the level (Bonferroni) and keeping the one that decides
+//     the most groups.
 //  5. crossCertify judges every group with the calibration and thresholds
 //     of the other folds only (no group sets the threshold that judges it):
 //     the out-of-fold metrics and the readiness stored with the model.

@@ -17,7 +17,8 @@ import (
 // the others it takes the kind's most confident half of its decisions
 // (those a threshold would take first): with their observed error rate e
 // below the target, the kind needs about n decisions at that rate for the
-// Wilson bound to reach the target, and reviewed groups yield the kind's
+// Wilson bound to reach the target at the level it is certified at on its
+// own (Certify), and reviewed groups yield the kind's
 // most confident half at its share s of all groups, so it needs about
 // n / (s/2) reviewed groups in all, less those it has. With e at or above
 // the target, or too few decisions to tell (fewer than 10), it is -1.
@@ -74,7 +75,8 @@ func moreReviews(items []evalItem, k screend.OutcomeKind, p model.Params) int {
 		return -1
 	}
 	n := len(half)
-	for WilsonUpper(int(math.Round(e*float64(n))), n) > p.TargetErrorRate {
+	z := zOneSided(level * subsetShare) // the kind certified on its own
+	for wilsonUpper(int(math.Round(e*float64(n))), n, z) > p.TargetErrorRate {
 		n++
 		if n > 1_000_000 {
 			return -1

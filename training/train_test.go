@@ -22,8 +22,11 @@ func TestTrainLearnsAndBeatsBaseline(t *testing.T) {
 	examples := synthetic(11, 1200, 32, "a", "b")
 	start := time.Now()
 	// 180 held-out test groups; the 1,020 others are cross-fitted in three
-	// folds and their out-of-fold decisions certify one threshold for all
-	// kinds together (at a 10% target: 1,020 decisions cannot bound 2%).
+	// folds and their out-of-fold decisions certify one threshold for a set
+	// of kinds together (at a 10% target: 1,020 decisions cannot bound 2%).
+	// Here crops are left out, and selects and rejects are certified at a
+	// twelfth of the level: out of fold that decides a little over a fifth
+	// of the groups.
 	res, err := Train(context.Background(), examples, Config{EmbedderID: "test", TargetErrorRate: 0.1, Folds: 3, MaxEpochs: 25}, slog.New(slog.NewTextHandler(t.Output(), nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +38,7 @@ func TestTrainLearnsAndBeatsBaseline(t *testing.T) {
 	if res.Report.EvaluatedOn != "test" || o.Groups != 180 || res.Report.Split.Train != 1020 {
 		t.Fatalf("evaluated on %s, %d groups, %d cross-fitted; want test, 180, 1020", res.Report.EvaluatedOn, o.Groups, res.Report.Split.Train)
 	}
-	if oof := res.Report.OutOfFold; oof.Groups != 1020 || oof.Coverage < 0.3 || oof.AutoErrorRate > 0.1 {
+	if oof := res.Report.OutOfFold; oof.Groups != 1020 || oof.Coverage < 0.2 || oof.AutoErrorRate > 0.1 {
 		t.Errorf("out of fold: %d groups, coverage %.3f, automatic error rate %.3f", oof.Groups, oof.Coverage, oof.AutoErrorRate)
 	}
 	if o.AutoErrorRate > 0.1 {

@@ -8,12 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"screend/internal/procid"
 )
 
 // The bench's databases never outlive the run that made them. Each is
@@ -21,7 +22,7 @@ import (
 // the run holds a session advisory lock on the name (in the server's
 // "postgres" database) from before CREATE DATABASE until after DROP
 // DATABASE, and the database's comment names the run's process (host,
-// boot, PID and start time). Every exit path of the run drops it (the
+// boot, PID and start time: procid). Every exit path of the run drops it (the
 // harness's Close, deferred; SIGINT, SIGTERM and SIGHUP cancel the run's
 // context so that the deferred Close runs; a failed start drops it at
 // once). A run killed with SIGKILL cannot: the next harness to start
@@ -36,86 +37,22 @@ import (
 // benchDBPrefix starts the name of every database the bench creates.
 const benchDBPrefix = "screend_bench_"
 
-// owner identifies a process across the machine's life: a PID is reused,
-// a PID with its start time (clock ticks since boot) on the same boot of
-// the same host is not.
-type owner struct {
-	Host  string
-	Boot  string
-	PID   int
-	Start int64
-}
-
-// self is the running process as an owner.
-func self() (owner, error) {
-	host, err := os.Hostname()
-	if err != nil {
-		return owner{}, fmt.Errorf("host name: %w", err)
-	}
-	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
-	if err != nil {
-		return owner{}, fmt.Errorf("boot id: %w", err)
-	}
-	start, err := processStart(os.Getpid())
-	if err != nil {
-		return owner{}, err
-	}
-	return owner{Host: host, Boot: strings.TrimSpace(string(boot)), PID: os.Getpid(), Start: start}, nil
-}
-
-// processStart returns the start time of process pid in clock ticks since
-// boot (field 22 of /proc/PID/stat).
-func processStart(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("process %d: %w", pid, err)
-	}
-	// The command name (field 2) is in parentheses and may hold spaces.
-	_, after, _ := strings.Cut(string(b), ") ")
-	fields := strings.Fields(after)
-	if len(fields) < 20 {
-		return 0, fmt.Errorf("process %d: unexpected /proc stat %q", pid, b)
-	}
-	return strconv.ParseInt(fields[19], 10, 64) // field 22: 20th after the name
-}
-
-// alive reports whether the process o names still runs (here).
-func alive(o owner) bool {
-	start, err := processStart(o.PID)
-	return err == nil && start == o.Start
-}
-
 // Database comments: the run that owns a database, or that it was kept.
 const (
 	commentOwned = "screend-bench run"
 	commentKept  = "screend-bench kept"
 )
 
-func ownerComment(kind string, o owner) string {
-	return fmt.Sprintf("%s: host=%s boot=%s pid=%d start=%d", kind, o.Host, o.Boot, o.PID, o.Start)
-}
+func ownerComment(kind string, o procid.ID) string { return kind + ": " + o.String() }
 
 // parseComment reads a database's comment back: its kind (commentOwned,
 // commentKept, or "" for any other comment) and the owner it names.
-func parseComment(c string) (kind string, o owner) {
+func parseComment(c string) (kind string, o procid.ID) {
 	kind, rest, ok := strings.Cut(c, ": ")
 	if !ok || (kind != commentOwned && kind != commentKept) {
-		return "", owner{}
+		return "", procid.ID{}
 	}
-	for _, f := range strings.Fields(rest) {
-		k, v, _ := strings.Cut(f, "=")
-		switch k {
-		case "host":
-			o.Host = v
-		case "boot":
-			o.Boot = v
-		case "pid":
-			o.PID, _ = strconv.Atoi(v)
-		case "start":
-			o.Start, _ = strconv.ParseInt(v, 10, 64)
-		}
-	}
-	return kind, o
+	return kind, procid.Parse(rest)
 }
 
 // orphaned decides whether a bench database whose lock nobody holds may
@@ -125,7 +62,7 @@ func parseComment(c string) (kind string, o owner) {
 // is gone: on this host, its boot ended or its process (PID and start
 // time) is no longer there; on another host, the free lock is all there
 // is to go by.
-func orphaned(comment string, me owner, alive func(owner) bool) bool {
+func orphaned(comment string, me procid.ID, alive func(procid.ID) bool) bool {
 	kind, o := parseComment(comment)
 	switch {
 	case kind == commentKept:
@@ -152,7 +89,7 @@ const (
 type benchDB struct {
 	name     string
 	adminURL string
-	me       owner
+	me       procid.ID
 	// lock is the connection holding the name's advisory lock.
 	lock *pgx.Conn
 }
@@ -161,8 +98,8 @@ type benchDB struct {
 // then creates one owned by this run from template, retrying while other sessions
 // use the template (on a machine shared with test runs, a template free
 // for the instant CREATE DATABASE needs can take minutes).
-func createBenchDB(ctx context.Context, adminURL, prefix, template string, me owner, log *slog.Logger) (*benchDB, error) {
-	if err := sweepBenchDBs(ctx, adminURL, prefix, me, alive, log); err != nil {
+func createBenchDB(ctx context.Context, adminURL, prefix, template string, me procid.ID, log *slog.Logger) (*benchDB, error) {
+	if err := sweepBenchDBs(ctx, adminURL, prefix, me, procid.Alive, log); err != nil {
 		return nil, err
 	}
 	b := &benchDB{name: fmt.Sprintf("%sp%d_%s", prefix, me.PID, randomHex(4)), adminURL: adminURL, me: me}
@@ -247,7 +184,7 @@ func (b *benchDB) Keep() error {
 // sweepBenchDBs drops the databases named prefix... whose runs are gone
 // (orphaned, with alive telling whether a process runs), and those of the
 // old unowned names that no session uses, logging each one.
-func sweepBenchDBs(ctx context.Context, adminURL, prefix string, me owner, alive func(owner) bool, log *slog.Logger) error {
+func sweepBenchDBs(ctx context.Context, adminURL, prefix string, me procid.ID, alive func(procid.ID) bool, log *slog.Logger) error {
 	conn, err := connect(ctx, adminURL)
 	if err != nil {
 		return err
@@ -288,7 +225,7 @@ func sweepBenchDBs(ctx context.Context, adminURL, prefix string, me owner, alive
 // sweepOwned drops the database name if it is orphaned. Holding its lock
 // meanwhile keeps two sweeps from dropping it together and a run from
 // taking the name.
-func sweepOwned(ctx context.Context, conn *pgx.Conn, name, comment string, me owner, alive func(owner) bool) (bool, error) {
+func sweepOwned(ctx context.Context, conn *pgx.Conn, name, comment string, me procid.ID, alive func(procid.ID) bool) (bool, error) {
 	var free bool
 	if err := conn.QueryRow(ctx, lockSQL, name).Scan(&free); err != nil {
 		return false, fmt.Errorf("lock database name %s: %w", name, err)
@@ -340,8 +277,13 @@ const ownerFile = ".screend-bench-owner"
 const workDirPattern = "screend-bench-*"
 
 // makeWorkDir makes a work folder under parent (the temporary folder if
-// "") named after pattern and owned by me.
-func makeWorkDir(parent, pattern string, me owner) (string, error) {
+// "", made if missing) named after pattern and owned by me.
+func makeWorkDir(parent, pattern string, me procid.ID) (string, error) {
+	if parent != "" {
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return "", fmt.Errorf("work folder: %w", err)
+		}
+	}
 	dir, err := os.MkdirTemp(parent, pattern)
 	if err != nil {
 		return "", err
@@ -354,7 +296,7 @@ func makeWorkDir(parent, pattern string, me owner) (string, error) {
 }
 
 // markWorkDir writes the owner file of dir.
-func markWorkDir(dir, kind string, me owner) error {
+func markWorkDir(dir, kind string, me procid.ID) error {
 	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(ownerComment(kind, me)), 0o644); err != nil {
 		return fmt.Errorf("mark work folder: %w", err)
 	}
@@ -365,14 +307,14 @@ func markWorkDir(dir, kind string, me owner) error {
 // be removed by the run me: only one owned by a run of this host that is
 // gone (there is no lock to go by). Folders without an owner file, made
 // before they had one, are left alone.
-func workDirOrphaned(owned string, me owner, alive func(owner) bool) bool {
+func workDirOrphaned(owned string, me procid.ID, alive func(procid.ID) bool) bool {
 	kind, o := parseComment(owned)
 	return kind == commentOwned && o.Host == me.Host && orphaned(owned, me, alive)
 }
 
 // sweepWorkDirs removes the work folders under parent (the temporary
 // folder if "") whose runs are gone, logging each one.
-func sweepWorkDirs(parent string, me owner, alive func(owner) bool, log *slog.Logger) {
+func sweepWorkDirs(parent string, me procid.ID, alive func(procid.ID) bool, log *slog.Logger) {
 	if parent == "" {
 		parent = os.TempDir()
 	}

@@ -10,25 +10,27 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"screend/internal/procid"
 )
 
 func TestOrphaned(t *testing.T) {
 	t.Parallel()
-	me := owner{Host: "vm", Boot: "b1", PID: 10, Start: 100}
-	running := owner{Host: "vm", Boot: "b1", PID: 20, Start: 200}
-	alive := func(o owner) bool { return o == running || o == me }
+	me := procid.ID{Host: "vm", Boot: "b1", PID: 10, Start: 100}
+	running := procid.ID{Host: "vm", Boot: "b1", PID: 20, Start: 200}
+	alive := func(o procid.ID) bool { return o == running || o == me }
 	tests := []struct {
 		name    string
 		comment string
 		want    bool
 	}{
 		{"owner running", ownerComment(commentOwned, running), false},
-		{"owner gone", ownerComment(commentOwned, owner{Host: "vm", Boot: "b1", PID: 20, Start: 150}), true},
+		{"owner gone", ownerComment(commentOwned, procid.ID{Host: "vm", Boot: "b1", PID: 20, Start: 150}), true},
 		{"the sweeping run itself", ownerComment(commentOwned, me), false},
-		{"owner of an earlier boot", ownerComment(commentOwned, owner{Host: "vm", Boot: "b0", PID: 20, Start: 200}), true},
-		{"owner on another host, lock free", ownerComment(commentOwned, owner{Host: "other", Boot: "b9", PID: 20, Start: 200}), true},
-		{"kept", ownerComment(commentKept, owner{Host: "vm", Boot: "b1", PID: 20, Start: 150}), false},
-		{"kept on another host", ownerComment(commentKept, owner{Host: "other", Boot: "b9", PID: 1, Start: 1}), false},
+		{"owner of an earlier boot", ownerComment(commentOwned, procid.ID{Host: "vm", Boot: "b0", PID: 20, Start: 200}), true},
+		{"owner on another host, lock free", ownerComment(commentOwned, procid.ID{Host: "other", Boot: "b9", PID: 20, Start: 200}), true},
+		{"kept", ownerComment(commentKept, procid.ID{Host: "vm", Boot: "b1", PID: 20, Start: 150}), false},
+		{"kept on another host", ownerComment(commentKept, procid.ID{Host: "other", Boot: "b9", PID: 1, Start: 1}), false},
 		{"no comment: died before COMMENT", "", true},
 		{"another comment", "made by hand", true},
 	}
@@ -41,7 +43,7 @@ func TestOrphaned(t *testing.T) {
 
 func TestParseComment(t *testing.T) {
 	t.Parallel()
-	o := owner{Host: "vm", Boot: "2f21bb62-83a7", PID: 4242, Start: 1234567}
+	o := procid.ID{Host: "vm", Boot: "2f21bb62-83a7", PID: 4242, Start: 1234567}
 	for _, kind := range []string{commentOwned, commentKept} {
 		if k, got := parseComment(ownerComment(kind, o)); k != kind || got != o {
 			t.Errorf("%s: parsed %q %+v", kind, k, got)
@@ -85,23 +87,19 @@ func databases(t *testing.T, conn *pgx.Conn, prefix string) []string {
 }
 
 // sleeper starts a process and returns it as an owner; stop ends it.
-func sleeper(t *testing.T) (o owner, stop func()) {
+func sleeper(t *testing.T) (o procid.ID, stop func()) {
 	t.Helper()
-	me, err := self()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd := exec.Command("sleep", "600")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	stop = func() { cmd.Process.Kill(); cmd.Wait() }
 	t.Cleanup(stop)
-	start, err := processStart(cmd.Process.Pid)
+	o, err := procid.Of(cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return owner{Host: me.Host, Boot: me.Boot, PID: cmd.Process.Pid, Start: start}, stop
+	return o, stop
 }
 
 // TestSweepBenchDBs makes databases as runs leave them on the real
@@ -117,7 +115,7 @@ func TestSweepBenchDBs(t *testing.T) {
 			conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 		}
 	})
-	me, err := self()
+	me, err := procid.Self()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +139,7 @@ func TestSweepBenchDBs(t *testing.T) {
 	create("p3_locked", ownerComment(commentOwned, gone)) // a run that outlived its process? its lock says it is there
 	create("p4_kept", ownerComment(commentKept, gone))
 	create("p5_uncommented", "")
-	create("p6_elsewhere", ownerComment(commentOwned, owner{Host: me.Host + "-other", Boot: "x", PID: running.PID, Start: running.Start}))
+	create("p6_elsewhere", ownerComment(commentOwned, procid.ID{Host: me.Host + "-other", Boot: "x", PID: running.PID, Start: running.Start}))
 	create("0123456789ab", "")                                  // the old names: unused
 	create("ba9876543210", "")                                  // the old names: in use
 	create("p7_restarted", ownerComment(commentOwned, running)) // its lock lost to a PostgreSQL restart, its run goes on
@@ -166,7 +164,7 @@ func TestSweepBenchDBs(t *testing.T) {
 	}
 	defer user.Close(ctx)
 
-	if err := sweepBenchDBs(ctx, admin, prefix, me, alive, slog.New(slog.DiscardHandler)); err != nil {
+	if err := sweepBenchDBs(ctx, admin, prefix, me, procid.Alive, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{prefix + "ba9876543210", prefix + "p1_running", prefix + "p3_locked", prefix + "p4_kept", prefix + "p7_restarted"}
@@ -175,7 +173,7 @@ func TestSweepBenchDBs(t *testing.T) {
 	}
 	// The lock is given back: a run that ends now is swept next time.
 	lock.Close(ctx)
-	if err := sweepBenchDBs(ctx, admin, prefix, me, alive, slog.New(slog.DiscardHandler)); err != nil {
+	if err := sweepBenchDBs(ctx, admin, prefix, me, procid.Alive, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	want = slices.DeleteFunc(want, func(s string) bool { return s == prefix+"p3_locked" })
@@ -198,7 +196,7 @@ func TestBenchDBLifecycle(t *testing.T) {
 		}
 	})
 	log := slog.New(slog.DiscardHandler)
-	me, err := self()
+	me, err := procid.Self()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +219,7 @@ func TestBenchDBLifecycle(t *testing.T) {
 	if kind, o := parseComment(comment); kind != commentOwned || o != me {
 		t.Errorf("comment %q, want this process as owner", comment)
 	}
-	if err := sweepBenchDBs(ctx, admin, prefix, other, alive, log); err != nil {
+	if err := sweepBenchDBs(ctx, admin, prefix, other, procid.Alive, log); err != nil {
 		t.Fatal(err)
 	}
 	if got := databases(t, conn, prefix); len(got) != 2 {
@@ -233,7 +231,7 @@ func TestBenchDBLifecycle(t *testing.T) {
 	if err := kept.Keep(); err != nil {
 		t.Fatal(err)
 	}
-	if err := sweepBenchDBs(ctx, admin, prefix, other, alive, log); err != nil {
+	if err := sweepBenchDBs(ctx, admin, prefix, other, procid.Alive, log); err != nil {
 		t.Fatal(err)
 	}
 	if got := databases(t, conn, prefix); !slices.Equal(got, []string{kept.name}) {
@@ -243,19 +241,19 @@ func TestBenchDBLifecycle(t *testing.T) {
 
 func TestWorkDirOrphaned(t *testing.T) {
 	t.Parallel()
-	me := owner{Host: "vm", Boot: "b1", PID: 10, Start: 100}
-	running := owner{Host: "vm", Boot: "b1", PID: 20, Start: 200}
-	alive := func(o owner) bool { return o == running || o == me }
+	me := procid.ID{Host: "vm", Boot: "b1", PID: 10, Start: 100}
+	running := procid.ID{Host: "vm", Boot: "b1", PID: 20, Start: 200}
+	alive := func(o procid.ID) bool { return o == running || o == me }
 	tests := []struct {
 		name  string
 		owned string
 		want  bool
 	}{
 		{"owner running", ownerComment(commentOwned, running), false},
-		{"owner gone", ownerComment(commentOwned, owner{Host: "vm", Boot: "b1", PID: 20, Start: 150}), true},
-		{"owner of an earlier boot", ownerComment(commentOwned, owner{Host: "vm", Boot: "b0", PID: 20, Start: 200}), true},
-		{"owner on another host: no lock to go by", ownerComment(commentOwned, owner{Host: "other", Boot: "b9", PID: 20, Start: 150}), false},
-		{"kept", ownerComment(commentKept, owner{Host: "vm", Boot: "b1", PID: 20, Start: 150}), false},
+		{"owner gone", ownerComment(commentOwned, procid.ID{Host: "vm", Boot: "b1", PID: 20, Start: 150}), true},
+		{"owner of an earlier boot", ownerComment(commentOwned, procid.ID{Host: "vm", Boot: "b0", PID: 20, Start: 200}), true},
+		{"owner on another host: no lock to go by", ownerComment(commentOwned, procid.ID{Host: "other", Boot: "b9", PID: 20, Start: 150}), false},
+		{"kept", ownerComment(commentKept, procid.ID{Host: "vm", Boot: "b1", PID: 20, Start: 150}), false},
 		{"no owner file content", "", false},
 	}
 	for _, tt := range tests {
@@ -269,14 +267,14 @@ func TestWorkDirOrphaned(t *testing.T) {
 // runs that are gone.
 func TestSweepWorkDirs(t *testing.T) {
 	t.Parallel()
-	me, err := self()
+	me, err := procid.Self()
 	if err != nil {
 		t.Fatal(err)
 	}
 	running, _ := sleeper(t)
 	gone, stop := sleeper(t)
 	stop()
-	parent := t.TempDir()
+	parent := filepath.Join(t.TempDir(), "not", "yet") // makeWorkDir makes it
 	made := map[string]string{}
 	for name, content := range map[string]string{
 		"running": ownerComment(commentOwned, running),
@@ -301,7 +299,7 @@ func TestSweepWorkDirs(t *testing.T) {
 	os.Mkdir(other, 0o755)
 	os.WriteFile(filepath.Join(other, ownerFile), []byte(ownerComment(commentOwned, gone)), 0o644)
 
-	sweepWorkDirs(parent, me, alive, slog.New(slog.DiscardHandler))
+	sweepWorkDirs(parent, me, procid.Alive, slog.New(slog.DiscardHandler))
 	for name, dir := range made {
 		_, err := os.Stat(dir)
 		if gone := os.IsNotExist(err); gone != (name == "gone") {

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"screend/internal/procid"
 )
 
 // harnessOptions configure a harness.
@@ -41,10 +43,13 @@ type harness struct {
 	work     string
 	inbox    string
 	adminURL string
-	me       owner
+	me       procid.ID
 	db       *benchDB
 	dbURL    string
 	env      []string
+	// postmaster is the PID of the PostgreSQL server of dbURL when it runs
+	// on this machine (0 if not), whose CPU the daemons' samples record.
+	postmaster int
 
 	mu      sync.Mutex
 	daemons []*daemonProc
@@ -101,11 +106,11 @@ func newHarness(ctx context.Context, opts harnessOptions) (*harness, error) {
 	}
 	// What the harness does beside the run: sweeping what dead runs left.
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "harness")
-	me, err := self()
+	me, err := procid.Self()
 	if err != nil {
 		return nil, err
 	}
-	sweepWorkDirs(opts.Work, me, alive, log)
+	sweepWorkDirs(opts.Work, me, procid.Alive, log)
 	h := &harness{opts: opts, me: me}
 	if h.work, err = makeWorkDir(opts.Work, "screend-bench-", me); err != nil {
 		return nil, err
@@ -136,6 +141,7 @@ func newHarness(ctx context.Context, opts harnessOptions) (*harness, error) {
 	if h.dbURL, err = withDatabase(base, h.db.name); err != nil {
 		return nil, err
 	}
+	h.postmaster = findPostmaster(ctx, h.dbURL)
 	cfg := filepath.Join(h.work, "screend.toml")
 	if err := os.WriteFile(cfg, []byte("# empty: settings come from the environment\n"), 0o644); err != nil {
 		return nil, err
@@ -159,7 +165,7 @@ func screendBinary(ctx context.Context, given, work string) (bin string, cleanup
 	if given != "" {
 		return given, func() {}, nil
 	}
-	me, err := self()
+	me, err := procid.Self()
 	if err != nil {
 		return "", nil, err
 	}
@@ -238,6 +244,9 @@ type daemonProc struct {
 	done chan struct{}
 	err  error
 
+	// postmaster is the local PostgreSQL server's PID, or 0.
+	postmaster int
+
 	mu         sync.Mutex
 	peakRSSkB  int64
 	cpuTicks   int64
@@ -248,11 +257,26 @@ type daemonProc struct {
 	cpu []cpuSample
 }
 
-// cpuSample is the daemon's CPU ticks and the machine's busy ticks (all
-// CPUs, /proc/stat) at a moment.
+// cpuSample is the CPU ticks at a moment of the daemon, of the machine
+// (busy, all CPUs, /proc/stat), of the PostgreSQL cluster (0 if it is not
+// on this machine), of the bench's own process, and of the bench's
+// children that ended (the copy, `screend status`).
 type cpuSample struct {
-	at          time.Time
-	daemon, all int64
+	at                   time.Time
+	daemon, all          int64
+	postgres             int64
+	bench, benchChildren int64
+}
+
+// cpuCores are the CPU cores used on average over an interval.
+type cpuCores struct {
+	Seconds  float64
+	Daemon   float64
+	Machine  float64
+	Postgres float64
+	// Bench is the bench's own process and its children other than the
+	// daemon (the copy, `screend status`).
+	Bench float64
 }
 
 // clkTck is the kernel's clock tick for /proc/PID/stat times.
@@ -279,7 +303,8 @@ func (h *harness) Start(extra ...string) (*daemonProc, error) {
 		logf.Close()
 		return nil, fmt.Errorf("start screend: %w", err)
 	}
-	d := &daemonProc{cmd: cmd, Pid: cmd.Process.Pid, Log: logPath, done: make(chan struct{}), startedAt: time.Now()}
+	d := &daemonProc{cmd: cmd, Pid: cmd.Process.Pid, Log: logPath, done: make(chan struct{}), startedAt: time.Now(),
+		postmaster: h.postmaster}
 	go func() {
 		d.err = cmd.Wait()
 		logf.Close()
@@ -324,28 +349,21 @@ func (d *daemonProc) readProc() {
 			}
 		}
 	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", d.Pid))
-	var ticks int64
-	if err == nil {
-		// Fields after the command name (which may hold spaces).
-		s := string(stat)
-		if i := strings.LastIndexByte(s, ')'); i > 0 {
-			f := strings.Fields(s[i+1:])
-			if len(f) > 13 {
-				ut, _ := strconv.ParseInt(f[11], 10, 64)
-				st, _ := strconv.ParseInt(f[12], 10, 64)
-				ticks = ut + st
-			}
-		}
-	}
+	ticks, _, _ := procTicks(d.Pid)
 	busy := machineBusyTicks()
+	var pg int64
+	if d.postmaster > 0 {
+		pg = clusterTicks(d.postmaster)
+	}
+	bench, benchChildren, _ := procTicks(os.Getpid())
 	d.mu.Lock()
 	d.peakRSSkB = max(d.peakRSSkB, hwm)
 	if ticks > d.cpuTicks {
 		d.cpuTicks = ticks
 	}
 	if ticks > 0 && busy > 0 {
-		d.cpu = append(d.cpu, cpuSample{at: time.Now(), daemon: ticks, all: busy})
+		d.cpu = append(d.cpu, cpuSample{at: time.Now(), daemon: ticks, all: busy, postgres: pg,
+			bench: bench, benchChildren: benchChildren})
 	}
 	d.mu.Unlock()
 }
@@ -372,10 +390,10 @@ func machineBusyTicks() int64 {
 	return busy
 }
 
-// cpuBetween returns the cores the daemon and the whole machine used on
-// average between from and to, from the samples nearest to them (0, 0
-// if there are none in between).
-func (d *daemonProc) cpuBetween(from, to time.Time) (daemon, machine float64) {
+// cpuBetween returns the cores the daemon, the whole machine, PostgreSQL
+// and the bench used on average between from and to, from the samples
+// nearest to them (all 0 if there are none in between).
+func (d *daemonProc) cpuBetween(from, to time.Time) cpuCores {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var a, b *cpuSample
@@ -389,10 +407,16 @@ func (d *daemonProc) cpuBetween(from, to time.Time) (daemon, machine float64) {
 		}
 	}
 	if a == nil || b == nil || !b.at.After(a.at) {
-		return 0, 0
+		return cpuCores{}
 	}
 	secs := b.at.Sub(a.at).Seconds()
-	return float64(b.daemon-a.daemon) / clkTck / secs, float64(b.all-a.all) / clkTck / secs
+	cores := func(x, y int64) float64 { return float64(y-x) / clkTck / secs }
+	c := cpuCores{Seconds: secs, Daemon: cores(a.daemon, b.daemon), Machine: cores(a.all, b.all),
+		Bench: cores(a.bench+a.benchChildren, b.bench+b.benchChildren)}
+	if a.postgres > 0 && b.postgres > 0 {
+		c.Postgres = cores(a.postgres, b.postgres)
+	}
+	return c
 }
 
 // Usage returns the peak RSS (MB) and the CPU seconds used so far.
@@ -464,18 +488,47 @@ func (h *harness) Status(ctx context.Context) (daemonStatus, error) {
 var errTimeout = errors.New("timed out")
 
 // WaitIdle waits until the daemon recorded at least images files, none is
-// still discovered, and status says pending 0.
+// still discovered, and status says pending 0. While images wait to be
+// processed it looks only at their count, once a second on a connection
+// it keeps: `screend status` is a process and a connection of its own
+// each time (about 0.13 CPU s on the 2-core development machine, half of
+// it PostgreSQL's start of a backend), which during a drop measured the
+// bench rather than the daemon.
 func (h *harness) WaitIdle(ctx context.Context, images int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
+	var conn *pgx.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close(context.WithoutCancel(ctx))
+		}
+	}()
 	for {
-		st, err := h.Status(ctx)
-		if err == nil {
-			total := 0
-			for _, n := range st.Images {
-				total += n
+		if conn == nil {
+			conn, _ = connect(ctx, h.dbURL) // nil while the server restarts: then status says
+		}
+		recorded := true
+		if conn != nil {
+			var total, discovered int
+			err := conn.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE state = 'discovered') FROM screend.images`).
+				Scan(&total, &discovered)
+			if err != nil {
+				conn.Close(context.WithoutCancel(ctx))
+				conn = nil
 			}
-			if total >= images && st.Images["discovered"] == 0 && st.Pending == 0 {
-				return nil
+			recorded = err != nil || total >= images && discovered == 0
+		}
+		var st daemonStatus
+		var err error
+		if recorded {
+			st, err = h.Status(ctx)
+			if err == nil {
+				total := 0
+				for _, n := range st.Images {
+					total += n
+				}
+				if total >= images && st.Images["discovered"] == 0 && st.Pending == 0 {
+					return nil
+				}
 			}
 		}
 		if time.Now().After(deadline) {

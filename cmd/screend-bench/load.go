@@ -28,6 +28,9 @@ type LoadResult struct {
 	Copies     int    `json:"copies"`
 	// DropRate is the live/slow writer's rate (image files/s), 0 for bulk.
 	DropRate float64 `json:"drop_rate_per_s,omitempty"`
+	// DropStarted is when the first byte was copied, to line up samplers
+	// of one's own (perf, /proc) with the drop.
+	DropStarted time.Time `json:"drop_started"`
 	// DropSeconds is how long dropping the files took.
 	DropSeconds float64 `json:"drop_seconds"`
 	Images      int     `json:"images"`
@@ -81,11 +84,44 @@ type LoadResult struct {
 	// daemon waited.
 	DropDaemonCores  float64 `json:"drop_start_daemon_cores,omitempty"`
 	DropMachineCores float64 `json:"drop_start_machine_busy_cores,omitempty"`
+	// DropCPU is who spent the machine's CPU over the same interval, in
+	// CPU seconds per image embedded: on a machine kept busy, the drop's
+	// rate is its cores over the sum.
+	DropCPU *dropCPU `json:"drop_start_cpu_s_per_image,omitempty"`
 	// DecodeCPU is the limits' CPU seconds per image of decoding alone
 	// (read, hash, decode with the decoder the daemon uses); CPUVsDecode is
 	// CPUPerImage over it.
 	DecodeCPU   float64 `json:"decode_only_cpu_s_per_image,omitempty"`
 	CPUVsDecode float64 `json:"cpu_vs_decode_only,omitempty"`
+}
+
+// dropCPU is the CPU seconds per image embedded that each part of the
+// machine spent from the first byte copied to the last embedding.
+type dropCPU struct {
+	// Machine is every process: the sum of the others.
+	Machine float64 `json:"machine"`
+	Daemon  float64 `json:"daemon"`
+	// Postgres is the whole PostgreSQL cluster of the bench's database
+	// (backends, WAL writer, checkpointer, autovacuum, and the short
+	// connections of `screend status`); absent when it is not on this
+	// machine, and then part of Other.
+	Postgres float64 `json:"postgres,omitempty"`
+	// Bench is the bench's own process and its children other than the
+	// daemon: the copy and `screend status`.
+	Bench float64 `json:"bench"`
+	// Other is the rest: other work on the machine, the kernel's threads.
+	Other float64 `json:"other"`
+}
+
+// newDropCPU turns the cores used over an interval into CPU seconds per
+// image.
+func newDropCPU(c cpuCores, images int) *dropCPU {
+	if c.Seconds == 0 || images == 0 {
+		return nil
+	}
+	per := func(cores float64) float64 { return round(cores*c.Seconds/float64(images), 4) }
+	return &dropCPU{Machine: per(c.Machine), Daemon: per(c.Daemon), Postgres: per(c.Postgres), Bench: per(c.Bench),
+		Other: per(max(0, c.Machine-c.Daemon-c.Postgres-c.Bench))}
 }
 
 // Percentiles of a distribution.
@@ -113,6 +149,7 @@ type loadFlags struct {
 	rate       float64
 	embedder   string
 	threads    int
+	lanes      int
 	settle     time.Duration
 	copies     int
 	limit      int
@@ -146,6 +183,7 @@ func (f *loadFlags) define(fs *flag.FlagSet) {
 	fs.Float64Var(&f.rate, "rate", 5, "live and slow modes: image files per second")
 	fs.StringVar(&f.embedder, "embedder", "builtin", "builtin or the path of an ONNX model")
 	fs.IntVar(&f.threads, "threads", 0, "ONNX intra-op threads (default: the daemon's setting)")
+	fs.IntVar(&f.lanes, "lanes", 0, "ONNX inference lanes (default: the daemon's setting)")
 	fs.DurationVar(&f.settle, "settle", 20*time.Second, "SCREEND_SETTLE for the daemon")
 	fs.IntVar(&f.copies, "copies", 1, "drop the corpus this many times, as distinct projects")
 	fs.IntVar(&f.limit, "limit", 0, "live and slow modes: drop only the first N image files (0: all)")
@@ -174,7 +212,7 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError{fmt.Sprintf("unknown mode %q", f.mode)}
 	}
 	rep := newReport(append([]string{"load"}, args...))
-	cfg, err := benchConfig(f.embedder, f.threads)
+	cfg, err := benchConfig(f.embedder, f.threads, f.lanes)
 	if err != nil {
 		return err
 	}
@@ -207,6 +245,9 @@ func (f loadFlags) daemonEnv() []string {
 	if f.threads > 0 {
 		env = append(env, fmt.Sprintf("SCREEND_INTRA_OP_THREADS=%d", f.threads))
 	}
+	if f.lanes > 0 {
+		env = append(env, fmt.Sprintf("SCREEND_INFERENCE_LANES=%d", f.lanes))
+	}
 	return append(env, f.extraEnv...)
 }
 
@@ -221,6 +262,9 @@ func runLoad(ctx context.Context, rep *Report, f loadFlags, lim *Limits) (*LoadR
 	rep.Settings = map[string]string{"SCREEND_EMBEDDER": f.embedder, "SCREEND_SETTLE": f.settle.String()}
 	if f.threads > 0 {
 		rep.Settings["SCREEND_INTRA_OP_THREADS"] = fmt.Sprint(f.threads)
+	}
+	if f.lanes > 0 {
+		rep.Settings["SCREEND_INFERENCE_LANES"] = fmt.Sprint(f.lanes)
 	}
 	for _, kv := range f.extraEnv {
 		k, v, _ := strings.Cut(kv, "=")
@@ -257,13 +301,15 @@ func runLoad(ctx context.Context, rep *Report, f loadFlags, lim *Limits) (*LoadR
 		return nil, err
 	}
 	if res.DropToEmbeddedSeconds > 0 {
-		dc, mc := d.cpuBetween(start, start.Add(time.Duration(res.DropToEmbeddedSeconds*float64(time.Second))))
-		res.DropDaemonCores, res.DropMachineCores = round(dc, 2), round(mc, 2)
+		c := d.cpuBetween(start, start.Add(time.Duration(res.DropToEmbeddedSeconds*float64(time.Second))))
+		res.DropDaemonCores, res.DropMachineCores = round(c.Daemon, 2), round(c.Machine, 2)
+		res.DropCPU = newDropCPU(c, res.Embedded)
 	}
 	res.Mode, res.Embedder, res.Copies = f.mode, f.embedder, f.copies
 	if f.mode == "live" || f.mode == "slow" {
 		res.DropRate = f.rate
 	}
+	res.DropStarted = start
 	res.DropSeconds = round(dropSeconds, 1)
 	res.IdleSeconds = round(idle, 1)
 	res.PeakRSSMB = round(peak, 0)

@@ -138,10 +138,19 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, "Settings: `%s`.\n", strings.Join(parts, " "))
 	}
 	if len(r.Limits) > 0 {
-		b.WriteString("\n| limits | embedder | files | decode workers | threads | decode only img/s | decode+preprocess img/s | inference only img/s | combined limit img/s | CPU s/img decode / +pre / inference |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("\n| limits | embedder | files | decode workers | lanes × threads | decode only img/s | decode+preprocess img/s | inference only img/s | combined limit img/s | CPU s/img decode / +pre / inference |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, l := range r.Limits {
-			fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %.2f | %.2f | %.2f | %.2f | %.3f / %.3f / %.3f |\n", l.Dir, l.Embedder, l.Files, l.DecodeWorkers, l.Threads,
+			fmt.Fprintf(&b, "| %s | %s | %d | %d | %d × %d | %.2f | %.2f | %.2f | %.2f | %.3f / %.3f / %.3f |\n", l.Dir, l.Embedder, l.Files, l.DecodeWorkers, l.Lanes, l.Threads,
 				l.DecodeOnly, l.DecodePreprocess, l.InferenceOnly, l.Combined, l.DecodeCPU, l.DecodePreprocessCPU, l.InferenceCPU)
+		}
+		for _, l := range r.Limits {
+			if len(l.InferenceLayouts) == 0 {
+				continue
+			}
+			b.WriteString("\n| inference alone, lanes × threads (the first is the daemon's) | img/s | CPU s/img |\n|---|---|---|\n")
+			for _, p := range l.InferenceLayouts {
+				fmt.Fprintf(&b, "| %d × %d | %.2f | %.4f |\n", p.Lanes, p.Threads, p.Rate, p.CPU)
+			}
 		}
 		b.WriteString("\n| decoders (read, hash, decode) | decode only img/s | CPU s/img | Go's decoders img/s | Go's CPU s/img | speed-up (CPU) |\n|---|---|---|---|---|---|\n")
 		for _, l := range r.Limits {
@@ -166,6 +175,18 @@ func (r *Report) Markdown() string {
 			fmt.Fprintf(&b, "| %s %s | %.1f | %.1f | %.2f | %s | %s | %.4f | %.4f | %.2f | %.2f / %.2f | %.0f |\n", l.Mode, l.Embedder,
 				l.DropToEmbeddedSeconds, l.DropToDecidedSeconds, l.DropRateEmbedded, pct(l.DropVsDecodeOnly), pct(l.DropVsCombined),
 				l.CPUPerImage, l.DecodeCPU, l.CPUVsDecode, l.DropDaemonCores, l.DropMachineCores, l.PeakRSSMB)
+		}
+	}
+	if len(r.Loads) > 0 && r.Loads[0].DropCPU != nil {
+		b.WriteString("\n| load (from the first byte copied) | CPU s/img: machine | daemon | PostgreSQL | bench (with cp, `screend status`) | other |\n|---|---|---|---|---|---|\n")
+		for _, l := range r.Loads {
+			if c := l.DropCPU; c != nil {
+				pg := "–"
+				if c.Postgres > 0 {
+					pg = fmt.Sprintf("%.4f", c.Postgres)
+				}
+				fmt.Fprintf(&b, "| %s %s | %.4f | %.4f | %s | %.4f | %.4f |\n", l.Mode, l.Embedder, c.Machine, c.Daemon, pg, c.Bench, c.Other)
+			}
 		}
 	}
 	if len(r.Faults) > 0 {

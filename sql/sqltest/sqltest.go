@@ -5,6 +5,8 @@
 // the migrations) from the TEST_DATABASE_URL database, which the setup
 // script created with the vector extension. Cloning it takes a few tens of
 // milliseconds, so tests can run in parallel without seeing each other.
+// Each database is dropped when its test ends; the databases of a test
+// process killed before that are dropped by the next one on the same host.
 package sqltest
 
 import (
@@ -16,6 +18,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +30,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"screend/internal/procid"
 	"screend/sql"
 	"screend/sql/internal/poolof"
 )
@@ -35,7 +39,14 @@ var (
 	templateOnce sync.Once
 	templateName string
 	templateErr  error
+
+	sweepOnce sync.Once
 )
+
+// testComment starts the comment of every test database; the rest names
+// the test process (procid), so that a later test process can drop the
+// databases of one that was killed before its cleanup ran.
+const testComment = "screend test: "
 
 // BaseURL returns TEST_DATABASE_URL, failing the test when it is unset.
 func BaseURL(t testing.TB) string {
@@ -85,6 +96,11 @@ func clone(t testing.TB, base, template string, remake bool) string {
 		t.Fatalf("connect to test server: %v", err)
 	}
 	defer admin.Close(ctx)
+	me, err := procid.Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sweepOnce.Do(func() { sweep(ctx, t, admin, me) })
 	_, err = admin.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, template))
 	var pgErr *pgconn.PgError
 	if remake && errors.As(err, &pgErr) && pgErr.Code == "3D000" { // invalid_catalog_name
@@ -94,6 +110,9 @@ func clone(t testing.TB, base, template string, remake bool) string {
 	}
 	if err != nil {
 		t.Fatalf("create test database: %v", err)
+	}
+	if _, err := admin.Exec(ctx, fmt.Sprintf(`COMMENT ON DATABASE %s IS '%s'`, name, testComment+me.String())); err != nil {
+		t.Fatalf("comment test database: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -119,6 +138,34 @@ func clone(t testing.TB, base, template string, remake bool) string {
 		}
 	})
 	return withDatabase(base, name)
+}
+
+// sweep drops the test databases of test processes of this host that are
+// gone (killed, or timed out, before their cleanup ran). It only logs what
+// fails: a leftover database harms no test.
+func sweep(ctx context.Context, t testing.TB, admin *pgx.Conn, me procid.ID) {
+	rows, err := admin.Query(ctx, `
+		SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database
+		WHERE datname LIKE 'screend\_t\_%' AND starts_with(shobj_description(oid, 'pg_database'), $1)`, testComment)
+	if err != nil {
+		t.Logf("list test databases: %v", err)
+		return
+	}
+	type db struct{ Name, Comment string }
+	dbs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[db])
+	if err != nil {
+		t.Logf("list test databases: %v", err)
+		return
+	}
+	for _, d := range dbs {
+		owner := procid.Parse(strings.TrimPrefix(d.Comment, testComment))
+		if owner.Host != me.Host || (owner.Boot == me.Boot && procid.Alive(owner)) {
+			continue
+		}
+		if _, err := admin.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, pgx.Identifier{d.Name}.Sanitize())); err != nil {
+			t.Logf("drop the test database %s of a test process that is gone: %v", d.Name, err)
+		}
+	}
 }
 
 // New returns an open DB on a fresh, migrated database for the test. The

@@ -1,0 +1,90 @@
+package sqltest
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"screend/internal/procid"
+)
+
+// TestSweepDropsDatabasesOfGoneProcesses: of test databases named like
+// this package's, the sweep drops those whose process on this host is
+// gone, and keeps those of a running process, of another host, and those
+// without an owner.
+func TestSweepDropsDatabasesOfGoneProcesses(t *testing.T) {
+	base := BaseURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, withDatabase(base, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var made []string
+	defer func() { // before admin.Close
+		for _, name := range made {
+			admin.Exec(ctx, `DROP DATABASE IF EXISTS `+name)
+		}
+	}()
+	me, err := procid.Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sleep", "600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	gone, err := procid.Of(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	elsewhere := gone
+	elsewhere.Host += "-elsewhere"
+	earlierBoot := me
+	earlierBoot.Boot += "-earlier"
+	source, err := databaseName(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := randomHex(4)
+	cases := []struct {
+		name, comment string
+		dropped       bool
+	}{
+		{"gone", testComment + gone.String(), true},
+		{"earlier_boot", testComment + earlierBoot.String(), true},
+		{"running", testComment + me.String(), false},
+		{"elsewhere", testComment + elsewhere.String(), false},
+		{"no_owner", "", false},
+	}
+	for _, c := range cases {
+		name := pgx.Identifier{"screend_t_sweep_" + id + "_" + c.name}.Sanitize()
+		if _, err := admin.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, pgx.Identifier{source}.Sanitize())); err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, name)
+		if c.comment != "" {
+			if _, err := admin.Exec(ctx, fmt.Sprintf(`COMMENT ON DATABASE %s IS '%s'`, name, c.comment)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	sweep(ctx, t, admin, me)
+	for _, c := range cases {
+		var exists bool
+		if err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`,
+			"screend_t_sweep_"+id+"_"+c.name).Scan(&exists); err != nil {
+			t.Fatal(err)
+		}
+		if exists == c.dropped {
+			t.Errorf("%s: exists %v after the sweep, want dropped %v", c.name, exists, c.dropped)
+		}
+	}
+}
