@@ -127,7 +127,7 @@ func TestSwitchingEmbedderEmbedsAgain(t *testing.T) {
 
 // testEncoder writes a small ONNX image encoder (mean colour through a
 // linear layer to 8 dimensions) with its preprocessor_config.json and opens
-// it.
+// it with two lanes, so that the pipeline embeds two batches at once.
 func testEncoder(t *testing.T) *embed.ONNX {
 	t.Helper()
 	dir := t.TempDir()
@@ -146,7 +146,7 @@ func testEncoder(t *testing.T) *embed.ONNX {
 	must(t, os.WriteFile(filepath.Join(dir, "preprocessor_config.json"), []byte(`{
 		"do_resize": true, "size": {"shortest_edge": 32}, "do_center_crop": true, "crop_size": 32,
 		"do_normalize": true, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.25, 0.25, 0.25], "resample": 3}`), 0o644))
-	emb, err := embed.NewONNX(modelPath, embed.ONNXOptions{IntraOpThreads: 1, MaxBatch: 4})
+	emb, err := embed.NewONNX(modelPath, embed.ONNXOptions{IntraOpThreads: 1, Lanes: 2, MaxBatch: 4})
 	must(t, err)
 	t.Cleanup(func() { emb.Close() })
 	return emb

@@ -55,8 +55,9 @@ type Options struct {
 	// pixel of the header's colour model), in MiB; a file that alone needs
 	// more is quarantined as too large. Default: 1024.
 	DecodeMemoryMB int64
-	// IntraOpThreads is ONNX Runtime's thread count for one inference.
-	// Default: the number of CPUs.
+	// IntraOpThreads is ONNX Runtime's thread count for one inference run.
+	// Default: the CPUs over the ONNX encoder's lanes, at least 1 (1 on a
+	// machine of up to 4 cores; config.InferenceLayout).
 	IntraOpThreads int
 	// BatchSize is the number of images per inference and per database
 	// write. Default: 16.

@@ -96,7 +96,7 @@ func (p *pipeline) Run(ctx context.Context) error {
 	claimCtx, stopClaim := context.WithCancel(ctx)
 	defer stopClaim()
 	var wg sync.WaitGroup
-	errs := make(chan error, 4)
+	errs := make(chan error, 2+embed.Lanes(p.embedder))
 	wg.Go(func() {
 		defer close(jobs)
 		errs <- p.claim(claimCtx, jobs)
@@ -120,14 +120,22 @@ func (p *pipeline) Run(ctx context.Context) error {
 	wg.Go(func() {
 		p.endDecodes(drain, ended)
 	})
+	// As many batches are embedded at once as the embedder has lanes (an
+	// ONNX encoder runs them side by side on one session).
+	var lanes sync.WaitGroup
+	for range embed.Lanes(p.embedder) {
+		lanes.Go(func() {
+			errs <- p.infer(drain, decoded, embedded)
+			// After a failure, the workers finish what was claimed and
+			// their output is dropped: the images stay claimed.
+			stopClaim()
+			for range decoded {
+			}
+		})
+	}
 	wg.Go(func() {
-		defer close(embedded)
-		errs <- p.infer(drain, decoded, embedded)
-		// After a failure, the workers finish what was claimed and their
-		// output is dropped: the images stay claimed.
-		stopClaim()
-		for range decoded {
-		}
+		lanes.Wait()
+		close(embedded)
 	})
 	wg.Go(func() {
 		errs <- p.write(drain, embedded)

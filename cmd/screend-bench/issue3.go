@@ -42,7 +42,7 @@ func issue3Cmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for _, e := range embedders {
 		f := base
 		f.embedder = e
-		cfg, err := benchConfig(e, 0)
+		cfg, err := benchConfig(e, 0, 0)
 		if err != nil {
 			return err
 		}

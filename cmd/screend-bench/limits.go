@@ -3,12 +3,16 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"flag"
 	"fmt"
 	"image"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -24,14 +28,16 @@ import (
 
 // Limits are the machine's own speeds on a set of files, measured the way
 // the daemon's pipeline works: DecodeWorkers goroutines that read, hash and
-// decode (and preprocess), and inference with IntraOpThreads threads in
-// batches of BatchSize.
+// decode (and preprocess), and inference in batches of BatchSize, in
+// Lanes runs at once of Threads threads each (the daemon's setting), and
+// for ONNX also in the other layouts the cores allow (InferenceLayouts).
 type Limits struct {
 	Dir           string `json:"dir"`
 	Embedder      string `json:"embedder"`
 	Files         int    `json:"files"`
 	DecodeWorkers int    `json:"decode_workers"`
 	Threads       int    `json:"intra_op_threads"`
+	Lanes         int    `json:"inference_lanes"`
 	BatchSize     int    `json:"batch_size"`
 	// DecodeOnly is images/s read, hashed and decoded: the better of the
 	// decode-only passes and the decode+preprocess passes, since doing more
@@ -55,9 +61,16 @@ type Limits struct {
 	// (for the built-in embedder, preprocessing is the whole descriptor).
 	DecodePreprocess float64 `json:"decode_preprocess_per_s"`
 	// InferenceOnly is images/s through the embedder alone: for ONNX,
-	// preprocessed inputs run in batches; for the built-in embedder, the
-	// descriptor computed on images already decoded.
+	// preprocessed inputs run in batches, the best of InferenceLayouts;
+	// for the built-in embedder, the descriptor computed on images already
+	// decoded.
 	InferenceOnly float64 `json:"inference_only_per_s"`
+	// InferenceLayouts are the ONNX inference passes, one per layout of
+	// lanes and threads: the daemon's, one lane with a thread per core,
+	// and one-thread lanes on every core. The limit is the best of them
+	// (InferenceOnly the fastest, InferenceCPU the cheapest), so a daemon
+	// setting cannot make the limit look easier than the machine allows.
+	InferenceLayouts []InferencePass `json:"inference_layouts,omitempty"`
 	// Combined is the rate the measured costs allow when decoding and
 	// inference share the machine: 1 / (1/DecodePreprocess + 1/InferenceOnly)
 	// for ONNX, 1 / (1/DecodeOnly + 1/InferenceOnly) for the built-in embedder.
@@ -72,6 +85,14 @@ type Limits struct {
 	// DecodePreprocessCPU+InferenceCPU for ONNX, DecodeCPU+InferenceCPU for
 	// the built-in embedder.
 	CombinedCPU float64 `json:"combined_cpu_s_per_image"`
+}
+
+// InferencePass is inference alone in one layout of lanes and threads.
+type InferencePass struct {
+	Lanes   int     `json:"lanes"`
+	Threads int     `json:"intra_op_threads"`
+	Rate    float64 `json:"per_s"`
+	CPU     float64 `json:"cpu_s_per_image"`
 }
 
 // cpuNow returns the CPU time (user+system) the process has used, in seconds.
@@ -99,6 +120,7 @@ func limitsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	dir := fs.String("dir", "", "folder of images (a corpus)")
 	embedder := fs.String("embedder", "builtin", "builtin or the path of an ONNX model")
 	threads := fs.Int("threads", 0, "ONNX intra-op threads (default: the daemon's setting)")
+	lanes := fs.Int("lanes", 0, "ONNX inference lanes (default: the daemon's setting)")
 	maxFiles := fs.Int("max-files", 0, "measure at most this many files (0: all)")
 	out := fs.String("out", "", "write the JSON report to FILE and the Markdown beside it")
 	if err := parse(fs, args, stderr); err != nil {
@@ -108,7 +130,7 @@ func limitsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{"--dir is required"}
 	}
 	rep := newReport(append([]string{"limits"}, args...))
-	cfg, err := benchConfig(*embedder, *threads)
+	cfg, err := benchConfig(*embedder, *threads, *lanes)
 	if err != nil {
 		return err
 	}
@@ -121,21 +143,24 @@ func limitsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // benchConfig is the daemon's configuration (file and environment) with
-// the embedder and thread count of the command line.
-func benchConfig(embedder string, threads int) (config.Config, error) {
-	// The command line's embedder is validated with the rest
-	// (SCREEND_EMBEDDER_VIEWS needs an ONNX encoder).
+// the embedder, thread and lane counts of the command line (0: not given).
+func benchConfig(embedder string, threads, lanes int) (config.Config, error) {
+	// The command line's values are validated with the rest
+	// (SCREEND_EMBEDDER_VIEWS needs an ONNX encoder), and the lanes and
+	// threads are laid out as the daemon does.
 	cfg, err := config.Load("", func(k string) (string, bool) {
-		if k == "SCREEND_EMBEDDER" {
+		switch {
+		case k == "SCREEND_EMBEDDER":
 			return embedder, true
+		case k == "SCREEND_INTRA_OP_THREADS" && threads > 0:
+			return strconv.Itoa(threads), true
+		case k == "SCREEND_INFERENCE_LANES" && lanes > 0:
+			return strconv.Itoa(lanes), true
 		}
 		return os.LookupEnv(k)
 	})
 	if err != nil {
 		return cfg, usageError{err.Error()}
-	}
-	if threads > 0 {
-		cfg.IntraOpThreads = threads
 	}
 	return cfg, nil
 }
@@ -149,7 +174,8 @@ func openEmbedder(cfg config.Config) (embed.Embedder, func(), error) {
 	if _, err := onnxrt.Init(cfg.ONNXRuntimeLib); err != nil {
 		return nil, nil, err
 	}
-	e, err := embed.NewONNX(cfg.Embedder, embed.ONNXOptions{IntraOpThreads: cfg.IntraOpThreads, Views: cfg.EmbedderViews})
+	e, err := embed.NewONNX(cfg.Embedder, embed.ONNXOptions{IntraOpThreads: cfg.IntraOpThreads,
+		Lanes: cfg.InferenceLanes, Views: cfg.EmbedderViews})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -179,9 +205,9 @@ func measureLimits(ctx context.Context, cfg config.Config, dir string, maxFiles 
 	}
 	defer closeEmb()
 	l := &Limits{Dir: dir, Embedder: cfg.Embedder, Files: len(files), DecodeWorkers: cfg.DecodeWorkers,
-		Threads: cfg.IntraOpThreads, BatchSize: cfg.BatchSize}
+		Threads: cfg.IntraOpThreads, Lanes: cfg.InferenceLanes, BatchSize: cfg.BatchSize}
 	if cfg.Embedder == "builtin" {
-		l.Threads = 0
+		l.Threads, l.Lanes = 0, 0
 	}
 	// Warm the page cache so the first pass is not a disk benchmark.
 	for _, f := range files {
@@ -241,10 +267,18 @@ func measureLimits(ctx context.Context, cfg config.Config, dir string, maxFiles 
 	l.DecodeOnlyMeasured = l.DecodeOnly
 	l.DecodeOnly = max(l.DecodeOnly, l.DecodePreprocess)
 	l.MegapixelsPerS = round(l.DecodeOnly*float64(pixels.Load())/2/float64(len(files))/1e6, 1)
-	var err2 error
-	l.InferenceOnly, l.InferenceCPU, err2 = inferenceOnly(ctx, cfg, emb, files)
-	if err2 != nil {
-		return nil, err2
+	if cfg.Embedder == "builtin" {
+		if l.InferenceOnly, l.InferenceCPU, err = builtinOnly(ctx, cfg, emb, files); err != nil {
+			return nil, err
+		}
+	} else {
+		if l.InferenceLayouts, err = onnxLayouts(ctx, cfg, emb, files); err != nil {
+			return nil, err
+		}
+		for _, p := range l.InferenceLayouts {
+			l.InferenceOnly = max(l.InferenceOnly, p.Rate)
+			l.InferenceCPU = minPositive(l.InferenceCPU, p.CPU)
+		}
 	}
 	l.InferenceOnly = round(l.InferenceOnly, 2)
 	decode := l.DecodePreprocess
@@ -351,64 +385,117 @@ func overFiles(ctx context.Context, files []string, workers int, f func(string) 
 // inferenceMinDuration is how long inference alone is measured at least.
 const inferenceMinDuration = 8 * time.Second
 
-// inferenceOnly measures the embedder alone on a sample of the files,
-// decoded (built-in) or preprocessed (ONNX) beforehand.
-func inferenceOnly(ctx context.Context, cfg config.Config, emb embed.Embedder, files []string) (rate, cpuPerImage float64, err error) {
-	if cfg.Embedder == "builtin" {
-		// The descriptor is computed from decoded images; keep a small
-		// sample in memory (large images take 4 bytes a pixel).
-		sample := spread(files, min(len(files), 12))
-		imgs := make([]image.Image, len(sample))
-		for i, f := range sample {
-			img, err := readDecode(f, cfg.MaxPixels)
-			if err != nil {
-				return 0, 0, err
-			}
-			imgs[i] = img
-		}
-		var done atomic.Int64
-		start, c0 := time.Now(), cpuNow()
-		var wg sync.WaitGroup
-		var next atomic.Int64
-		for range cfg.DecodeWorkers {
-			wg.Go(func() {
-				for ctx.Err() == nil && (time.Since(start) < inferenceMinDuration || next.Load() < int64(len(imgs))) {
-					i := int(next.Add(1)-1) % len(imgs)
-					if _, err := emb.Preprocess(imgs[i]); err != nil {
-						return
-					}
-					done.Add(1)
-				}
-			})
-		}
-		wg.Wait()
-		n := float64(done.Load())
-		return n / time.Since(start).Seconds(), (cpuNow() - c0) / n, ctx.Err()
-	}
-	sample := spread(files, min(len(files), 2*cfg.BatchSize))
-	inputs := make([][]float32, len(sample))
+// builtinOnly measures the built-in descriptor alone on a sample of the
+// files, decoded beforehand, with DecodeWorkers goroutines.
+func builtinOnly(ctx context.Context, cfg config.Config, emb embed.Embedder, files []string) (rate, cpuPerImage float64, err error) {
+	// Keep a small sample in memory (large images take 4 bytes a pixel).
+	sample := spread(files, min(len(files), 12))
+	imgs := make([]image.Image, len(sample))
 	for i, f := range sample {
 		img, err := readDecode(f, cfg.MaxPixels)
 		if err != nil {
 			return 0, 0, err
 		}
-		if inputs[i], err = emb.Preprocess(img); err != nil {
-			return 0, 0, err
+		imgs[i] = img
+	}
+	var done atomic.Int64
+	start, c0 := time.Now(), cpuNow()
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range cfg.DecodeWorkers {
+		wg.Go(func() {
+			for ctx.Err() == nil && (time.Since(start) < inferenceMinDuration || next.Load() < int64(len(imgs))) {
+				i := int(next.Add(1)-1) % len(imgs)
+				if _, err := emb.Preprocess(imgs[i]); err != nil {
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	n := float64(done.Load())
+	return n / time.Since(start).Seconds(), (cpuNow() - c0) / n, ctx.Err()
+}
+
+// onnxLayouts measures an ONNX encoder alone on a sample of the files,
+// preprocessed beforehand, in the daemon's layout of lanes and threads
+// (emb) and in the two others the cores allow: one lane with a thread per
+// core, and one-thread lanes on every core. Each other layout opens the
+// model anew, after the previous one is closed.
+func onnxLayouts(ctx context.Context, cfg config.Config, emb embed.Embedder, files []string) ([]InferencePass, error) {
+	sample := spread(files, min(len(files), 2*cfg.BatchSize))
+	inputs := make([][]float32, len(sample))
+	for i, f := range sample {
+		img, err := readDecode(f, cfg.MaxPixels)
+		if err != nil {
+			return nil, err
+		}
+		inputs[i], err = emb.Preprocess(img)
+		imagefile.Recycle(img)
+		if err != nil {
+			return nil, err
 		}
 	}
-	// One warm-up batch: ONNX Runtime allocates on the first run.
-	if _, err := emb.Embed(ctx, inputs[:min(len(inputs), cfg.BatchSize)]); err != nil {
+	cpus := runtime.NumCPU()
+	layouts := [][2]int{{cfg.InferenceLanes, cfg.IntraOpThreads}}
+	for _, l := range [][2]int{{1, cpus}, {min(cpus, config.MaxAutoLanes), 1}} {
+		if !slices.Contains(layouts, l) {
+			layouts = append(layouts, l)
+		}
+	}
+	var passes []InferencePass
+	for i, l := range layouts {
+		e, closeE := emb, func() {}
+		if i > 0 {
+			c := cfg
+			c.InferenceLanes, c.IntraOpThreads = l[0], l[1]
+			var err error
+			if e, closeE, err = openEmbedder(c); err != nil {
+				return nil, err
+			}
+		}
+		rate, cpu, err := inferenceOnly(ctx, e, l[0], inputs, cfg.BatchSize)
+		closeE()
+		if err != nil {
+			return nil, err
+		}
+		passes = append(passes, InferencePass{Lanes: l[0], Threads: l[1], Rate: round(rate, 2), CPU: round(cpu, 4)})
+	}
+	return passes, nil
+}
+
+// inferenceOnly runs batches of inputs through emb from lanes goroutines
+// at once, as the daemon's inference stage does, for at least
+// inferenceMinDuration, and returns images/s and CPU seconds per image.
+func inferenceOnly(ctx context.Context, emb embed.Embedder, lanes int, inputs [][]float32, batchSize int) (rate, cpuPerImage float64, err error) {
+	// Warm-up: ONNX Runtime allocates on the first runs of every lane.
+	var wg sync.WaitGroup
+	errs := make([]error, lanes)
+	for g := range lanes {
+		wg.Go(func() { _, errs[g] = emb.Embed(ctx, inputs[:min(len(inputs), batchSize)]) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return 0, 0, err
 	}
-	n := 0
+	var n, next atomic.Int64
 	start, c0 := time.Now(), cpuNow()
-	for i := 0; ctx.Err() == nil && (time.Since(start) < inferenceMinDuration || n < 2*cfg.BatchSize); i++ {
-		lo := (i * cfg.BatchSize) % len(inputs)
-		batch := inputs[lo:min(lo+cfg.BatchSize, len(inputs))]
-		if _, err := emb.Embed(ctx, batch); err != nil {
-			return 0, 0, err
-		}
-		n += len(batch)
+	for g := range lanes {
+		wg.Go(func() {
+			for ctx.Err() == nil && (time.Since(start) < inferenceMinDuration || n.Load() < int64(2*batchSize)) {
+				lo := int(next.Add(1)-1) * batchSize % len(inputs)
+				batch := inputs[lo:min(lo+batchSize, len(inputs))]
+				if _, errs[g] = emb.Embed(ctx, batch); errs[g] != nil {
+					return
+				}
+				n.Add(int64(len(batch)))
+			}
+		})
 	}
-	return float64(n) / time.Since(start).Seconds(), (cpuNow() - c0) / float64(n), ctx.Err()
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, 0, err
+	}
+	return float64(n.Load()) / time.Since(start).Seconds(), (cpuNow() - c0) / float64(n.Load()), ctx.Err()
 }

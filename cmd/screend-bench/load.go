@@ -150,6 +150,7 @@ type loadFlags struct {
 	rate       float64
 	embedder   string
 	threads    int
+	lanes      int
 	settle     time.Duration
 	copies     int
 	limit      int
@@ -183,6 +184,7 @@ func (f *loadFlags) define(fs *flag.FlagSet) {
 	fs.Float64Var(&f.rate, "rate", 5, "live and slow modes: image files per second")
 	fs.StringVar(&f.embedder, "embedder", "builtin", "builtin or the path of an ONNX model")
 	fs.IntVar(&f.threads, "threads", 0, "ONNX intra-op threads (default: the daemon's setting)")
+	fs.IntVar(&f.lanes, "lanes", 0, "ONNX inference lanes (default: the daemon's setting)")
 	fs.DurationVar(&f.settle, "settle", 20*time.Second, "SCREEND_SETTLE for the daemon")
 	fs.IntVar(&f.copies, "copies", 1, "drop the corpus this many times, as distinct projects")
 	fs.IntVar(&f.limit, "limit", 0, "live and slow modes: drop only the first N image files (0: all)")
@@ -211,7 +213,7 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError{fmt.Sprintf("unknown mode %q", f.mode)}
 	}
 	rep := newReport(append([]string{"load"}, args...))
-	cfg, err := benchConfig(f.embedder, f.threads)
+	cfg, err := benchConfig(f.embedder, f.threads, f.lanes)
 	if err != nil {
 		return err
 	}
@@ -244,6 +246,9 @@ func (f loadFlags) daemonEnv() []string {
 	if f.threads > 0 {
 		env = append(env, fmt.Sprintf("SCREEND_INTRA_OP_THREADS=%d", f.threads))
 	}
+	if f.lanes > 0 {
+		env = append(env, fmt.Sprintf("SCREEND_INFERENCE_LANES=%d", f.lanes))
+	}
 	return append(env, f.extraEnv...)
 }
 
@@ -258,6 +263,9 @@ func runLoad(ctx context.Context, rep *Report, f loadFlags, lim *Limits) (*LoadR
 	rep.Settings = map[string]string{"SCREEND_EMBEDDER": f.embedder, "SCREEND_SETTLE": f.settle.String()}
 	if f.threads > 0 {
 		rep.Settings["SCREEND_INTRA_OP_THREADS"] = fmt.Sprint(f.threads)
+	}
+	if f.lanes > 0 {
+		rep.Settings["SCREEND_INFERENCE_LANES"] = fmt.Sprint(f.lanes)
 	}
 	for _, kv := range f.extraEnv {
 		k, v, _ := strings.Cut(kv, "=")

@@ -138,10 +138,19 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, "Settings: `%s`.\n", strings.Join(parts, " "))
 	}
 	if len(r.Limits) > 0 {
-		b.WriteString("\n| limits | embedder | files | decode workers | threads | decode only img/s | decode+preprocess img/s | inference only img/s | combined limit img/s | CPU s/img decode / +pre / inference |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("\n| limits | embedder | files | decode workers | lanes × threads | decode only img/s | decode+preprocess img/s | inference only img/s | combined limit img/s | CPU s/img decode / +pre / inference |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, l := range r.Limits {
-			fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %.2f | %.2f | %.2f | %.2f | %.3f / %.3f / %.3f |\n", l.Dir, l.Embedder, l.Files, l.DecodeWorkers, l.Threads,
+			fmt.Fprintf(&b, "| %s | %s | %d | %d | %d × %d | %.2f | %.2f | %.2f | %.2f | %.3f / %.3f / %.3f |\n", l.Dir, l.Embedder, l.Files, l.DecodeWorkers, l.Lanes, l.Threads,
 				l.DecodeOnly, l.DecodePreprocess, l.InferenceOnly, l.Combined, l.DecodeCPU, l.DecodePreprocessCPU, l.InferenceCPU)
+		}
+		for _, l := range r.Limits {
+			if len(l.InferenceLayouts) == 0 {
+				continue
+			}
+			b.WriteString("\n| inference alone, lanes × threads (the first is the daemon's) | img/s | CPU s/img |\n|---|---|---|\n")
+			for _, p := range l.InferenceLayouts {
+				fmt.Fprintf(&b, "| %d × %d | %.2f | %.4f |\n", p.Lanes, p.Threads, p.Rate, p.CPU)
+			}
 		}
 		b.WriteString("\n| decoders (read, hash, decode) | decode only img/s | CPU s/img | Go's decoders img/s | Go's CPU s/img | speed-up (CPU) |\n|---|---|---|---|---|---|\n")
 		for _, l := range r.Limits {

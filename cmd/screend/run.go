@@ -105,5 +105,5 @@ func newEmbedder(cfg config.Config) (embed.Embedder, error) {
 	if cfg.Embedder == "builtin" {
 		return embed.NewBuiltin(), nil
 	}
-	return embed.NewONNX(cfg.Embedder, embed.ONNXOptions{IntraOpThreads: cfg.IntraOpThreads, Views: cfg.EmbedderViews})
+	return embed.NewONNX(cfg.Embedder, embed.ONNXOptions{IntraOpThreads: cfg.IntraOpThreads, Lanes: cfg.InferenceLanes, Views: cfg.EmbedderViews})
 }

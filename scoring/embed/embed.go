@@ -30,6 +30,15 @@ type Embedder interface {
 	Close() error
 }
 
+// Lanes returns how many Embed calls emb runs side by side: an ONNX
+// encoder's Lanes, 1 for any other embedder.
+func Lanes(emb Embedder) int {
+	if l, ok := emb.(interface{ Lanes() int }); ok {
+		return max(l.Lanes(), 1)
+	}
+	return 1
+}
+
 // Grid says which values of an embedding describe which part of the
 // picture: the picture is divided into Cols x Rows regions of equal size
 // (region c = row*Cols + col, top-left first), and each block holds Width

@@ -21,9 +21,15 @@ import (
 
 // ONNXOptions configure NewONNX.
 type ONNXOptions struct {
-	// IntraOpThreads is the number of threads one Embed call uses inside
-	// ONNX Runtime; default 1.
+	// IntraOpThreads is the number of threads one model run uses inside
+	// ONNX Runtime; default 1. With one, a run computes on the thread that
+	// calls it.
 	IntraOpThreads int
+	// Lanes is the number of model runs that may go on at once on the one
+	// ONNX Runtime session, each with its own input buffer and its own
+	// activations (the weights are shared); default 1. Embed spreads a
+	// batch over the free lanes, and concurrent Embed calls share them.
+	Lanes int
 	// MaxBatch is the largest number of images one model run takes; Embed
 	// splits larger batches. Default DefaultMaxBatch. A model with a fixed
 	// batch size runs batches of exactly that size instead (the last one
@@ -59,10 +65,10 @@ var preferredOutputs = []string{"image_embeds", "embeddings", "image_embeddings"
 // input [N,3,H,W] and gives one float32 output [N,D]; Preprocess prepares
 // images as the model's preprocessor_config.json says (see ImageProcessor).
 //
-// Preprocess is safe for concurrent use, also while Embed runs. Embed is
-// meant to be called from one goroutine at a time (it runs one batch at a
-// time on one session with IntraOpThreads threads); concurrent calls are
-// safe but wait for each other.
+// Preprocess and Embed are safe for concurrent use. Model runs go on one
+// session, at most Lanes of them at once (each with IntraOpThreads
+// threads): Embed splits a batch into runs that take free lanes, and
+// concurrent calls wait for a lane.
 type ONNX struct {
 	id       string
 	dim      int
@@ -72,9 +78,18 @@ type ONNX struct {
 	maxBatch int
 	views    []View // nil: the whole picture, vectors as the model gives them
 
-	mu   sync.Mutex
-	sess *onnxrt.Session // nil once closed
-	buf  []float32       // input tensor, reused across runs
+	// mu is held for reading by every Embed and for writing by Close, so
+	// that Close waits for the runs under way.
+	mu    sync.RWMutex
+	sess  *onnxrt.Session // nil once closed
+	lanes chan *lane      // the free lanes; len(lanes) of them at most
+	nlane int
+}
+
+// lane is what one model run needs for itself: its input tensor, reused
+// across runs.
+type lane struct {
+	buf []float32
 }
 
 var _ Embedder = (*ONNX)(nil)
@@ -88,8 +103,11 @@ func NewONNX(modelPath string, opts ONNXOptions) (*ONNX, error) {
 	if opts.MaxBatch == 0 {
 		opts.MaxBatch = DefaultMaxBatch
 	}
-	if opts.MaxBatch < 0 || opts.IntraOpThreads < 0 {
-		return nil, fmt.Errorf("embed: onnx model %s: negative MaxBatch or IntraOpThreads", modelPath)
+	if opts.Lanes == 0 {
+		opts.Lanes = 1
+	}
+	if opts.MaxBatch < 0 || opts.IntraOpThreads < 0 || opts.Lanes < 0 {
+		return nil, fmt.Errorf("embed: onnx model %s: negative MaxBatch, IntraOpThreads or Lanes", modelPath)
 	}
 	for _, v := range opts.Views {
 		if err := v.Validate(); err != nil {
@@ -144,6 +162,11 @@ func NewONNX(modelPath string, opts ONNXOptions) (*ONNX, error) {
 		maxBatch: opts.MaxBatch,
 		views:    opts.Views,
 		sess:     sess,
+		lanes:    make(chan *lane, opts.Lanes),
+		nlane:    opts.Lanes,
+	}
+	for range opts.Lanes {
+		e.lanes <- &lane{}
 	}
 	if len(e.views) > 0 {
 		e.id += "+" + viewsID(e.views)
@@ -258,6 +281,9 @@ func (e *ONNX) ID() string { return e.id }
 // Dim is D of the model's [N,D] output, times the number of views.
 func (e *ONNX) Dim() int { return e.dim }
 
+// Lanes is the number of model runs that may go on at once.
+func (e *ONNX) Lanes() int { return e.nlane }
+
 // InputSize returns the height and width of the images the model takes.
 func (e *ONNX) InputSize() (h, w int) { return e.h, e.w }
 
@@ -296,7 +322,9 @@ func viewsID(views []View) string {
 
 // Embed runs the model on batch, MaxBatch images per run, and returns one
 // Dim-long vector per input: with views, every view's vector L2-normalised,
-// concatenated and normalised. Calls are serialised.
+// concatenated and normalised. The runs of one call go on at once on as
+// many free lanes as there are, each run at most MaxBatch images and the
+// images shared out evenly (16 images on two lanes: two runs of 8).
 func (e *ONNX) Embed(ctx context.Context, batch [][]float32) ([][]float32, error) {
 	nv := max(len(e.views), 1)
 	size := 3 * e.h * e.w
@@ -342,51 +370,107 @@ func joinViews(vecs [][]float32) []float32 {
 	return out
 }
 
-// run runs the model on 3xHxW images, MaxBatch per run, and returns the
-// model's vector of each.
+// run runs the model on 3xHxW images, spread over the lanes, and returns
+// the model's vector of each.
 func (e *ONNX) run(ctx context.Context, images [][]float32) ([][]float32, error) {
-	size := 3 * e.h * e.w
-	d := e.dim / max(len(e.views), 1)
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	if e.sess == nil {
 		return nil, errors.New("embed: onnx: embedder is closed")
 	}
-	res := make([][]float32, 0, len(images))
-	for start := 0; start < len(images); start += e.maxBatch {
+	// The first failure stops the other runs of the call.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		first error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if first == nil {
+			first = err
+		}
+		cancel()
+	}
+	per := runSize(len(images), e.nlane, e.maxBatch, e.fixed)
+	res := make([][]float32, len(images))
+	var wg sync.WaitGroup
+	for start := 0; start < len(images); start += per {
+		var l *lane
+		select {
+		case l = <-e.lanes:
+		case <-ctx.Done():
+		}
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			if l != nil {
+				e.lanes <- l
+			}
+			fail(err)
+			break
 		}
-		chunk := images[start:min(start+e.maxBatch, len(images))]
-		n := len(chunk)
-		if e.fixed > 0 {
-			n = e.fixed
-		}
-		if cap(e.buf) < n*size {
-			e.buf = make([]float32, n*size)
-		}
-		buf := e.buf[:n*size]
-		for i, x := range chunk {
-			copy(buf[i*size:], x)
-		}
-		clear(buf[len(chunk)*size:]) // padding of a fixed-size batch
-		out, err := e.sess.Run(ctx, onnxrt.Tensor{Shape: []int64{int64(n), 3, int64(e.h), int64(e.w)}, Data: buf})
-		if err != nil {
-			return nil, fmt.Errorf("embed: onnx: %w", err)
-		}
-		o := out[0]
-		if len(o.Shape) != 2 || o.Shape[0] != int64(n) || o.Shape[1] != int64(d) {
-			return nil, fmt.Errorf("embed: onnx: output shape %v for a batch of %d, want [%d %d]", o.Shape, n, n, d)
-		}
-		for i := range chunk {
-			res = append(res, o.Data[i*d:(i+1)*d:(i+1)*d])
-		}
+		chunk := images[start:min(start+per, len(images))]
+		wg.Go(func() {
+			defer func() { e.lanes <- l }()
+			vecs, err := e.runOne(ctx, l, chunk)
+			if err != nil {
+				fail(err)
+				return
+			}
+			copy(res[start:], vecs)
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
 	}
 	return res, nil
 }
 
-// Close destroys the ONNX Runtime session, after a running Embed returns.
-// Closing twice does nothing.
+// runSize is the number of images per model run when n images are spread
+// over lanes: evenly, at most maxBatch; a model with a fixed batch size
+// takes exactly that many (the last run padded).
+func runSize(n, lanes, maxBatch, fixed int) int {
+	if fixed > 0 {
+		return fixed
+	}
+	return max(1, min(maxBatch, (n+lanes-1)/lanes))
+}
+
+// runOne runs the model once, on lane l, on at most the batch size of
+// images, and returns the model's vector of each.
+func (e *ONNX) runOne(ctx context.Context, l *lane, images [][]float32) ([][]float32, error) {
+	size := 3 * e.h * e.w
+	d := e.dim / max(len(e.views), 1)
+	n := len(images)
+	if e.fixed > 0 {
+		n = e.fixed
+	}
+	if cap(l.buf) < n*size {
+		l.buf = make([]float32, n*size)
+	}
+	buf := l.buf[:n*size]
+	for i, x := range images {
+		copy(buf[i*size:], x)
+	}
+	clear(buf[len(images)*size:]) // padding of a fixed-size batch
+	out, err := e.sess.Run(ctx, onnxrt.Tensor{Shape: []int64{int64(n), 3, int64(e.h), int64(e.w)}, Data: buf})
+	if err != nil {
+		return nil, fmt.Errorf("embed: onnx: %w", err)
+	}
+	o := out[0]
+	if len(o.Shape) != 2 || o.Shape[0] != int64(n) || o.Shape[1] != int64(d) {
+		return nil, fmt.Errorf("embed: onnx: output shape %v for a batch of %d, want [%d %d]", o.Shape, n, n, d)
+	}
+	res := make([][]float32, len(images))
+	for i := range images {
+		res[i] = o.Data[i*d : (i+1)*d : (i+1)*d]
+	}
+	return res, nil
+}
+
+// Close destroys the ONNX Runtime session, after the Embed calls under way
+// return. Closing twice does nothing.
 func (e *ONNX) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -394,7 +478,10 @@ func (e *ONNX) Close() error {
 		return nil
 	}
 	err := e.sess.Close()
-	e.sess, e.buf = nil, nil
+	e.sess = nil
+	for range e.nlane {
+		<-e.lanes // all free once no Embed runs: drop their buffers
+	}
 	if err != nil {
 		return fmt.Errorf("embed: onnx: %w", err)
 	}

@@ -439,3 +439,110 @@ func TestONNXPreprocessDuringEmbed(t *testing.T) {
 		t.Errorf("%d batches", n)
 	}
 }
+
+// TestONNXLanes embeds from several goroutines at once on an embedder with
+// lanes, in batches that spread over the lanes unevenly, and compares with
+// the vectors of a one-lane embedder run one batch at a time.
+func TestONNXLanes(t *testing.T) {
+	onnxrttest.Init(t)
+	wt := newWeights(9)
+	path := standardModel(t, wt)
+	ref := open(t, path, embed.ONNXOptions{})
+	lanes := open(t, path, embed.ONNXOptions{Lanes: 3, MaxBatch: 2})
+	if lanes.Lanes() != 3 || ref.Lanes() != 1 {
+		t.Fatalf("Lanes() = %d and %d, want 3 and 1", lanes.Lanes(), ref.Lanes())
+	}
+	var imgs []image.Image
+	for range 3 {
+		imgs = append(imgs, testImages()...)
+	}
+	all := preprocessAll(t, ref, imgs)
+	want, err := ref.Embed(context.Background(), all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 20 {
+				lo := (g + i) % len(all)
+				hi := min(len(all), lo+1+(g*7+i)%len(all)) // 1 to 9 images
+				got, err := lanes.Embed(context.Background(), all[lo:hi])
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(got) != hi-lo {
+					t.Errorf("%d vectors for %d images", len(got), hi-lo)
+					return
+				}
+				for k := range got {
+					for j := range got[k] {
+						if math.Abs(float64(got[k][j]-want[lo+k][j])) > 1e-6 {
+							t.Errorf("goroutine %d, images %d-%d: vector %d differs from the sequential one", g, lo, hi, k)
+							return
+						}
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestONNXCloseDuringEmbed closes an embedder with lanes while goroutines
+// embed: every call returns the right vectors or says the embedder is
+// closed, and Close returns once the runs under way are done.
+func TestONNXCloseDuringEmbed(t *testing.T) {
+	onnxrttest.Init(t)
+	wt := newWeights(10)
+	e, err := embed.NewONNX(standardModel(t, wt), embed.ONNXOptions{Lanes: 2, MaxBatch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch [][]float32
+	for range 4 {
+		batch = append(batch, preprocessAll(t, e, testImages())...)
+	}
+	var want [][]float64
+	for _, x := range batch {
+		want = append(want, goEncoder(wt, x))
+	}
+	started := make(chan struct{}, 3)
+	var done sync.WaitGroup
+	var embedded, refused sync.Map
+	for g := range 3 {
+		done.Go(func() {
+			for i := 0; ; i++ {
+				got, err := e.Embed(context.Background(), batch)
+				if i == 0 {
+					started <- struct{}{}
+				}
+				if err != nil {
+					if !strings.Contains(err.Error(), "closed") {
+						t.Errorf("goroutine %d: %v", g, err)
+					}
+					refused.Store(g, true)
+					return
+				}
+				assertVectors(t, got, want, 1e-5)
+				embedded.Store(g, true)
+			}
+		})
+	}
+	for range 3 {
+		<-started
+	}
+	if err := e.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	done.Wait()
+	for g := range 3 {
+		if _, ok := refused.Load(g); !ok {
+			t.Errorf("goroutine %d was never refused after Close", g)
+		}
+	}
+	if _, err := e.Embed(context.Background(), batch[:1]); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Embed after Close: %v", err)
+	}
+}

@@ -36,6 +36,11 @@ type Config struct {
 	// EmbedderViews are the parts of each picture an ONNX encoder looks at,
 	// one inference each (embed.ParseViews). Default: the whole picture.
 	EmbedderViews []embed.View
+	// InferenceLanes is the number of model runs an ONNX encoder runs at
+	// once on its one session (embed.ONNXOptions.Lanes), each with
+	// IntraOpThreads threads; the daemon embeds that many batches at once.
+	// Default: the number of CPUs, at most MaxAutoLanes (InferenceLayout).
+	InferenceLanes int
 	// ONNXRuntimeLib is the path of the ONNX Runtime shared library.
 	// Default: /usr/local/lib/screend/libonnxruntime.so.
 	ONNXRuntimeLib string
@@ -162,8 +167,11 @@ var settings = []setting{
 	{key: "decode_memory_mb", env: "SCREEND_DECODE_MEMORY_MB", def: "1024",
 		set: func(c *Config, v string) (err error) { c.DecodeMemoryMB, err = strconv.ParseInt(v, 10, 64); return err },
 		get: func(c *Config) string { return strconv.FormatInt(c.DecodeMemoryMB, 10) }},
-	{key: "intra_op_threads", env: "SCREEND_INTRA_OP_THREADS", def: strconv.Itoa(runtime.NumCPU()),
-		set: func(c *Config, v string) (err error) { c.IntraOpThreads, err = strconv.Atoi(v); return err },
+	{key: "inference_lanes", env: "SCREEND_INFERENCE_LANES", def: "auto",
+		set: func(c *Config, v string) error { return parseAuto(&c.InferenceLanes, v) },
+		get: func(c *Config) string { return strconv.Itoa(c.InferenceLanes) }},
+	{key: "intra_op_threads", env: "SCREEND_INTRA_OP_THREADS", def: "auto",
+		set: func(c *Config, v string) error { return parseAuto(&c.IntraOpThreads, v) },
 		get: func(c *Config) string { return strconv.Itoa(c.IntraOpThreads) }},
 	{key: "batch_size", env: "SCREEND_BATCH_SIZE", def: "16",
 		set: func(c *Config, v string) (err error) { c.BatchSize, err = strconv.Atoi(v); return err },
@@ -185,6 +193,51 @@ var settings = []setting{
 		get: func(c *Config) string { return formatThreshold(c.Thresholds.Reject) }},
 }
 
+// parseAuto reads a count of at least 1, or "auto" (0: chosen from the
+// machine's cores, see InferenceLayout).
+func parseAuto(dst *int, v string) error {
+	if v == "auto" {
+		*dst = 0
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return errors.New("must be auto or a whole number of at least 1")
+	}
+	*dst = n
+	return nil
+}
+
+// MaxAutoLanes bounds the inference lanes chosen automatically: every
+// running lane holds its own activations (about 60 MB for a
+// ViT-B/32-shaped encoder with runs of 8), so a machine with more cores
+// gets more threads per lane instead of more lanes.
+const MaxAutoLanes = 4
+
+// InferenceLayout returns the number of inference lanes (runs at once on
+// the one ONNX Runtime session) and of intra-op threads per lane for a
+// machine with cpus cores, from the settings, where 0 means automatic.
+// Automatically every core gets one inference thread, in one-thread lanes
+// (at most MaxAutoLanes of them): a run on one thread computes on the
+// thread that calls it and never waits for, or spins on, threads that the
+// decode workers keep from running at the end of a parallel section. The
+// decode workers are not subtracted: both stages wait on bounded queues
+// when the other is slower, so the cores go to whichever has work. A count
+// given for one setting is kept and the other fills the cores.
+func InferenceLayout(cpus, lanes, threads int) (int, int) {
+	cpus = max(cpus, 1)
+	switch {
+	case lanes == 0 && threads == 0:
+		lanes = min(cpus, MaxAutoLanes)
+	case lanes == 0:
+		lanes = min(max(cpus/threads, 1), MaxAutoLanes)
+	}
+	if threads == 0 {
+		threads = max(cpus/lanes, 1)
+	}
+	return lanes, threads
+}
+
 // Error is a bad configuration value; the program exits with code 2.
 type Error struct {
 	Setting string
@@ -202,6 +255,7 @@ func Default() Config {
 			panic(fmt.Sprintf("default of %s: %v", s.env, err))
 		}
 	}
+	c.InferenceLanes, c.IntraOpThreads = InferenceLayout(runtime.NumCPU(), c.InferenceLanes, c.IntraOpThreads)
 	return c
 }
 
@@ -238,6 +292,7 @@ func Load(path string, lookup func(string) (string, bool)) (Config, error) {
 			return c, &Error{Setting: s.env, Err: err}
 		}
 	}
+	c.InferenceLanes, c.IntraOpThreads = InferenceLayout(runtime.NumCPU(), c.InferenceLanes, c.IntraOpThreads)
 	return c, c.Validate()
 }
 
@@ -332,6 +387,9 @@ func (c Config) Validate() error {
 	}
 	if c.DecodeMemoryMB < 16 {
 		return bad("SCREEND_DECODE_MEMORY_MB", "must be at least 16, got %d", c.DecodeMemoryMB)
+	}
+	if c.InferenceLanes < 1 || c.InferenceLanes > 256 {
+		return bad("SCREEND_INFERENCE_LANES", "must be between 1 and 256, got %d", c.InferenceLanes)
 	}
 	if c.IntraOpThreads < 1 || c.IntraOpThreads > 256 {
 		return bad("SCREEND_INTRA_OP_THREADS", "must be between 1 and 256, got %d", c.IntraOpThreads)

@@ -69,3 +69,66 @@ func TestEmbedderViews(t *testing.T) {
 		}
 	}
 }
+
+func TestInferenceLayout(t *testing.T) {
+	for _, c := range []struct {
+		cpus, lanes, threads   int
+		wantLanes, wantThreads int
+	}{
+		{cpus: 2, wantLanes: 2, wantThreads: 1},                       // this machine: two one-thread lanes
+		{cpus: 1, wantLanes: 1, wantThreads: 1},                       //
+		{cpus: 4, wantLanes: 4, wantThreads: 1},                       //
+		{cpus: 16, wantLanes: 4, wantThreads: 4},                      // lanes bounded, threads fill the cores
+		{cpus: 6, wantLanes: 4, wantThreads: 1},                       // never more threads than cores
+		{cpus: 2, threads: 2, wantLanes: 1, wantThreads: 2},           // threads given: lanes fill the cores
+		{cpus: 8, threads: 2, wantLanes: 4, wantThreads: 2},           //
+		{cpus: 2, threads: 4, wantLanes: 1, wantThreads: 4},           // more threads than cores: one lane
+		{cpus: 64, threads: 1, wantLanes: 4, wantThreads: 1},          // still bounded
+		{cpus: 8, lanes: 2, wantLanes: 2, wantThreads: 4},             // lanes given: threads fill the cores
+		{cpus: 2, lanes: 3, wantLanes: 3, wantThreads: 1},             //
+		{cpus: 2, lanes: 3, threads: 2, wantLanes: 3, wantThreads: 2}, // both given: kept
+		{cpus: 0, wantLanes: 1, wantThreads: 1},                       // no count of CPUs
+	} {
+		l, th := InferenceLayout(c.cpus, c.lanes, c.threads)
+		if l != c.wantLanes || th != c.wantThreads {
+			t.Errorf("InferenceLayout(%d cpus, lanes %d, threads %d) = %d lanes, %d threads, want %d, %d",
+				c.cpus, c.lanes, c.threads, l, th, c.wantLanes, c.wantThreads)
+		}
+	}
+}
+
+func TestInferenceSettings(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "screend.toml") // empty: not the machine's file
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		lanes, threads string
+		bad            string // the setting an error names, "" for none
+	}{
+		{lanes: "auto", threads: "auto"},
+		{lanes: "2", threads: "1"},
+		{lanes: "0", bad: "SCREEND_INFERENCE_LANES"},
+		{lanes: "two", bad: "SCREEND_INFERENCE_LANES"},
+		{threads: "-1", bad: "SCREEND_INTRA_OP_THREADS"},
+		{lanes: "300", bad: "SCREEND_INFERENCE_LANES"},
+	} {
+		env := map[string]string{}
+		if c.lanes != "" {
+			env["SCREEND_INFERENCE_LANES"] = c.lanes
+		}
+		if c.threads != "" {
+			env["SCREEND_INTRA_OP_THREADS"] = c.threads
+		}
+		cfg, err := Load(file, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		var e *Error
+		switch {
+		case c.bad != "" && (!errors.As(err, &e) || e.Setting != c.bad):
+			t.Errorf("lanes %q, threads %q: %v, want an error naming %s", c.lanes, c.threads, err, c.bad)
+		case c.bad == "" && err != nil:
+			t.Errorf("lanes %q, threads %q: %v", c.lanes, c.threads, err)
+		case c.bad == "" && (cfg.InferenceLanes < 1 || cfg.IntraOpThreads < 1):
+			t.Errorf("lanes %q, threads %q: resolved to %d lanes, %d threads", c.lanes, c.threads, cfg.InferenceLanes, cfg.IntraOpThreads)
+		}
+	}
+}
