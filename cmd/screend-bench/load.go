@@ -103,8 +103,9 @@ type dropCPU struct {
 	Daemon  float64 `json:"daemon"`
 	// Postgres is the whole PostgreSQL cluster of the bench's database
 	// (backends, WAL writer, checkpointer, autovacuum, and the short
-	// connections of `screend status`); absent when it is not on this
-	// machine, and then part of Other.
+	// connections of `screend status`, and whatever other databases of
+	// the server do meanwhile); absent when it is not on this machine,
+	// and then part of Other.
 	Postgres float64 `json:"postgres,omitempty"`
 	// Bench is the bench's own process and its children other than the
 	// daemon: the copy and `screend status`.

@@ -2,12 +2,14 @@ package embed
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"math"
 	"slices"
+	"sync"
 )
 
 // Builtin is a pure-Go embedder that needs no model file. Its vector is a
@@ -294,14 +296,30 @@ func (f *features) encode() []float32 {
 	return v
 }
 
+// scratch holds the working buffers of one measure. They are reused from
+// image to image (scratchPool): fresh ones, a few hundred kilobytes, cost
+// the kernel's page faults on every image.
+type scratch struct {
+	sums       []uint32  // thumbnail sums, 3 per pixel
+	rgb, luma  []float32 // thumbnail (thumb.rgb, thumb.luma)
+	tile, half []float32 // a tile's luma at full and at half resolution
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// grow returns b resized to n values, reusing its memory when it can.
+func grow[T any](b []T, n int) []T { return slices.Grow(b[:0], n)[:n] }
+
 // measure computes all features of img.
 func measure(img image.Image) *features {
 	src := newPixels(img)
 	f := new(features)
-	th := newThumb(src)
+	s := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(s)
+	th := newThumb(src, s)
 	th.colour(f)
 	flatness := th.edges(f)
-	measureTiles(src, flatness, f)
+	measureTiles(src, flatness, f, s)
 
 	w, h := float64(src.w), float64(src.h)
 	f.scalar[sLog2W] = math.Log2(w)
@@ -434,8 +452,8 @@ func (p *pixels) lumaRow(x, y int, out []float32) {
 		row := p.pix[y*p.stride+4*x:]
 		row = row[:4*len(out)]
 		for i := range out {
-			px := row[4*i : 4*i+3 : 4*i+3]
-			out[i] = lumaR*float32(px[0]) + lumaG*float32(px[1]) + lumaB*float32(px[2])
+			px := binary.LittleEndian.Uint32(row[4*i:])
+			out[i] = lumaR*float32(uint8(px)) + lumaG*float32(uint8(px>>8)) + lumaB*float32(uint8(px>>16))
 		}
 	case p.bpp == 1:
 		row := p.pix[y*p.stride+x:]
@@ -480,7 +498,7 @@ type thumb struct {
 	cellX, cellY [gridN + 1]int
 }
 
-func newThumb(p *pixels) *thumb {
+func newThumb(p *pixels, s *scratch) *thumb {
 	t := &thumb{}
 	if p.w >= p.h {
 		t.w, t.h = thumbLong, max(gridN, int(math.Round(thumbLong*float64(p.h)/float64(p.w))))
@@ -491,7 +509,9 @@ func newThumb(p *pixels) *thumb {
 	xs, xcol, xcount := sampleAxis(p.w, t.w, step)
 	ys, yrow, ycount := sampleAxis(p.h, t.h, step)
 
-	sums := make([]uint32, 3*t.w*t.h)
+	s.sums = grow(s.sums, 3*t.w*t.h)
+	sums := s.sums
+	clear(sums)
 	// Four histograms taken in turn, added up at the end: consecutive
 	// samples of a smooth image fall into one bin, and increments of one
 	// counter wait for each other.
@@ -499,7 +519,7 @@ func newThumb(p *pixels) *thumb {
 	if p.bpp == 4 {
 		// The common case (PNG), read in place.
 		for j, y := range ys {
-			sampleRGBA(p.pix[y*p.stride:], xs, xcount, sums[3*t.w*int(yrow[j]):][:3*t.w], &hists)
+			sampleRGBA(p.pix[y*p.stride:], xs, xcount, step, sums[3*t.w*int(yrow[j]):][:3*t.w], &hists)
 		}
 	} else {
 		rgb := make([]uint8, 3*len(xs))
@@ -538,8 +558,8 @@ func newThumb(p *pixels) *thumb {
 		}
 	}
 
-	t.rgb = make([]float32, 3*t.w*t.h)
-	t.luma = make([]float32, t.w*t.h)
+	s.rgb, s.luma = grow(s.rgb, 3*t.w*t.h), grow(s.luma, t.w*t.h)
+	t.rgb, t.luma = s.rgb, s.luma
 	for ty := range t.h {
 		for tx := range t.w {
 			i := ty*t.w + tx
@@ -563,14 +583,15 @@ func luma8(r, g, b uint8) uint8 {
 
 // sampleRGBA adds the R, G, B of the samples xs of one row of 4-byte
 // pixels to the thumbnail row acc (xcount[c] consecutive samples for
-// column c) and counts their luma in hists.
-func sampleRGBA(row []uint8, xs []int, xcount []int, acc []uint32, hists *[4][256]int32) {
+// column c, step apart) and counts their luma in hists. Each pixel is
+// loaded as one 32-bit word.
+func sampleRGBA(row []uint8, xs []int, xcount []int, step int, acc []uint32, hists *[4][256]int32) {
 	k := 0
 	for c, n := range xcount {
 		var sr, sg, sb uint32
-		for _, x := range xs[k : k+n] {
-			px := row[4*x : 4*x+3 : 4*x+3]
-			r, g, b := px[0], px[1], px[2]
+		for x := xs[k]; n > 0; n, x = n-1, x+step {
+			px := binary.LittleEndian.Uint32(row[4*x:])
+			r, g, b := uint8(px), uint8(px>>8), uint8(px>>16)
 			sr += uint32(r)
 			sg += uint32(g)
 			sb += uint32(b)
@@ -796,9 +817,8 @@ type tileStats struct {
 }
 
 // measureTiles fills the sharpness and noise scalars from one tile per cell.
-func measureTiles(p *pixels, cellEnergy [gridCells]float64, f *features) {
+func measureTiles(p *pixels, cellEnergy [gridCells]float64, f *features, sc *scratch) {
 	var stats [gridCells]tileStats
-	var buf, half []float32
 	var hists [2][noiseBins]int32
 	for cy := range gridN {
 		y0, y1 := cy*p.h/gridN, (cy+1)*p.h/gridN
@@ -808,14 +828,16 @@ func measureTiles(p *pixels, cellEnergy [gridCells]float64, f *features) {
 			x0, x1 := cx*p.w/gridN, (cx+1)*p.w/gridN
 			tw := tileSide(x1 - x0)
 			tx := x0 + (x1-x0-tw)/2
-			buf = slices.Grow(buf[:0], tw*th)[:tw*th]
+			sc.tile = grow(sc.tile, tw*th)
+			buf := sc.tile
 			for j := range th {
 				p.lumaRow(tx, ty+j, buf[j*tw:(j+1)*tw])
 			}
 			s := &stats[cy*gridN+cx]
 			s.lap, s.grad, s.noise = planeStats(buf, tw, th, &hists)
 			hw, hh := tw/2, th/2
-			half = slices.Grow(half[:0], hw*hh)[:hw*hh]
+			sc.half = grow(sc.half, hw*hh)
+			half := sc.half
 			for j := range hh {
 				r0, r1 := buf[2*j*tw:], buf[(2*j+1)*tw:]
 				for i := range hw {
