@@ -97,27 +97,25 @@ func Certify(ds []Decision, target float64) model.Thresholds {
 // observed error of at most target, and how many decisions it takes;
 // model.Never and 0 when there is none.
 func fixedSequence(ds []Decision, f family, target float64) (float64, int) {
+	s := slices.DeleteFunc(slices.Clone(ds), func(d Decision) bool { return !slices.Contains(f.kinds, d.Kind) })
 	z := zOneSided(level * f.share)
 	start := minCertifiable(target, z)
 	best, bestN := model.Never, 0
-	var n, errs int
+	errs := 0
 	var nOf, errsOf [3]int // per kind of f
-	for i, d := range ds {
+	for i, d := range s {
 		k := slices.Index(f.kinds, d.Kind)
-		if k < 0 {
-			continue
-		}
-		n++
 		nOf[k]++
 		if !d.Right {
 			errs++
 			errsOf[k]++
 		}
+		n := i + 1
 		if n < start {
 			continue
 		}
 		// a threshold takes all decisions of equal confidence
-		if next := nextOf(ds[i+1:], f.kinds); next != nil && next.Confidence == d.Confidence {
+		if n < len(s) && s[n].Confidence == d.Confidence {
 			continue
 		}
 		if wilsonUpper(errs, n, z) > target {
@@ -134,16 +132,6 @@ func fixedSequence(ds []Decision, f family, target float64) (float64, int) {
 		}
 	}
 	return best, bestN
-}
-
-// nextOf returns the first decision in ds of one of kinds, nil if none.
-func nextOf(ds []Decision, kinds []screend.OutcomeKind) *Decision {
-	for i := range ds {
-		if slices.Contains(kinds, ds[i].Kind) {
-			return &ds[i]
-		}
-	}
-	return nil
 }
 
 // zOneSided is the standard normal quantile z with P(Z > z) = alpha.
