@@ -40,6 +40,8 @@ var (
 	templateName string
 	templateErr  error
 
+	// self is this test process, read once.
+	self      = sync.OnceValues(procid.Self)
 	sweepOnce sync.Once
 )
 
@@ -96,7 +98,7 @@ func clone(t testing.TB, base, template string, remake bool) string {
 		t.Fatalf("connect to test server: %v", err)
 	}
 	defer admin.Close(ctx)
-	me, err := procid.Self()
+	me, err := self()
 	if err != nil {
 		t.Fatal(err)
 	}
