@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"screend/internal/procid"
+	"screend/internal/procid/procidtest"
 )
 
 func TestOrphaned(t *testing.T) {
@@ -86,22 +86,6 @@ func databases(t *testing.T, conn *pgx.Conn, prefix string) []string {
 	return names
 }
 
-// sleeper starts a process and returns it as an owner; stop ends it.
-func sleeper(t *testing.T) (o procid.ID, stop func()) {
-	t.Helper()
-	cmd := exec.Command("sleep", "600")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stop = func() { cmd.Process.Kill(); cmd.Wait() }
-	t.Cleanup(stop)
-	o, err := procid.Of(cmd.Process.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return o, stop
-}
-
 // TestSweepBenchDBs makes databases as runs leave them on the real
 // PostgreSQL, under a prefix of the test's own, and sweeps them: only
 // those whose run is gone go, whatever the order.
@@ -119,8 +103,8 @@ func TestSweepBenchDBs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	running, _ := sleeper(t)
-	gone, stop := sleeper(t)
+	running, _ := procidtest.Sleeper(t)
+	gone, stop := procidtest.Sleeper(t)
 	stop()
 	create := func(name, comment string) {
 		t.Helper()
@@ -202,7 +186,7 @@ func TestBenchDBLifecycle(t *testing.T) {
 	}
 	// Another run's sweep sees this run's database as its owner's: the
 	// sweep's owner is then some other, running process.
-	other, _ := sleeper(t)
+	other, _ := procidtest.Sleeper(t)
 
 	dropped, err := createBenchDB(ctx, admin, prefix, "template0", me, log)
 	if err != nil {
@@ -271,8 +255,8 @@ func TestSweepWorkDirs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	running, _ := sleeper(t)
-	gone, stop := sleeper(t)
+	running, _ := procidtest.Sleeper(t)
+	gone, stop := procidtest.Sleeper(t)
 	stop()
 	parent := filepath.Join(t.TempDir(), "not", "yet") // makeWorkDir makes it
 	made := map[string]string{}

@@ -3,13 +3,13 @@ package sqltest
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"screend/internal/procid"
+	"screend/internal/procid/procidtest"
 )
 
 // TestSweepDropsDatabasesOfGoneProcesses: of test databases named like
@@ -35,16 +35,8 @@ func TestSweepDropsDatabasesOfGoneProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("sleep", "600")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	gone, err := procid.Of(cmd.Process.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
+	gone, stop := procidtest.Sleeper(t)
+	stop()
 	elsewhere := gone
 	elsewhere.Host += "-elsewhere"
 	earlierBoot := me
