@@ -253,20 +253,8 @@ func (p *pipeline) decode(ctx context.Context, j *job) bool {
 func (p *pipeline) endDecodes(ctx context.Context, ended <-chan int64) {
 	for id := range ended {
 		ids := []int64{id}
-		timer := time.NewTimer(gatherFor)
-	fill:
-		for len(ids) < p.cfg.BatchSize {
-			select {
-			case id, ok := <-ended:
-				if !ok {
-					break fill
-				}
-				ids = append(ids, id)
-			case <-timer.C:
-				break fill
-			}
-		}
-		timer.Stop()
+		receiveFor(ended, gatherFor, func() bool { return len(ids) >= p.cfg.BatchSize },
+			func(id int64) { ids = append(ids, id) })
 		if err := p.db.EndDecode(ctx, ids); err != nil && ctx.Err() == nil {
 			p.log.Warn("end decode", "images", len(ids), "err", err)
 		}
@@ -467,20 +455,27 @@ func (p *pipeline) write(ctx context.Context, in <-chan []*job) error {
 // gather adds to batch what arrives on in until it holds BatchSize images
 // or every image in flight, wait has passed, or in is closed.
 func (p *pipeline) gather(batch []*job, in <-chan []*job, wait time.Duration) []*job {
+	receiveFor(in, wait, func() bool { return len(batch) >= p.cfg.BatchSize || int64(len(batch)) >= p.inflight.Load() },
+		func(next []*job) { batch = append(batch, next...) })
+	return batch
+}
+
+// receiveFor hands what arrives on in to add until full reports true,
+// wait has passed, or in is closed.
+func receiveFor[T any](in <-chan T, wait time.Duration, full func() bool, add func(T)) {
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
-	for len(batch) < p.cfg.BatchSize && int64(len(batch)) < p.inflight.Load() {
+	for !full() {
 		select {
-		case next, ok := <-in:
+		case v, ok := <-in:
 			if !ok {
-				return batch
+				return
 			}
-			batch = append(batch, next...)
+			add(v)
 		case <-timer.C:
-			return batch
+			return
 		}
 	}
-	return batch
 }
 
 func (p *pipeline) writeBatch(ctx context.Context, batch []*job) error {
