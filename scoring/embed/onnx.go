@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
+
 	"screend/scoring/onnxrt"
 )
 
@@ -82,8 +84,7 @@ type ONNX struct {
 	// that Close waits for the runs under way.
 	mu    sync.RWMutex
 	sess  *onnxrt.Session // nil once closed
-	lanes chan *lane      // the free lanes; len(lanes) of them at most
-	nlane int
+	lanes chan *lane      // the free lanes; cap(lanes) of them in all
 }
 
 // lane is what one model run needs for itself: its input tensor, reused
@@ -163,7 +164,6 @@ func NewONNX(modelPath string, opts ONNXOptions) (*ONNX, error) {
 		views:    opts.Views,
 		sess:     sess,
 		lanes:    make(chan *lane, opts.Lanes),
-		nlane:    opts.Lanes,
 	}
 	for range opts.Lanes {
 		e.lanes <- &lane{}
@@ -282,7 +282,7 @@ func (e *ONNX) ID() string { return e.id }
 func (e *ONNX) Dim() int { return e.dim }
 
 // Lanes is the number of model runs that may go on at once.
-func (e *ONNX) Lanes() int { return e.nlane }
+func (e *ONNX) Lanes() int { return cap(e.lanes) }
 
 // InputSize returns the height and width of the images the model takes.
 func (e *ONNX) InputSize() (h, w int) { return e.h, e.w }
@@ -379,50 +379,33 @@ func (e *ONNX) run(ctx context.Context, images [][]float32) ([][]float32, error)
 		return nil, errors.New("embed: onnx: embedder is closed")
 	}
 	// The first failure stops the other runs of the call.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		mu    sync.Mutex
-		first error
-	)
-	fail := func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if first == nil {
-			first = err
-		}
-		cancel()
-	}
-	per := runSize(len(images), e.nlane, e.maxBatch, e.fixed)
+	g, gctx := errgroup.WithContext(ctx)
+	per := runSize(len(images), cap(e.lanes), e.maxBatch, e.fixed)
 	res := make([][]float32, len(images))
-	var wg sync.WaitGroup
+runs:
 	for start := 0; start < len(images); start += per {
 		var l *lane
 		select {
 		case l = <-e.lanes:
-		case <-ctx.Done():
-		}
-		if err := ctx.Err(); err != nil {
-			if l != nil {
-				e.lanes <- l
-			}
-			fail(err)
-			break
+		case <-gctx.Done():
+			break runs
 		}
 		chunk := images[start:min(start+per, len(images))]
-		wg.Go(func() {
+		g.Go(func() error {
 			defer func() { e.lanes <- l }()
-			vecs, err := e.runOne(ctx, l, chunk)
+			vecs, err := e.runOne(gctx, l, chunk)
 			if err != nil {
-				fail(err)
-				return
+				return err
 			}
 			copy(res[start:], vecs)
+			return nil
 		})
 	}
-	wg.Wait()
-	if first != nil {
-		return nil, first
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil { // cancelled before every run began
+		return nil, err
 	}
 	return res, nil
 }
@@ -479,7 +462,7 @@ func (e *ONNX) Close() error {
 	}
 	err := e.sess.Close()
 	e.sess = nil
-	for range e.nlane {
+	for range cap(e.lanes) {
 		<-e.lanes // all free once no Embed runs: drop their buffers
 	}
 	if err != nil {
