@@ -300,7 +300,7 @@ func installModel(t *testing.T, db *sql.DB, embedderDim int, adjust ...func(*mod
 		w[idx("group_size")] = 80 // 1.0 -> +10 (reject), 0.75 -> -10
 		g.Output(model.OutputRejectLogit, g.Dense(meta, w, []float32{-70}, model.MetaDim, 1, onnxmodel.ActNone), onnxmodel.Batch, 1)
 	})
-	p := model.DefaultParams("builtin-v1", embedderDim)
+	p := model.DefaultParams(builtinID, embedderDim)
 	p.Thresholds = model.Thresholds{Select: 0.9, Crop: 0.9, Reject: 0.9}
 	for _, f := range adjust {
 		f(&p)
@@ -308,7 +308,7 @@ func installModel(t *testing.T, db *sql.DB, embedderDim int, adjust ...func(*mod
 	params, err := model.MarshalParams(p)
 	must(t, err)
 	ctx := context.Background()
-	embedderID, err := db.EnsureEmbedder(ctx, "builtin-v1", embedderDim)
+	embedderID, err := db.EnsureEmbedder(ctx, builtinID, embedderDim)
 	must(t, err)
 	id, err := db.InsertModel(ctx, sql.Model{EmbedderID: embedderID, Ranker: ranker, Crop: crop, Reject: reject,
 		Params: params, Metrics: json.RawMessage(`{}`), Examples: 0})

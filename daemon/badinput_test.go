@@ -120,7 +120,7 @@ func TestSwitchingEmbedderEmbedsAgain(t *testing.T) {
 		must(t, rows.Scan(&name, &n, &dims))
 		got = append(got, fmt.Sprintf("%s:%d:%d", strings.SplitN(name, ":", 2)[0], n, dims))
 	}
-	if want := []string{"builtin-v1:6:498", "onnx:6:8"}; !slices.Equal(got, want) {
+	if want := []string{builtinID + ":6:498", "onnx:6:8"}; !slices.Equal(got, want) {
 		t.Errorf("vectors by embedder %v, want %v", got, want)
 	}
 }

@@ -199,3 +199,7 @@ func upscale(src *image.NRGBA, k int) *image.NRGBA {
 	}
 	return dst
 }
+
+// builtinID is the built-in embedder's name, which the daemon's vectors
+// and models are registered under by default.
+var builtinID = embed.NewBuiltin().ID()

@@ -167,7 +167,7 @@ func TestRetrainerOneInstanceAtATime(t *testing.T) {
 
 func TestRetrainerDisabled(t *testing.T) {
 	t.Parallel()
-	r, err := newRetrainer(Options{}, nil, "builtin-v1", slog.New(slog.NewTextHandler(t.Output(), nil)))
+	r, err := newRetrainer(Options{}, nil, "test-v1", slog.New(slog.NewTextHandler(t.Output(), nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

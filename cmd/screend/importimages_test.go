@@ -134,7 +134,7 @@ func TestImportImagesReadOnlyAndExamples(t *testing.T) {
 		t.Errorf("%d images, %d groups, %d history rows; want 0, 0, 3", images, groups, history)
 	}
 	// what `screend train` loads: the imported row is an example with both images
-	embID, _, _, err := db.EmbedderByName(ctx, "builtin-v1")
+	embID, _, _, err := db.EmbedderByName(ctx, builtinID)
 	if err != nil {
 		t.Fatal(err)
 	}

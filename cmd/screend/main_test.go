@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"screend/scoring/embed"
 	"screend/sql"
 	"screend/sql/sqltest"
 )
@@ -268,3 +269,7 @@ func TestCommandsOnUnmigratedDatabase(t *testing.T) {
 		t.Errorf("status after migrating: exit %d, %s %s", code, out, errOut)
 	}
 }
+
+// builtinID is the built-in embedder's name, which vectors and models are
+// registered under by default.
+var builtinID = embed.NewBuiltin().ID()

@@ -221,10 +221,10 @@ func TestImportUsageAndBadFiles(t *testing.T) {
 func TestTrainAndModelCommands(t *testing.T) {
 	e, db, out := testEnv(t)
 	ctx := context.Background()
-	seed := trainingtest.Options{Embedder: "builtin-v1", Dim: 498, Groups: 60}
+	seed := trainingtest.Options{Embedder: builtinID, Dim: 498, Groups: 60}
 
 	// too few examples: exit 1, nothing registered
-	trainingtest.Seed(t, db, trainingtest.Options{Embedder: "builtin-v1", Dim: 498, Groups: 10, Seed: 30})
+	trainingtest.Seed(t, db, trainingtest.Options{Embedder: builtinID, Dim: 498, Groups: 10, Seed: 30})
 	err := train(ctx, e, nil)
 	if err == nil || !errors.Is(err, training.ErrTooFewExamples) || !strings.Contains(err.Error(), "10 groups of human decisions, at least 50 needed") {
 		t.Fatalf("train on 10 groups: %v\n%s", err, out)
@@ -298,7 +298,7 @@ func TestTrainAndModelCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(list.Models) != 3 || list.Models[0].ID != third || list.Models[0].State != screend.ModelActive ||
-		list.Models[2].State != screend.ModelRetired || list.Models[0].Embedder != "builtin-v1" {
+		list.Models[2].State != screend.ModelRetired || list.Models[0].Embedder != builtinID {
 		t.Fatalf("models list: %s", out)
 	}
 
@@ -328,7 +328,7 @@ func TestTrainAndModelCommands(t *testing.T) {
 		t.Fatalf("promote: active %d, output %s", id, out)
 	}
 	out.Reset()
-	if err := models(ctx, e, []string{"list"}); err != nil || !strings.Contains(out.String(), "builtin-v1") {
+	if err := models(ctx, e, []string{"list"}); err != nil || !strings.Contains(out.String(), builtinID) {
 		t.Fatalf("models list: %v\n%s", err, out)
 	}
 	var ue usageError

@@ -16,7 +16,7 @@ import (
 // hand-made descriptor of what the picture shows at coarse resolution and of
 // its technical quality, for rankers and crop proposers to learn from.
 //
-// Descriptor layout (builtin-v1, 498 values):
+// Descriptor layout (builtin-v2, 498 values):
 //
 // The image is divided into an 8x8 grid of cells (cell (cx, cy) covers
 // columns [cx*W/8, (cx+1)*W/8) and rows likewise; cells are numbered
@@ -39,7 +39,7 @@ import (
 //	448-497  scalars      25 global measurements, scalar k at 448+2k and
 //	                      448+2k+1, see below.
 //
-// The scalars, each taken from a fixed-size central tile (1/3 of the cell's
+// The scalars, each taken from a fixed-size central tile (1/5 of the cell's
 // width and height) of every grid cell at full resolution, or from a sparse
 // full-image sample; "luma" is Rec.601 Y' on 0-255:
 //
@@ -88,17 +88,20 @@ import (
 // and no block dominates.
 //
 // Any change to the layout, the constants or the measurements must change
-// builtinID.
+// builtinID. builtin-v1 measured tiles of 1/3 of the cell's side and
+// sampled about 4x4 pixels for each thumbnail pixel: 2.8 and 4 times the
+// pixels, for the same measurements of the same parts of the picture, at a
+// CPU cost of more than a tenth of a PNG decode's.
 type Builtin struct{}
 
 // builtinID names the descriptor version; see the Builtin doc comment.
-const builtinID = "builtin-v1"
+const builtinID = "builtin-v2"
 
 const (
 	gridN      = 8 // grid cells per side
 	gridCells  = gridN * gridN
 	thumbLong  = 128 // thumbnail long side, pixels
-	tileFrac   = 3   // a tile is 1/tileFrac of its cell's width and height
+	tileFrac   = 5   // a tile is 1/tileFrac of its cell's width and height
 	minTile    = 8   // smallest tile side when the cell allows it
 	flatTiles  = gridCells / 4
 	noiseBins  = 512 // histogram of |residual| for the noise MAD
@@ -221,7 +224,7 @@ var scalarWeight = func() (w [numScalars]float64) {
 // NewBuiltin returns the built-in embedder.
 func NewBuiltin() *Builtin { return &Builtin{} }
 
-// ID returns the descriptor name and version, "builtin-v1".
+// ID returns the descriptor name and version, "builtin-v2".
 func (*Builtin) ID() string { return builtinID }
 
 // Dim returns the descriptor length, 498.
@@ -486,7 +489,7 @@ func (p *pixels) lumaRow(x, y int, out []float32) {
 }
 
 // thumb is a small box-filtered copy of the image, built from a sparse
-// sample (at most about 4x4 samples per thumbnail pixel), plus a luma
+// sample (at most about 2x2 samples per thumbnail pixel), plus a luma
 // histogram of the samples.
 type thumb struct {
 	w, h int
@@ -505,7 +508,7 @@ func newThumb(p *pixels, s *scratch) *thumb {
 	} else {
 		t.w, t.h = max(gridN, int(math.Round(thumbLong*float64(p.w)/float64(p.h)))), thumbLong
 	}
-	step := max(1, min(p.w/t.w, p.h/t.h)/4)
+	step := max(1, min(p.w/t.w, p.h/t.h)/2)
 	xs, xcol, xcount := sampleAxis(p.w, t.w, step)
 	ys, yrow, ycount := sampleAxis(p.h, t.h, step)
 
@@ -903,7 +906,7 @@ func tileSide(n int) int {
 // [1 -2 1; -2 4 -2; 1 -2 1] (whose response to white noise of σ is 6σ).
 //
 // The loop is written for speed, with the arithmetic of every value kept
-// in the same order (builtin-v1's numbers depend on float32 rounding): it
+// in the same order (the descriptor's numbers depend on float32 rounding): it
 // slides a 3x3 window along the rows instead of loading nine values per
 // pixel, takes |residual| by clearing the sign bit instead of a branch
 // that noise makes unpredictable, and counts residuals in two histograms

@@ -63,24 +63,24 @@ func goldenImages() map[string]image.Image {
 	}
 }
 
-// goldenVectors are the sha256 of builtin-v1's vectors (float32 bits,
+// goldenVectors are the sha256 of builtin-v2's vectors (float32 bits,
 // little-endian) of goldenImages. Code that makes the descriptor faster
 // must keep them; a change of values is a new descriptor version.
 var goldenVectors = map[string]string{
-	"generic":   "c365e8d0c5664b0b7874d9aa8bff01d577f2e5565fa2cd89551a13f4416ccad5",
-	"gray":      "6566922ff9dea321ce5321c2943e08b40986615efcf67e4019d3a36a10e3c150",
-	"nrgba":     "c365e8d0c5664b0b7874d9aa8bff01d577f2e5565fa2cd89551a13f4416ccad5",
-	"paletted":  "9ba6b7507b792bdbaf36434cc077d7107681da34316a8e6c210680eaf7b3cd1d",
-	"rgba":      "c365e8d0c5664b0b7874d9aa8bff01d577f2e5565fa2cd89551a13f4416ccad5",
-	"rgba-big":  "2d50a7c4ec813eff411e923f5200b8865ba40236f13e1b6904a512454e0e4d95",
+	"generic":   "76a5799f55cf6458eabab5ac249b008a86c3688dfaceeb5894b9f237ddf4ef06",
+	"gray":      "74063be796cdbba1a5a5bb4f508c583068bfde95ca5e031238f4e638935fc080",
+	"nrgba":     "76a5799f55cf6458eabab5ac249b008a86c3688dfaceeb5894b9f237ddf4ef06",
+	"paletted":  "f0537ac6213f9222c70825f10aff2c27febddd78b946a806a845c3798f61a78e",
+	"rgba":      "76a5799f55cf6458eabab5ac249b008a86c3688dfaceeb5894b9f237ddf4ef06",
+	"rgba-big":  "06a1f0b4c0a9b07a801a59130c2b5be5f39ab4fac37b190925ab1907942d5278",
 	"rgba-odd":  "c3eb44e399f09cc9d1e99bd7de556bd55607c9681e71459218fa7ac76866dfee",
-	"rgba-sub":  "cb4ab99287766f2b6bb578e69ad2a772a4a08a87824a4b4b0faa5d06d9ec2059",
+	"rgba-sub":  "e832864ec4ac1b0bd7d209e231d938efab1700ceaa4fb2ee48ae2e0b30ddaebc",
 	"rgba-tiny": "cf59097c5c7c65f225bf71c31c27b574ca63ba04244e6a793387ae74a222b35c",
-	"ycc420":    "07e95b619b9d88a2ddced3d2a6d16d8dc4469b2b1db6de8ae4bd72e7f8897dac",
-	"ycc444":    "cc35c3d6198858f1296da1ca1c7e8b45f72a94679aeaeb45b1ea418e82377768",
+	"ycc420":    "bef9551aaa0d29e19735adc7e4d3e54100af6b04b605db97c1c8766eb01ed609",
+	"ycc444":    "7f56f4c0e4a3e76f2468d37e8d918bf85ec90fc69ef694cb785e9ffc0d2b9075",
 }
 
-// TestBuiltinGolden checks that builtin-v1 computes the same numbers it
+// TestBuiltinGolden checks that builtin-v2 computes the same numbers it
 // always did, bit for bit. The constants hold for amd64: other
 // architectures may fuse multiply-adds and round differently.
 func TestBuiltinGolden(t *testing.T) {

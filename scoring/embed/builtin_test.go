@@ -454,7 +454,7 @@ func ExampleBuiltin() {
 	fmt.Println(e.ID(), e.Dim(), len(batch[0]))
 	fmt.Printf("norm %.3f\n", math.Sqrt(ss))
 	// Output:
-	// builtin-v1 498 498
+	// builtin-v2 498 498
 	// norm 1.000
 }
 
