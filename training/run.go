@@ -24,7 +24,7 @@ var ErrTooFewExamples = errors.New("too few examples")
 // RunOptions configures one training run.
 type RunOptions struct {
 	// Embedder is the name (ID) of the embedder whose vectors are trained
-	// on, as registered in screend.embedders, e.g. "builtin-v1".
+	// on, as registered in screend.embedders, e.g. "builtin-v2".
 	Embedder string
 	// MinGroups is the fewest groups to train on (default DefaultMinGroups).
 	MinGroups int
