@@ -2,8 +2,6 @@ package sql_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -120,18 +118,7 @@ func TestReviewerRoleHasLeastPrivilege(t *testing.T) {
 	g1, ids1 := flaggedGroup(t, db, [2]int{64, 64}, [2]int{128, 128})
 	g2, _ := flaggedGroup(t, db, [2]int{64, 64})
 
-	name, password := "screend_t_rev_"+randomHex(t), randomHex(t)
-	var create string
-	must(t, sqltest.Pool(db).QueryRow(ctx, `SELECT format('CREATE ROLE %I LOGIN PASSWORD %L IN ROLE screend_reviewer', $1::text, $2::text)`, name, password).Scan(&create))
-	if _, err := sqltest.Pool(db).Exec(ctx, create); err != nil {
-		t.Fatalf("create reviewer login (the screend role needs CREATEROLE: run scripts/setup.sh): %v", err)
-	}
-	t.Cleanup(func() {
-		// The login owns nothing and holds no grant of its own.
-		if _, err := sqltest.Pool(db).Exec(context.Background(), `DROP ROLE `+pgx.Identifier{name}.Sanitize()); err != nil {
-			t.Errorf("drop reviewer login %s: %v", name, err)
-		}
-	})
+	name, password := sqltest.Login(t, db, "screend_reviewer")
 	var base string
 	must(t, sqltest.Pool(db).QueryRow(ctx, `SELECT current_database()`).Scan(&base))
 	cfg, err := pgx.ParseConfig(sqltest.URL(t))
@@ -246,14 +233,6 @@ func TestInstanceAliveOnlyInItsDatabase(t *testing.T) {
 	if !alive {
 		t.Errorf("the live staging instance %d is not alive in its own database", live.ID)
 	}
-}
-
-func randomHex(t *testing.T) string {
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }
 
 func must(t *testing.T, err error) {

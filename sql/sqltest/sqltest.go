@@ -142,32 +142,71 @@ func clone(t testing.TB, base, template string, remake bool) string {
 	return withDatabase(base, name)
 }
 
-// sweep drops the test databases of test processes of this host that are
-// gone (killed, or timed out, before their cleanup ran). It only logs what
-// fails: a leftover database harms no test.
+// sweep drops the test databases, then the test logins, of test processes
+// of this host that are gone (killed, or timed out, before their cleanup
+// ran). It only logs what fails: a leftover harms no test.
 func sweep(ctx context.Context, t testing.TB, admin *pgx.Conn, me procid.ID) {
-	rows, err := admin.Query(ctx, `
-		SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database
-		WHERE datname LIKE 'screend\_t\_%' AND starts_with(shobj_description(oid, 'pg_database'), $1)`, testComment)
-	if err != nil {
-		t.Logf("list test databases: %v", err)
-		return
-	}
-	type db struct{ Name, Comment string }
-	dbs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[db])
-	if err != nil {
-		t.Logf("list test databases: %v", err)
-		return
-	}
-	for _, d := range dbs {
-		owner := procid.Parse(strings.TrimPrefix(d.Comment, testComment))
-		if owner.Host != me.Host || (owner.Boot == me.Boot && procid.Alive(owner)) {
+	for _, kind := range []struct{ list, drop, what string }{
+		{`SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database
+			WHERE datname LIKE 'screend\_t\_%' AND starts_with(shobj_description(oid, 'pg_database'), $1)`,
+			`DROP DATABASE IF EXISTS %s WITH (FORCE)`, "test database"},
+		{`SELECT rolname, shobj_description(oid, 'pg_authid') FROM pg_roles
+			WHERE rolname LIKE 'screend\_t\_%' AND starts_with(shobj_description(oid, 'pg_authid'), $1)`,
+			`DROP ROLE IF EXISTS %s`, "test login"},
+	} {
+		rows, err := admin.Query(ctx, kind.list, testComment)
+		if err != nil {
+			t.Logf("list %ss: %v", kind.what, err)
 			continue
 		}
-		if _, err := admin.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, pgx.Identifier{d.Name}.Sanitize())); err != nil {
-			t.Logf("drop the test database %s of a test process that is gone: %v", d.Name, err)
+		type object struct{ Name, Comment string }
+		objects, err := pgx.CollectRows(rows, pgx.RowToStructByPos[object])
+		if err != nil {
+			t.Logf("list %ss: %v", kind.what, err)
+			continue
+		}
+		for _, o := range objects {
+			owner := procid.Parse(strings.TrimPrefix(o.Comment, testComment))
+			if owner.Host != me.Host || (owner.Boot == me.Boot && procid.Alive(owner)) {
+				continue
+			}
+			if _, err := admin.Exec(ctx, fmt.Sprintf(kind.drop, pgx.Identifier{o.Name}.Sanitize())); err != nil {
+				t.Logf("drop the %s %s of a test process that is gone: %v", kind.what, o.Name, err)
+			}
 		}
 	}
+}
+
+// Login creates a login role that is a member of role, for a test that
+// connects as someone else, drops it when the test ends, and returns its
+// name and password. Like a test database, it names the test process in
+// its comment, so that it is dropped later if the test is killed. The
+// login must own nothing and hold no grant of its own.
+func Login(t testing.TB, db *sql.DB, role string) (name, password string) {
+	t.Helper()
+	ctx := context.Background()
+	me, err := self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, password = "screend_t_login_"+randomHex(6), randomHex(12)
+	var create string
+	if err := Pool(db).QueryRow(ctx, `SELECT format('CREATE ROLE %I LOGIN PASSWORD %L IN ROLE %I', $1::text, $2::text, $3::text)`,
+		name, password, role).Scan(&create); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Pool(db).Exec(ctx, create); err != nil {
+		t.Fatalf("create a login in %s (the screend role needs CREATEROLE: run scripts/setup.sh): %v", role, err)
+	}
+	t.Cleanup(func() {
+		if _, err := Pool(db).Exec(context.Background(), `DROP ROLE `+pgx.Identifier{name}.Sanitize()); err != nil {
+			t.Errorf("drop the test login %s: %v", name, err)
+		}
+	})
+	if _, err := Pool(db).Exec(ctx, fmt.Sprintf(`COMMENT ON ROLE %s IS '%s'`, pgx.Identifier{name}.Sanitize(), testComment+me.String())); err != nil {
+		t.Fatalf("comment the test login: %v", err)
+	}
+	return name, password
 }
 
 // New returns an open DB on a fresh, migrated database for the test. The

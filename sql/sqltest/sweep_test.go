@@ -12,10 +12,10 @@ import (
 	"screend/internal/procid/procidtest"
 )
 
-// TestSweepDropsDatabasesOfGoneProcesses: of test databases named like
-// this package's, the sweep drops those whose process on this host is
-// gone, and keeps those of a running process, of another host, and those
-// without an owner.
+// TestSweepDropsDatabasesOfGoneProcesses: of test databases and logins
+// named like this package's, the sweep drops those whose process on this
+// host is gone, and keeps those of a running process, of another host, and
+// those without an owner.
 func TestSweepDropsDatabasesOfGoneProcesses(t *testing.T) {
 	base := BaseURL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -29,6 +29,7 @@ func TestSweepDropsDatabasesOfGoneProcesses(t *testing.T) {
 	defer func() { // before admin.Close
 		for _, name := range made {
 			admin.Exec(ctx, `DROP DATABASE IF EXISTS `+name)
+			admin.Exec(ctx, `DROP ROLE IF EXISTS `+name)
 		}
 	}()
 	me, err := procid.Self()
@@ -62,21 +63,26 @@ func TestSweepDropsDatabasesOfGoneProcesses(t *testing.T) {
 			t.Fatal(err)
 		}
 		made = append(made, name)
+		if _, err := admin.Exec(ctx, `CREATE ROLE `+name); err != nil {
+			t.Fatal(err)
+		}
 		if c.comment != "" {
-			if _, err := admin.Exec(ctx, fmt.Sprintf(`COMMENT ON DATABASE %s IS '%s'`, name, c.comment)); err != nil {
-				t.Fatal(err)
+			for _, kind := range []string{"DATABASE", "ROLE"} {
+				if _, err := admin.Exec(ctx, fmt.Sprintf(`COMMENT ON %s %s IS '%s'`, kind, name, c.comment)); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 	}
 	sweep(ctx, t, admin, me)
 	for _, c := range cases {
-		var exists bool
-		if err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`,
-			"screend_t_sweep_"+id+"_"+c.name).Scan(&exists); err != nil {
+		var database, role bool
+		if err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1), EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`,
+			"screend_t_sweep_"+id+"_"+c.name).Scan(&database, &role); err != nil {
 			t.Fatal(err)
 		}
-		if exists == c.dropped {
-			t.Errorf("%s: exists %v after the sweep, want dropped %v", c.name, exists, c.dropped)
+		if database == c.dropped || role == c.dropped {
+			t.Errorf("%s: database %v and login %v exist after the sweep, want dropped %v", c.name, database, role, c.dropped)
 		}
 	}
 }
