@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"screend/internal/procid"
 	"strconv"
 	"strings"
 )
@@ -12,29 +13,14 @@ import (
 // (user + system, all threads) and those of its children it has waited
 // for (cutime + cstime). ok is false when the process cannot be read.
 func procTicks(pid int) (own, reaped int64, ok bool) {
-	f, ok := procStatFields(pid)
-	if !ok || len(f) < 15 {
+	f, err := procid.StatFields(pid)
+	if err != nil || len(f) < 15 {
 		return 0, 0, false
 	}
 	n := func(i int) int64 { v, _ := strconv.ParseInt(f[i], 10, 64); return v }
 	// Fields from the state on (field 3 of proc(5) is f[0]): utime is
 	// field 14, stime 15, cutime 16, cstime 17.
 	return n(11) + n(12), n(13) + n(14), true
-}
-
-// procStatFields returns the fields of /proc/PID/stat after the command
-// name (which may hold spaces): f[0] is the state, f[1] the parent's PID.
-func procStatFields(pid int) ([]string, bool) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil, false
-	}
-	s := string(stat)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return nil, false
-	}
-	return strings.Fields(s[i+1:]), true
 }
 
 // clusterTicks returns the CPU ticks a PostgreSQL cluster has used: its
@@ -74,8 +60,8 @@ func findPostmaster(ctx context.Context, url string) int {
 	if err := conn.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&backend); err != nil {
 		return 0
 	}
-	f, ok := procStatFields(backend)
-	if !ok || len(f) < 2 {
+	f, err := procid.StatFields(backend)
+	if err != nil || len(f) < 2 {
 		return 0 // a server on another machine, or in another PID namespace
 	}
 	pm, _ := strconv.Atoi(f[1])

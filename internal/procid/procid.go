@@ -6,6 +6,7 @@
 package procid
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strconv"
@@ -44,17 +45,29 @@ func Of(pid int) (ID, error) {
 // processStart returns the start time of process pid in clock ticks since
 // boot (field 22 of /proc/PID/stat).
 func processStart(pid int) (int64, error) {
+	f, err := StatFields(pid)
+	if err != nil {
+		return 0, err
+	}
+	if len(f) < 20 {
+		return 0, fmt.Errorf("process %d: unexpected /proc stat %q", pid, f)
+	}
+	return strconv.ParseInt(f[19], 10, 64) // field 22 of proc(5)
+}
+
+// StatFields returns the fields of /proc/PID/stat after the command name,
+// which is in parentheses and may itself hold spaces and parentheses:
+// f[0] is the state (field 3 of proc(5)), f[1] the parent's PID.
+func StatFields(pid int) ([]string, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, fmt.Errorf("process %d: %w", pid, err)
+		return nil, fmt.Errorf("process %d: %w", pid, err)
 	}
-	// The command name (field 2) is in parentheses and may hold spaces.
-	_, after, _ := strings.Cut(string(b), ") ")
-	fields := strings.Fields(after)
-	if len(fields) < 20 {
-		return 0, fmt.Errorf("process %d: unexpected /proc stat %q", pid, b)
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("process %d: unexpected /proc stat %q", pid, b)
 	}
-	return strconv.ParseInt(fields[19], 10, 64) // field 22: 20th after the name
+	return strings.Fields(string(b[i+1:])), nil
 }
 
 // Alive reports whether the process id names still runs, for an id of

@@ -1,6 +1,10 @@
 package procid_test
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"testing"
 
 	"screend/internal/procid"
@@ -38,5 +42,35 @@ func TestStringParse(t *testing.T) {
 	}
 	if got := procid.Parse("pid=7 and more"); got != (procid.ID{PID: 7}) {
 		t.Errorf("Parse of a partial ID = %+v", got)
+	}
+}
+
+// TestStatFieldsAfterAnOddName: a command name may hold ") ", which must
+// not be taken for the end of the name.
+func TestStatFieldsAfterAnOddName(t *testing.T) {
+	t.Parallel()
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	odd := filepath.Join(t.TempDir(), "z) S 1 (x")
+	if err := os.Symlink(sleep, odd); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(odd, "600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	f, err := procid.StatFields(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f) < 20 || f[1] != strconv.Itoa(os.Getpid()) {
+		t.Errorf("fields %q: want the parent %d second", f, os.Getpid())
+	}
+	id, err := procid.Of(cmd.Process.Pid)
+	if err != nil || !procid.Alive(id) {
+		t.Errorf("procid.Of: %+v, %v", id, err)
 	}
 }
