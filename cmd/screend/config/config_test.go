@@ -28,10 +28,7 @@ func TestDefaultIsLoadWithNothingSet(t *testing.T) {
 }
 
 func TestEmbedderViews(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "screend.toml") // empty: not the machine's file
-	if err := os.WriteFile(file, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := emptyConfigFile(t)
 	for _, c := range []struct {
 		embedder, views string
 		want            string // "" for an error
@@ -98,10 +95,7 @@ func TestInferenceLayout(t *testing.T) {
 }
 
 func TestInferenceSettings(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "screend.toml") // empty: not the machine's file
-	if err := os.WriteFile(file, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := emptyConfigFile(t)
 	for _, c := range []struct {
 		lanes, threads string
 		bad            string // the setting an error names, "" for none
@@ -131,4 +125,15 @@ func TestInferenceSettings(t *testing.T) {
 			t.Errorf("lanes %q, threads %q: resolved to %d lanes, %d threads", c.lanes, c.threads, cfg.InferenceLanes, cfg.IntraOpThreads)
 		}
 	}
+}
+
+// emptyConfigFile writes an empty configuration file, for Load to read
+// instead of the machine's.
+func emptyConfigFile(t *testing.T) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "screend.toml")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }
