@@ -5,8 +5,9 @@
 // the migrations) from the TEST_DATABASE_URL database, which the setup
 // script created with the vector extension. Cloning it takes a few tens of
 // milliseconds, so tests can run in parallel without seeing each other.
-// Each database is dropped when its test ends; the databases of a test
-// process killed before that are dropped by the next one on the same host.
+// Each database, and each login a test makes with Login, is dropped when
+// its test ends; those of a test process killed before that are dropped by
+// the next one on the same host.
 package sqltest
 
 import (
@@ -45,9 +46,9 @@ var (
 	sweepOnce sync.Once
 )
 
-// testComment starts the comment of every test database; the rest names
-// the test process (procid), so that a later test process can drop the
-// databases of one that was killed before its cleanup ran.
+// testComment starts the comment of every test database and test login;
+// the rest names the test process (procid), so that a later test process
+// can drop those of one that was killed before its cleanup ran.
 const testComment = "screend test: "
 
 // BaseURL returns TEST_DATABASE_URL, failing the test when it is unset.
