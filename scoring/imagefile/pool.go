@@ -12,6 +12,8 @@ import (
 // buffers it takes from here, so they are not cleared. Buffers are pooled
 // by size class (eight classes per power of two, so at most 1/8 is wasted)
 // in sync.Pools, which the garbage collector empties when they stay unused.
+// Fresh buffers of 4 MiB and more are advised to use huge pages
+// (adviseHugePages).
 var pixPools sync.Map // size class -> *sync.Pool of *[]byte
 
 // sizeClass rounds n up to one of eight steps per power of two.
@@ -31,7 +33,9 @@ func getPix(n int) []byte {
 			return (*b)[:n]
 		}
 	}
-	return make([]byte, n, c)
+	b := make([]byte, n, c)
+	adviseHugePages(b[:c])
+	return b
 }
 
 // putPix gives a buffer from getPix back.
