@@ -15,8 +15,8 @@ const hugePage = 2 << 20
 // madvise). The built-in descriptor reads a decoded picture across its
 // rows (its tiles and thumbnail samples), and with 4 KiB pages nearly
 // every row it touches is a TLB miss: huge pages cut the daemon's CPU per
-// image by about 3% in the issue3 drop, and decoding alone not at all
-// (README, Benchmarks). The advice is only a hint: when the kernel
+// image by about 2% in the issue3 drop (median of nine runs), and decoding
+// alone not at all (README, Benchmarks). The advice is only a hint: when the kernel
 // refuses it the buffer keeps its small pages, which work the same.
 func adviseHugePages(b []byte) {
 	if len(b) < 2*hugePage {
