@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"screend/internal/procid"
 	"strconv"
 	"strings"
+
+	"screend/internal/procid"
 )
 
 // procTicks returns a process's CPU ticks from /proc/PID/stat: its own
