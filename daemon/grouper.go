@@ -16,6 +16,14 @@ import (
 // its images are processed and either no file that could still arrive
 // would change it or its project is settled; images in no group become
 // single-image groups when the project settles.
+//
+// A regroup reads every image of the project in no closed group, so a
+// round for a project that images were only processed in is skipped
+// while it could close nothing (group.MayClose): no file was recorded
+// since its last regroup, and the project is neither quiet enough nor
+// settled. Otherwise a folder of 10,000 files copied in out of order
+// would be read whole twice a second until it settles. Files that went
+// gone meanwhile leave their groups at the next regroup that runs.
 type grouper struct {
 	cfg     Options
 	db      *sql.DB
@@ -29,6 +37,8 @@ type grouper struct {
 	touched map[int64]bool // projects to regroup at the next round
 	// settleChecked is when settled projects were last looked for.
 	settleChecked time.Time
+	// last is what the last regroup of each project saw; only Run uses it.
+	last map[int64]sql.Regrouped
 }
 
 // settleCheck is how often projects are checked for having settled.
@@ -85,13 +95,28 @@ func (g *grouper) Run(ctx context.Context) error {
 	return nil
 }
 
+// regroup regroups a project unless the round would change nothing (see
+// grouper).
 func (g *grouper) regroup(ctx context.Context, projectID int64) error {
-	closed, err := g.db.Regroup(ctx, projectID, g.cfg.Settle)
+	if last, ok := g.last[projectID]; ok {
+		fileAt, quiet, err := g.db.LastFile(ctx, projectID)
+		if err != nil {
+			return err
+		}
+		if fileAt.Equal(last.LastFileAt) && !group.MayClose(quiet, g.cfg.Settle, last.InOrder) {
+			return nil
+		}
+	}
+	r, err := g.db.Regroup(ctx, projectID, g.cfg.Settle)
 	if err != nil {
 		return err
 	}
-	if closed > 0 {
-		g.metrics.GroupsClosed.Add(float64(closed))
+	if g.last == nil {
+		g.last = map[int64]sql.Regrouped{}
+	}
+	g.last[projectID] = r
+	if r.Closed > 0 {
+		g.metrics.GroupsClosed.Add(float64(r.Closed))
 		g.closed()
 	}
 	return nil

@@ -24,26 +24,38 @@ type projectImage struct {
 	GroupID int64
 }
 
+// Regrouped is what a Regroup did and saw.
+type Regrouped struct {
+	// Closed counts the groups it closed.
+	Closed int
+	// LastFileAt is when the project's last file was recorded.
+	LastFileAt time.Time
+	// InOrder tells whether the project's images in no closed group were
+	// discovered in sort order (see group.Regroup).
+	InOrder bool
+}
+
 // Regroup replaces the open groups of a project with those of the closing
 // rule (group.Regroup, a pure function of the images read here), under the
 // project's lock: the project's images in no closed group (discovered,
 // embedded or duplicate) in discovery order, and how long it has been
-// quiet. Groups that stay the same keep their id. It returns how many
-// groups it closed. The commit does not wait for the disk (recomputable):
-// groups lost in a crash of PostgreSQL are formed again.
-func (db *DB) Regroup(ctx context.Context, projectID int64, settle time.Duration) (int, error) {
-	closed := 0
+// quiet. Groups that stay the same keep their id; open groups left with no
+// such image (their files went gone) are dropped. The commit does not wait
+// for the disk (recomputable): groups lost in a crash of PostgreSQL are
+// formed again.
+func (db *DB) Regroup(ctx context.Context, projectID int64, settle time.Duration) (Regrouped, error) {
+	var r Regrouped
 	err := pgx.BeginTxFunc(ctx, db.pool, recomputable, func(tx pgx.Tx) error {
+		r = Regrouped{}
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2::int)`, int32(screend.LockProject), projectID); err != nil {
 			return err
 		}
-		var lastFileAt, now time.Time
+		var now time.Time
 		err := tx.QueryRow(ctx, `SELECT last_file_at, now() FROM screend.projects WHERE project_id = $1`, projectID).
-			Scan(&lastFileAt, &now)
+			Scan(&r.LastFileAt, &now)
 		if err != nil {
 			return err
 		}
-		quiet := now.Sub(lastFileAt)
 		rows, err := tx.Query(ctx, `
 			SELECT i.image_id, i.rel_path, i.state, coalesce(g.group_id, 0)
 			FROM screend.images i
@@ -79,22 +91,24 @@ func (db *DB) Regroup(ctx context.Context, projectID int64, settle time.Duration
 			existing[idsKey(ids)] = gid
 		}
 
-		keep := map[int64]bool{}
+		formed, inOrder := group.Regroup(candidates, now.Sub(r.LastFileAt), settle)
+		r.InOrder = inOrder
+		keep := make([]int64, 0, len(members))
 		batch := &pgx.Batch{}
-		for _, g := range group.Regroup(candidates, quiet, settle) {
+		for _, g := range formed {
 			sortedIDs := slices.Sorted(slices.Values(g.ImageIDs))
 			if gid, ok := existing[idsKey(sortedIDs)]; ok {
-				keep[gid] = true
+				keep = append(keep, gid)
 				if g.Closed {
 					batch.Queue(`UPDATE screend.groups SET state = 'closed', closed_at = now() WHERE group_id = $1`, gid)
-					closed++
+					r.Closed++
 				}
 				continue
 			}
 			state := screend.GroupOpen
 			if g.Closed {
 				state = screend.GroupClosed
-				closed++
+				r.Closed++
 			}
 			batch.Queue(`
 				WITH g AS (
@@ -106,34 +120,32 @@ func (db *DB) Regroup(ctx context.Context, projectID int64, settle time.Duration
 				FROM g, unnest($3::bigint[]) WITH ORDINALITY AS m(image_id, position)`,
 				projectID, state, g.ImageIDs)
 		}
-		var drop []int64
-		for gid := range members {
-			if !keep[gid] {
-				drop = append(drop, gid)
-			}
-		}
-		if len(drop) > 0 {
-			// Deleted first, so their images are free for the new groups.
-			if _, err := tx.Exec(ctx, `DELETE FROM screend.groups WHERE group_id = ANY($1) AND state = 'open'`, drop); err != nil {
-				return err
-			}
-		}
-		// Open groups left with no image to wait for (every file of theirs
-		// went gone) are dropped.
-		_, err = tx.Exec(ctx, `
-			DELETE FROM screend.groups g
-			WHERE g.project_id = $1 AND g.state = 'open' AND NOT EXISTS (
-				SELECT 1 FROM screend.group_images gi JOIN screend.images i USING (image_id)
-				WHERE gi.group_id = g.group_id AND i.state IN ('discovered', 'embedded', 'duplicate'))`, projectID)
-		if err != nil {
+		// Every other open group goes, deleted first so that its images are
+		// free for the new groups: the groups formed anew, and those left
+		// with no image read above (every file of theirs went gone).
+		if _, err := tx.Exec(ctx, `
+			DELETE FROM screend.groups
+			WHERE project_id = $1 AND state = 'open' AND group_id NOT IN (SELECT unnest($2::bigint[]))`, projectID, keep); err != nil {
 			return err
 		}
 		return tx.SendBatch(ctx, batch).Close()
 	})
 	if err != nil {
-		return 0, fmt.Errorf("regroup project %d: %w", projectID, err)
+		return Regrouped{}, fmt.Errorf("regroup project %d: %w", projectID, err)
 	}
-	return closed, nil
+	return r, nil
+}
+
+// LastFile returns when the last file of a project was recorded and how
+// long ago that was.
+func (db *DB) LastFile(ctx context.Context, projectID int64) (at time.Time, quiet time.Duration, err error) {
+	var now time.Time
+	err = db.pool.QueryRow(ctx, `SELECT last_file_at, now() FROM screend.projects WHERE project_id = $1`, projectID).
+		Scan(&at, &now)
+	if err != nil {
+		return time.Time{}, 0, fmt.Errorf("last file of project %d: %w", projectID, err)
+	}
+	return at, now.Sub(at), nil
 }
 
 func idsKey(ids []int64) string {

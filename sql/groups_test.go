@@ -47,8 +47,8 @@ func TestRegroup(t *testing.T) {
 	s1 := f.image(p, "20250708_060000_stage1_generated.png", screend.ImageEmbedded, "")
 	s2 := f.image(p, "20250708_060000_stage2_upscaled.png", screend.ImageDiscovered, "")
 
-	if closed, err := f.db.Regroup(f.ctx, p, settle); err != nil || closed != 0 {
-		t.Fatalf("regroup a busy project: closed %d (%v), want 0", closed, err)
+	if r, err := f.db.Regroup(f.ctx, p, settle); err != nil || r.Closed != 0 || !r.InOrder {
+		t.Fatalf("regroup a busy project: %+v (%v), want nothing closed, in order", r, err)
 	}
 	ids, states, images := f.groupsOf(p)
 	if len(ids) != 1 || states[0] != "open" || !slices.Equal(images[0], []int64{s1, s2}) {
@@ -72,9 +72,13 @@ func TestRegroup(t *testing.T) {
 	if settled, err := f.db.ProjectsToSettle(f.ctx, settle); err != nil || !slices.Equal(settled, []int64{p}) {
 		t.Errorf("projects to settle: %v (%v), want [%d]", settled, err, p)
 	}
-	closed, err := f.db.Regroup(f.ctx, p, settle)
-	if err != nil || closed != 2 {
-		t.Fatalf("regroup a settled project: closed %d (%v), want 2", closed, err)
+	r, err := f.db.Regroup(f.ctx, p, settle)
+	if err != nil || r.Closed != 2 {
+		t.Fatalf("regroup a settled project: closed %d (%v), want 2", r.Closed, err)
+	}
+	at, quiet, err := f.db.LastFile(f.ctx, p)
+	if err != nil || !at.Equal(r.LastFileAt) || quiet < time.Hour {
+		t.Errorf("last file %v, %v ago (%v), want %v, an hour ago", at, quiet, err, r.LastFileAt)
 	}
 	ids, states, images = f.groupsOf(p)
 	if len(ids) != 2 || ids[0] == open || !slices.Equal(states, []string{"closed", "closed"}) ||
@@ -84,7 +88,37 @@ func TestRegroup(t *testing.T) {
 	if settled, err := f.db.ProjectsToSettle(f.ctx, settle); err != nil || len(settled) != 0 {
 		t.Errorf("projects to settle after closing: %v (%v), want none", settled, err)
 	}
-	if closed, err := f.db.Regroup(f.ctx, p, settle); err != nil || closed != 0 {
-		t.Errorf("regroup again: closed %d (%v), want 0 (closed groups are final)", closed, err)
+	if r, err := f.db.Regroup(f.ctx, p, settle); err != nil || r.Closed != 0 {
+		t.Errorf("regroup again: closed %d (%v), want 0 (closed groups are final)", r.Closed, err)
+	}
+}
+
+// TestRegroupDropsGoneGroups drops an open group whose files all went
+// gone, keeps the other, and tells an arrival out of order.
+func TestRegroupDropsGoneGroups(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	p := f.project("p")
+	const settle = time.Minute
+	b1 := f.image(p, "20250708_070000_stage1_generated.png", screend.ImageEmbedded, "")
+	b2 := f.image(p, "20250708_070000_stage2_upscaled.png", screend.ImageDiscovered, "")
+	a1 := f.image(p, "20250708_060000_stage1_generated.png", screend.ImageDiscovered, "")
+	a2 := f.image(p, "20250708_060000_stage2_upscaled.png", screend.ImageDiscovered, "")
+	r, err := f.db.Regroup(f.ctx, p, settle)
+	if err != nil || r.InOrder {
+		t.Fatalf("regroup: %+v (%v), want out of order", r, err)
+	}
+	ids, _, images := f.groupsOf(p) // the earlier pictures' group first
+	if len(ids) != 2 || !slices.Equal(images[0], []int64{a1, a2}) || !slices.Equal(images[1], []int64{b1, b2}) {
+		t.Fatalf("groups %v %v, want [%d %d] and [%d %d]", ids, images, a1, a2, b1, b2)
+	}
+	f.exec(`UPDATE screend.images SET state = 'gone', reason = 'gone' WHERE image_id = ANY($1)`, []int64{a1, a2})
+	if _, err := f.db.Regroup(f.ctx, p, settle); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	f.scan(`SELECT count(*) FROM screend.groups WHERE project_id = $1`, []any{p}, &left)
+	if again, states, _ := f.groupsOf(p); left != 1 || !slices.Equal(again, ids[1:]) || states[0] != "open" {
+		t.Errorf("%d groups after a group's files went gone: %v %v, want only %d, open", left, again, states, ids[1])
 	}
 }

@@ -25,8 +25,9 @@ type Formed struct {
 }
 
 // Regroup applies the nearest-up rule to the members of a project, in
-// discovery order, and tells which groups are closed. quiet is how long the
-// project has had no new file; settle is SCREEND_SETTLE.
+// discovery order, and tells which groups are closed and whether the
+// members arrived in order. quiet is how long the project has had no new
+// file; settle is SCREEND_SETTLE.
 //
 // A group closes once all its images are processed and either the project
 // has settled (quiet for settle) or the group Ended and Ended can be
@@ -37,9 +38,10 @@ type Formed struct {
 // order. When the project settles, every processed image in no group
 // becomes a closed group of one. Of two members at one path, the second
 // waits for the first to be grouped.
-func Regroup(members []Member, quiet, settle time.Duration) []Formed {
+func Regroup(members []Member, quiet, settle time.Duration) (formed []Formed, inOrder bool) {
 	settled := quiet >= settle
-	trustEnded := quiet >= min(BurstQuiet, settle) && arrivedInOrder(members)
+	inOrder = arrivedInOrder(members)
+	trustEnded := MayClose(quiet, settle, inOrder)
 	byPath := make(map[string]Member, len(members))
 	paths := make([]string, 0, len(members))
 	for _, m := range members {
@@ -50,7 +52,6 @@ func Regroup(members []Member, quiet, settle time.Duration) []Formed {
 		paths = append(paths, m.RelPath)
 	}
 	groups, singles := Form(paths)
-	var out []Formed
 	for _, g := range groups {
 		ids := make([]int64, len(g.Paths))
 		processed := true
@@ -59,16 +60,24 @@ func Regroup(members []Member, quiet, settle time.Duration) []Formed {
 			ids[i] = m.ID
 			processed = processed && m.Processed
 		}
-		out = append(out, Formed{ImageIDs: ids, Closed: processed && ((g.Ended && trustEnded) || settled)})
+		formed = append(formed, Formed{ImageIDs: ids, Closed: processed && ((g.Ended && trustEnded) || settled)})
 	}
 	if settled {
 		for _, p := range singles {
 			if m := byPath[p]; m.Processed {
-				out = append(out, Formed{ImageIDs: []int64{m.ID}, Closed: true})
+				formed = append(formed, Formed{ImageIDs: []int64{m.ID}, Closed: true})
 			}
 		}
 	}
-	return out
+	return formed, inOrder
+}
+
+// MayClose tells whether Regroup may close any group of a project quiet
+// for quiet whose members arrived in order (inOrder) or not. While it is
+// false, Regroup of the same members closes nothing, whichever of them
+// are processed.
+func MayClose(quiet, settle time.Duration, inOrder bool) bool {
+	return quiet >= settle || inOrder && quiet >= min(BurstQuiet, settle)
 }
 
 // arrivedInOrder tells whether members, in discovery order, were discovered

@@ -2,6 +2,8 @@ package group
 
 import (
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -45,8 +47,38 @@ func TestRegroup(t *testing.T) {
 		{"the second file at a path waits", []Member{done(1, s1), done(2, s2), done(9, s2)}, settle,
 			[]Formed{{ImageIDs: []int64{1, 2}, Closed: true}}},
 	} {
-		if got := Regroup(c.members, c.quiet, settle); !reflect.DeepEqual(got, c.want) {
+		got, inOrder := Regroup(c.members, c.quiet, settle)
+		if !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s: got %+v, want %+v", c.name, got, c.want)
 		}
+		if wantInOrder := !strings.HasPrefix(c.name, "out of order"); inOrder != wantInOrder {
+			t.Errorf("%s: in order %v, want %v", c.name, inOrder, wantInOrder)
+		}
+		if closed := slices.ContainsFunc(got, func(f Formed) bool { return f.Closed }); closed && !MayClose(c.quiet, settle, inOrder) {
+			t.Errorf("%s: a group closed where MayClose is false", c.name)
+		}
+	}
+}
+
+func TestMayClose(t *testing.T) {
+	t.Parallel()
+	settle := 2 * time.Minute
+	for _, c := range []struct {
+		quiet   time.Duration
+		inOrder bool
+		want    bool
+	}{
+		{time.Second, true, false},
+		{BurstQuiet, true, true},
+		{BurstQuiet, false, false},
+		{settle, false, true},
+	} {
+		if got := MayClose(c.quiet, settle, c.inOrder); got != c.want {
+			t.Errorf("MayClose(%v, %v, %v) = %v, want %v", c.quiet, settle, c.inOrder, got, c.want)
+		}
+	}
+	// A settle shorter than BurstQuiet trusts an ordered arrival at settle.
+	if !MayClose(time.Second, time.Second, true) {
+		t.Error("MayClose with settle 1s after 1s of quiet = false, want true")
 	}
 }

@@ -1,0 +1,70 @@
+package daemon
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"screend/sql"
+	"screend/sql/sqltest"
+)
+
+// A round for a project that could close nothing and got no new file is
+// skipped: a file that went gone leaves its group only when a new file
+// arrives (or groups may close).
+func TestGrouperSkipsRoundsThatCanCloseNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := sql.Open(ctx, sqltest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	pid, err := db.EnsureProject(ctx, "/inbox", "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := func(names ...string) []int64 {
+		t.Helper()
+		now := time.Now().Truncate(time.Microsecond)
+		var files []sql.NewFile
+		for _, name := range names {
+			files = append(files, sql.NewFile{ProjectID: pid, Path: filepath.Join("/inbox/p", name), RelPath: name, FileName: name, Size: 1, MTime: now})
+		}
+		ids, err := db.RecordFiles(ctx, files, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	openGroups := func() int {
+		t.Helper()
+		var n int
+		if err := sqltest.Pool(db).QueryRow(ctx, `SELECT count(*) FROM screend.groups WHERE project_id = $1 AND state = 'open'`, pid).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Out of order: nothing may close before the project settles.
+	record("20250708_070000_stage1_generated.png", "20250708_070000_stage2_upscaled.png")
+	early := record("20250708_060000_stage1_generated.png", "20250708_060000_stage2_upscaled.png")
+	g := &grouper{cfg: Options{Settle: time.Hour}, db: db, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		metrics: NewMetrics(), closed: func() {}}
+	if err := g.regroup(ctx, pid); err != nil || openGroups() != 2 {
+		t.Fatalf("first round: %d open groups (%v), want 2", openGroups(), err)
+	}
+
+	if _, err := sqltest.Pool(db).Exec(ctx, `UPDATE screend.images SET state = 'gone' WHERE image_id = ANY($1)`, early); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.regroup(ctx, pid); err != nil || openGroups() != 2 {
+		t.Fatalf("round with no new file: %d open groups (%v), want 2 (skipped)", openGroups(), err)
+	}
+	record("20250708_080000_stage1_generated.png")
+	if err := g.regroup(ctx, pid); err != nil || openGroups() != 1 {
+		t.Errorf("round after a new file: %d open groups (%v), want 1 (the gone files' group dropped)", openGroups(), err)
+	}
+}
