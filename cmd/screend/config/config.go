@@ -249,13 +249,10 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Default returns the default configuration: no file, no environment.
 func Default() Config {
-	var c Config
-	for _, s := range settings {
-		if err := s.set(&c, s.def); err != nil {
-			panic(fmt.Sprintf("default of %s: %v", s.env, err))
-		}
+	c, err := build(defaults())
+	if err != nil {
+		panic(fmt.Sprintf("defaults: %v", err))
 	}
-	c.InferenceLanes, c.IntraOpThreads = InferenceLayout(runtime.NumCPU(), c.InferenceLanes, c.IntraOpThreads)
 	return c
 }
 
@@ -263,11 +260,7 @@ func Default() Config {
 // at path (the default file when path is empty and it exists), then the
 // environment as given by lookup, which wins. It validates the result.
 func Load(path string, lookup func(string) (string, bool)) (Config, error) {
-	var c Config
-	values := map[string]string{}
-	for _, s := range settings {
-		values[s.key] = s.def
-	}
+	values := defaults()
 	if path == "" {
 		if _, err := os.Stat(DefaultConfigFile); err == nil {
 			path = DefaultConfigFile
@@ -275,7 +268,7 @@ func Load(path string, lookup func(string) (string, bool)) (Config, error) {
 	}
 	if path != "" {
 		if err := readTOML(path, values); err != nil {
-			return c, err
+			return Config{}, err
 		}
 	}
 	for _, s := range settings {
@@ -287,13 +280,33 @@ func Load(path string, lookup func(string) (string, bool)) (Config, error) {
 			}
 		}
 	}
+	c, err := build(values)
+	if err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// defaults returns every setting's default value, by key.
+func defaults() map[string]string {
+	values := map[string]string{}
+	for _, s := range settings {
+		values[s.key] = s.def
+	}
+	return values
+}
+
+// build sets every setting from its value (by key) and lays out inference
+// on this machine's cores (InferenceLayout).
+func build(values map[string]string) (Config, error) {
+	var c Config
 	for _, s := range settings {
 		if err := s.set(&c, strings.TrimSpace(values[s.key])); err != nil {
 			return c, &Error{Setting: s.env, Err: err}
 		}
 	}
 	c.InferenceLanes, c.IntraOpThreads = InferenceLayout(runtime.NumCPU(), c.InferenceLanes, c.IntraOpThreads)
-	return c, c.Validate()
+	return c, nil
 }
 
 // readTOML overlays the values of the TOML file at path; unknown keys are
