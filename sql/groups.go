@@ -56,13 +56,14 @@ func (db *DB) Regroup(ctx context.Context, projectID int64, settle time.Duration
 		if err != nil {
 			return err
 		}
+		// An image in no final group (images.in_final_group, kept by
+		// triggers) is in an open group or in none.
 		rows, err := tx.Query(ctx, `
-			SELECT i.image_id, i.rel_path, i.state, coalesce(g.group_id, 0)
+			SELECT i.image_id, i.rel_path, i.state, coalesce(gi.group_id, 0)
 			FROM screend.images i
 			LEFT JOIN screend.group_images gi USING (image_id)
-			LEFT JOIN screend.groups g USING (group_id)
-			WHERE i.project_id = $1 AND i.state IN ('discovered', 'embedded', 'duplicate')
-			  AND (g.group_id IS NULL OR g.state = 'open')
+			WHERE i.project_id = $1 AND NOT i.in_final_group
+			  AND i.state IN ('discovered', 'embedded', 'duplicate')
 			ORDER BY i.image_id`, projectID)
 		if err != nil {
 			return err
@@ -96,19 +97,20 @@ func (db *DB) Regroup(ctx context.Context, projectID int64, settle time.Duration
 		keep := make([]int64, 0, len(members))
 		batch := &pgx.Batch{}
 		for _, g := range formed {
+			if g.Closed {
+				r.Closed++
+			}
 			sortedIDs := slices.Sorted(slices.Values(g.ImageIDs))
 			if gid, ok := existing[idsKey(sortedIDs)]; ok {
 				keep = append(keep, gid)
 				if g.Closed {
 					batch.Queue(`UPDATE screend.groups SET state = 'closed', closed_at = now() WHERE group_id = $1`, gid)
-					r.Closed++
 				}
 				continue
 			}
 			state := screend.GroupOpen
 			if g.Closed {
 				state = screend.GroupClosed
-				r.Closed++
 			}
 			batch.Queue(`
 				WITH g AS (
@@ -122,7 +124,8 @@ func (db *DB) Regroup(ctx context.Context, projectID int64, settle time.Duration
 		}
 		// Every other open group goes, deleted first so that its images are
 		// free for the new groups: the groups formed anew, and those left
-		// with no image read above (every file of theirs went gone).
+		// with no image read above (every file of theirs went gone or was
+		// quarantined).
 		if _, err := tx.Exec(ctx, `
 			DELETE FROM screend.groups
 			WHERE project_id = $1 AND state = 'open' AND group_id NOT IN (SELECT unnest($2::bigint[]))`, projectID, keep); err != nil {
@@ -157,17 +160,21 @@ func idsKey(ids []int64) string {
 }
 
 // ProjectsToSettle returns the projects quiet for at least settle that
-// still have images in no final group.
+// still have open groups or processed images in no final group.
 func (db *DB) ProjectsToSettle(ctx context.Context, settle time.Duration) ([]int64, error) {
+	// It runs every second. The first row in index order of each project
+	// lets the planner only walk the two partial indexes for it (an
+	// EXISTS may scan the whole table, a cost that grows with the history).
 	rows, err := db.pool.Query(ctx, `
 		SELECT p.project_id FROM screend.projects p
 		WHERE p.last_file_at <= now() - $1::interval
-		  AND EXISTS (
-			SELECT 1 FROM screend.images i
-			LEFT JOIN screend.group_images gi USING (image_id)
-			LEFT JOIN screend.groups g USING (group_id)
-			WHERE i.project_id = p.project_id AND i.state IN ('embedded', 'duplicate', 'gone')
-			  AND (g.group_id IS NULL AND i.state <> 'gone' OR g.state = 'open'))`, settle)
+		  AND ((SELECT g.group_id FROM screend.groups g
+				WHERE g.project_id = p.project_id AND g.state = 'open'
+				ORDER BY g.group_id LIMIT 1) IS NOT NULL
+			OR (SELECT i.image_id FROM screend.images i
+				WHERE i.project_id = p.project_id AND NOT i.in_final_group
+				  AND i.state IN ('embedded', 'duplicate')
+				ORDER BY i.image_id LIMIT 1) IS NOT NULL)`, settle)
 	if err != nil {
 		return nil, fmt.Errorf("find projects to settle: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"screend"
+	"screend/sql"
 	"screend/sql/sqltest"
 )
 
@@ -120,5 +121,48 @@ func TestRegroupDropsGoneGroups(t *testing.T) {
 	f.scan(`SELECT count(*) FROM screend.groups WHERE project_id = $1`, []any{p}, &left)
 	if again, states, _ := f.groupsOf(p); left != 1 || !slices.Equal(again, ids[1:]) || states[0] != "open" {
 		t.Errorf("%d groups after a group's files went gone: %v %v, want only %d, open", left, again, states, ids[1])
+	}
+}
+
+// TestFinalGroupMarks: images.in_final_group is set for the members of a
+// group once it leaves 'open', whoever writes the groups, and migration
+// 017 sets it for the groups that were final before it.
+func TestFinalGroupMarks(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	p := f.project("p")
+	img := func(name string) int64 { return f.image(p, name, screend.ImageEmbedded, "") }
+	a1, a2 := img("a1.png"), img("a2.png")
+	b1, b2 := img("b1.png"), img("b2.png")
+	c1 := img("c1.png")
+	f.group(p, screend.GroupFlagged, a1, a2)
+	b := f.group(p, screend.GroupOpen, b1, b2)
+	final := func() []int64 {
+		t.Helper()
+		var ids []int64
+		f.scan(`SELECT coalesce(array_agg(image_id ORDER BY image_id), '{}') FROM screend.images
+			WHERE project_id = $1 AND in_final_group`, []any{p}, &ids)
+		return ids
+	}
+	if got := final(); !slices.Equal(got, []int64{a1, a2}) {
+		t.Errorf("final after adding groups: %v, want the flagged group's %v", got, []int64{a1, a2})
+	}
+	f.exec(`UPDATE screend.groups SET state = 'closed' WHERE group_id = $1`, b)
+	if got := final(); !slices.Equal(got, []int64{a1, a2, b1, b2}) {
+		t.Errorf("final after closing a group: %v, want all but %d", got, c1)
+	}
+
+	f.exec(`UPDATE screend.images SET in_final_group = false`)
+	ms, err := sql.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(ms, func(m sql.Migration) bool { return m.Version == 17 })
+	if i < 0 {
+		t.Fatal("no migration 017")
+	}
+	f.exec(ms[i].SQL)
+	if got := final(); !slices.Equal(got, []int64{a1, a2, b1, b2}) {
+		t.Errorf("final after migration 017 again: %v, want all but %d", got, c1)
 	}
 }

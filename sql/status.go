@@ -108,7 +108,7 @@ func (db *DB) ReadStatus(ctx context.Context) (Status, error) {
 			(SELECT model_id FROM screend.models WHERE state = 'active'),
 			(SELECT count(*) FROM screend.images WHERE state = 'discovered')
 			+ (SELECT count(*) FROM screend.images i
-				WHERE i.state IN ('embedded', 'duplicate')
+				WHERE i.state IN ('embedded', 'duplicate') AND NOT i.in_final_group
 				  AND NOT EXISTS (SELECT 1 FROM screend.group_images gi WHERE gi.image_id = i.image_id))
 			+ (SELECT count(*) FROM screend.groups WHERE state IN ('open', 'closed')
 				OR (state = 'decided' AND retry_after IS NULL))
