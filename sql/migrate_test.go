@@ -11,6 +11,7 @@ import (
 	"screend/sql/sqltest"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pgvector/pgvector-go"
 )
 
 func TestMigrateConcurrentInstancesApplyEachMigrationOnce(t *testing.T) {
@@ -131,5 +132,42 @@ func TestMigration016DropsVectorIndexes(t *testing.T) {
 	}
 	if got := indexes(); !slices.Equal(got, []string{"embeddings_pkey"}) {
 		t.Fatalf("indexes after: %v, want only embeddings_pkey", got)
+	}
+}
+
+// TestMigration018KeepsVectorsInline: a vector of 512 values (a row past
+// the TOAST threshold) stays in its row, its TOAST table empty.
+func TestMigration018KeepsVectorsInline(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := sqltest.New(t)
+	pool := sqltest.Pool(db)
+	embedder, err := db.EnsureEmbedder(ctx, "vit-test", 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `
+		INSERT INTO screend.projects (root, name) VALUES ('/inbox', 'p');
+		INSERT INTO screend.images (project_id, path, rel_path, file_name, size, mtime, stage)
+		SELECT project_id, '/inbox/p/a.png', 'a.png', 'a.png', 1, now(), 1 FROM screend.projects`); err != nil {
+		t.Fatal(err)
+	}
+	v := make([]float32, 512)
+	for i := range v {
+		v[i] = float32(i) / 512
+	}
+	if _, err := pool.Exec(ctx, `
+		INSERT INTO screend.embeddings (image_id, embedder_id, embedding)
+		SELECT image_id, $1, $2 FROM screend.images`, embedder, pgvector.NewVector(v)); err != nil {
+		t.Fatal(err)
+	}
+	var toasted int64
+	err = pool.QueryRow(ctx, `
+		SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE oid = 'screend.embeddings'::regclass`).Scan(&toasted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if toasted != 0 {
+		t.Errorf("the embeddings' TOAST table holds %d bytes, want none: the vector left its row", toasted)
 	}
 }
