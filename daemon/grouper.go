@@ -17,13 +17,19 @@ import (
 // would change it or its project is settled; images in no group become
 // single-image groups when the project settles.
 //
-// A regroup reads every image of the project in no closed group, so a
-// round for a project that images were only processed in is skipped
-// while it could close nothing (group.MayClose): no file was recorded
-// since its last regroup, and the project is neither quiet enough nor
-// settled. Otherwise a folder of 10,000 files copied in out of order
-// would be read whole twice a second until it settles. Files that went
-// gone meanwhile leave their groups at the next regroup that runs.
+// A regroup reads every image of the project in no closed group, so
+// rounds that would change nothing are skipped when no file was recorded
+// in the project since its last regroup:
+//   - while it could close nothing (group.MayClose: the project is
+//     neither quiet enough nor settled), even if images were processed.
+//     Otherwise a folder of 10,000 files copied in out of order would be
+//     read whole twice a second until it settles. Files that went gone
+//     meanwhile leave their groups at the next regroup that runs;
+//   - when the settle check found it but this instance processed none of
+//     its images since a regroup that could already close groups, for up
+//     to recheckQuiet: the settle check finds every project with an open
+//     group each second, during a long burst all of them. Groups another
+//     instance made closable are closed within recheckQuiet.
 type grouper struct {
 	cfg     Options
 	db      *sql.DB
@@ -38,8 +44,20 @@ type grouper struct {
 	// settleChecked is when settled projects were last looked for.
 	settleChecked time.Time
 	// last is what the last regroup of each project saw; only Run uses it.
-	last map[int64]sql.Regrouped
+	last map[int64]regrouped
 }
+
+// regrouped is what a regroup saw, and when.
+type regrouped struct {
+	sql.Regrouped
+	at time.Time
+	// mayClose tells whether it could close groups (group.MayClose).
+	mayClose bool
+}
+
+// recheckQuiet is how long a project that nothing changed in is left
+// alone after a regroup that could close groups (see grouper).
+const recheckQuiet = 10 * time.Second
 
 // settleCheck is how often projects are checked for having settled.
 const settleCheck = time.Second
@@ -63,7 +81,7 @@ func (g *grouper) Touch(projects []int64) {
 // Run regroups touched and settled projects every regroupEvery until ctx
 // ends.
 func (g *grouper) Run(ctx context.Context) error {
-	pending := map[int64]bool{}
+	pending := map[int64]bool{} // project -> touched (not only found settled)
 	g.wake.run(ctx, regroupEvery, func() bool {
 		g.mu.Lock()
 		for id := range g.touched {
@@ -77,12 +95,14 @@ func (g *grouper) Run(ctx context.Context) error {
 				g.log.Error("find settled projects", "err", err)
 			}
 			for _, id := range settled {
-				pending[id] = true
+				if _, ok := pending[id]; !ok {
+					pending[id] = false // found settled, not touched
+				}
 			}
 			g.settleChecked = time.Now()
 		}
-		for id := range pending {
-			if err := g.regroup(ctx, id); err != nil {
+		for id, touched := range pending {
+			if err := g.regroup(ctx, id, touched); err != nil {
 				if ctx.Err() == nil {
 					g.log.Error("regroup", "project_id", id, "err", err)
 				}
@@ -96,25 +116,32 @@ func (g *grouper) Run(ctx context.Context) error {
 }
 
 // regroup regroups a project unless the round would change nothing (see
-// grouper).
-func (g *grouper) regroup(ctx context.Context, projectID int64) error {
+// grouper); touched says whether files of it were recorded or processed
+// here since the round before.
+func (g *grouper) regroup(ctx context.Context, projectID int64, touched bool) error {
 	if last, ok := g.last[projectID]; ok {
 		fileAt, quiet, err := g.db.LastFile(ctx, projectID)
 		if err != nil {
 			return err
 		}
-		if fileAt.Equal(last.LastFileAt) && !group.MayClose(quiet, g.cfg.Settle, last.InOrder) {
-			return nil
+		if fileAt.Equal(last.LastFileAt) {
+			if !group.MayClose(quiet, g.cfg.Settle, last.InOrder) {
+				return nil
+			}
+			if !touched && last.mayClose && time.Since(last.at) < recheckQuiet {
+				return nil
+			}
 		}
 	}
+	at := time.Now()
 	r, err := g.db.Regroup(ctx, projectID, g.cfg.Settle)
 	if err != nil {
 		return err
 	}
 	if g.last == nil {
-		g.last = map[int64]sql.Regrouped{}
+		g.last = map[int64]regrouped{}
 	}
-	g.last[projectID] = r
+	g.last[projectID] = regrouped{Regrouped: r, at: at, mayClose: group.MayClose(r.Quiet, g.cfg.Settle, r.InOrder)}
 	if r.Closed > 0 {
 		g.metrics.GroupsClosed.Add(float64(r.Closed))
 		g.closed()

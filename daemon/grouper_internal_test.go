@@ -53,18 +53,78 @@ func TestGrouperSkipsRoundsThatCanCloseNothing(t *testing.T) {
 	early := record("20250708_060000_stage1_generated.png", "20250708_060000_stage2_upscaled.png")
 	g := &grouper{cfg: Options{Settle: time.Hour}, db: db, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		metrics: NewMetrics(), closed: func() {}}
-	if err := g.regroup(ctx, pid); err != nil || openGroups() != 2 {
+	if err := g.regroup(ctx, pid, true); err != nil || openGroups() != 2 {
 		t.Fatalf("first round: %d open groups (%v), want 2", openGroups(), err)
 	}
 
 	if _, err := sqltest.Pool(db).Exec(ctx, `UPDATE screend.images SET state = 'gone' WHERE image_id = ANY($1)`, early); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.regroup(ctx, pid); err != nil || openGroups() != 2 {
+	if err := g.regroup(ctx, pid, true); err != nil || openGroups() != 2 {
 		t.Fatalf("round with no new file: %d open groups (%v), want 2 (skipped)", openGroups(), err)
 	}
 	record("20250708_080000_stage1_generated.png")
-	if err := g.regroup(ctx, pid); err != nil || openGroups() != 1 {
+	if err := g.regroup(ctx, pid, true); err != nil || openGroups() != 1 {
 		t.Errorf("round after a new file: %d open groups (%v), want 1 (the gone files' group dropped)", openGroups(), err)
+	}
+}
+
+// A settled project the settle check finds again is left alone while
+// nothing was recorded or processed in it here since a regroup that could
+// close groups, for up to recheckQuiet: what another instance processed
+// meanwhile is closed after that.
+func TestGrouperLeavesUnchangedSettledProjects(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := sql.Open(ctx, sqltest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	pid, err := db.EnsureProject(ctx, "/inbox", "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Truncate(time.Microsecond)
+	var files []sql.NewFile
+	for _, name := range []string{"20250708_060000_stage1_generated.png", "20250708_060000_stage2_upscaled.png"} {
+		files = append(files, sql.NewFile{ProjectID: pid, Path: filepath.Join("/inbox/p", name), RelPath: name, FileName: name, Size: 1, MTime: now})
+	}
+	ids, err := db.RecordFiles(ctx, files, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := sqltest.Pool(db)
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := func() string {
+		t.Helper()
+		var s string
+		if err := pool.QueryRow(ctx, `SELECT state FROM screend.groups WHERE project_id = $1`, pid).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	exec(`UPDATE screend.projects SET last_file_at = now() - interval '1 hour' WHERE project_id = $1`, pid)
+	g := &grouper{cfg: Options{Settle: time.Minute}, db: db, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		metrics: NewMetrics(), closed: func() {}}
+	if err := g.regroup(ctx, pid, false); err != nil || state() != "open" {
+		t.Fatalf("first round: group %s (%v), want open (its images wait)", state(), err)
+	}
+
+	// Another instance embeds both images.
+	exec(`UPDATE screend.images SET state = 'embedded' WHERE image_id = ANY($1)`, ids)
+	if err := g.regroup(ctx, pid, false); err != nil || state() != "open" {
+		t.Fatalf("settle check again: group %s (%v), want open (left alone)", state(), err)
+	}
+	last := g.last[pid]
+	last.at = last.at.Add(-recheckQuiet)
+	g.last[pid] = last
+	if err := g.regroup(ctx, pid, false); err != nil || state() != "closed" {
+		t.Errorf("settle check after %v: group %s (%v), want closed", recheckQuiet, state(), err)
 	}
 }

@@ -28,8 +28,10 @@ type projectImage struct {
 type Regrouped struct {
 	// Closed counts the groups it closed.
 	Closed int
-	// LastFileAt is when the project's last file was recorded.
+	// LastFileAt is when the project's last file was recorded, and Quiet
+	// how long before the regroup that was.
 	LastFileAt time.Time
+	Quiet      time.Duration
 	// InOrder tells whether the project's images in no closed group were
 	// discovered in sort order (see group.Regroup).
 	InOrder bool
@@ -92,7 +94,8 @@ func (db *DB) Regroup(ctx context.Context, projectID int64, settle time.Duration
 			existing[idsKey(ids)] = gid
 		}
 
-		formed, inOrder := group.Regroup(candidates, now.Sub(r.LastFileAt), settle)
+		r.Quiet = now.Sub(r.LastFileAt)
+		formed, inOrder := group.Regroup(candidates, r.Quiet, settle)
 		r.InOrder = inOrder
 		keep := make([]int64, 0, len(members))
 		batch := &pgx.Batch{}
