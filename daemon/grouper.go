@@ -44,15 +44,7 @@ type grouper struct {
 	// settleChecked is when settled projects were last looked for.
 	settleChecked time.Time
 	// last is what the last regroup of each project saw; only Run uses it.
-	last map[int64]regrouped
-}
-
-// regrouped is what a regroup saw, and when.
-type regrouped struct {
-	sql.Regrouped
-	at time.Time
-	// mayClose tells whether it could close groups (group.MayClose).
-	mayClose bool
+	last map[int64]sql.Regrouped
 }
 
 // recheckQuiet is how long a project that nothing changed in is left
@@ -128,20 +120,22 @@ func (g *grouper) regroup(ctx context.Context, projectID int64, touched bool) er
 			if !group.MayClose(quiet, g.cfg.Settle, last.InOrder) {
 				return nil
 			}
-			if !touched && last.mayClose && time.Since(last.at) < recheckQuiet {
+			// With the same last file, the time since the last regroup is
+			// the growth of the quiet.
+			couldClose := group.MayClose(last.Quiet, g.cfg.Settle, last.InOrder)
+			if !touched && couldClose && quiet-last.Quiet < recheckQuiet {
 				return nil
 			}
 		}
 	}
-	at := time.Now()
 	r, err := g.db.Regroup(ctx, projectID, g.cfg.Settle)
 	if err != nil {
 		return err
 	}
 	if g.last == nil {
-		g.last = map[int64]regrouped{}
+		g.last = map[int64]sql.Regrouped{}
 	}
-	g.last[projectID] = regrouped{Regrouped: r, at: at, mayClose: group.MayClose(r.Quiet, g.cfg.Settle, r.InOrder)}
+	g.last[projectID] = r
 	if r.Closed > 0 {
 		g.metrics.GroupsClosed.Add(float64(r.Closed))
 		g.closed()

@@ -121,8 +121,8 @@ func TestGrouperLeavesUnchangedSettledProjects(t *testing.T) {
 	if err := g.regroup(ctx, pid, false); err != nil || state() != "open" {
 		t.Fatalf("settle check again: group %s (%v), want open (left alone)", state(), err)
 	}
-	last := g.last[pid]
-	last.at = last.at.Add(-recheckQuiet)
+	last := g.last[pid] // as if the last regroup were recheckQuiet earlier
+	last.Quiet -= recheckQuiet
 	g.last[pid] = last
 	if err := g.regroup(ctx, pid, false); err != nil || state() != "closed" {
 		t.Errorf("settle check after %v: group %s (%v), want closed", recheckQuiet, state(), err)

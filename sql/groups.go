@@ -52,10 +52,8 @@ func (db *DB) Regroup(ctx context.Context, projectID int64, settle time.Duration
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2::int)`, int32(screend.LockProject), projectID); err != nil {
 			return err
 		}
-		var now time.Time
-		err := tx.QueryRow(ctx, `SELECT last_file_at, now() FROM screend.projects WHERE project_id = $1`, projectID).
-			Scan(&r.LastFileAt, &now)
-		if err != nil {
+		var err error
+		if r.LastFileAt, r.Quiet, err = lastFile(ctx, tx, projectID); err != nil {
 			return err
 		}
 		// An image in no final group (images.in_final_group, kept by
@@ -94,7 +92,6 @@ func (db *DB) Regroup(ctx context.Context, projectID int64, settle time.Duration
 			existing[idsKey(ids)] = gid
 		}
 
-		r.Quiet = now.Sub(r.LastFileAt)
 		formed, inOrder := group.Regroup(candidates, r.Quiet, settle)
 		r.InOrder = inOrder
 		keep := make([]int64, 0, len(members))
@@ -145,13 +142,24 @@ func (db *DB) Regroup(ctx context.Context, projectID int64, settle time.Duration
 // LastFile returns when the last file of a project was recorded and how
 // long ago that was.
 func (db *DB) LastFile(ctx context.Context, projectID int64) (at time.Time, quiet time.Duration, err error) {
-	var now time.Time
-	err = db.pool.QueryRow(ctx, `SELECT last_file_at, now() FROM screend.projects WHERE project_id = $1`, projectID).
-		Scan(&at, &now)
+	at, quiet, err = lastFile(ctx, db.pool, projectID)
 	if err != nil {
 		return time.Time{}, 0, fmt.Errorf("last file of project %d: %w", projectID, err)
 	}
-	return at, now.Sub(at), nil
+	return at, quiet, nil
+}
+
+// rowQuerier is a pool or a transaction, for queries of one row.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// lastFile reads LastFile's answer through q.
+func lastFile(ctx context.Context, q rowQuerier, projectID int64) (at time.Time, quiet time.Duration, err error) {
+	var now time.Time
+	err = q.QueryRow(ctx, `SELECT last_file_at, now() FROM screend.projects WHERE project_id = $1`, projectID).
+		Scan(&at, &now)
+	return at, now.Sub(at), err
 }
 
 func idsKey(ids []int64) string {
