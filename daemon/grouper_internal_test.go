@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,34 +11,19 @@ import (
 	"screend/sql/sqltest"
 )
 
+// testGrouper returns a grouper of db with the given settle time.
+func testGrouper(db *sql.DB, settle time.Duration) *grouper {
+	return &grouper{cfg: Options{Settle: settle}, db: db, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		metrics: NewMetrics(), closed: func() {}}
+}
+
 // A round for a project that could close nothing and got no new file is
 // skipped: a file that went gone leaves its group only when a new file
 // arrives (or groups may close).
 func TestGrouperSkipsRoundsThatCanCloseNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := sql.Open(ctx, sqltest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	pid, err := db.EnsureProject(ctx, "/inbox", "p")
-	if err != nil {
-		t.Fatal(err)
-	}
-	record := func(names ...string) []int64 {
-		t.Helper()
-		now := time.Now().Truncate(time.Microsecond)
-		var files []sql.NewFile
-		for _, name := range names {
-			files = append(files, sql.NewFile{ProjectID: pid, Path: filepath.Join("/inbox/p", name), RelPath: name, FileName: name, Size: 1, MTime: now})
-		}
-		ids, err := db.RecordFiles(ctx, files, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ids
-	}
+	db, _, pid := projectDB(t)
 	openGroups := func() int {
 		t.Helper()
 		var n int
@@ -49,10 +33,9 @@ func TestGrouperSkipsRoundsThatCanCloseNothing(t *testing.T) {
 		return n
 	}
 	// Out of order: nothing may close before the project settles.
-	record("20250708_070000_stage1_generated.png", "20250708_070000_stage2_upscaled.png")
-	early := record("20250708_060000_stage1_generated.png", "20250708_060000_stage2_upscaled.png")
-	g := &grouper{cfg: Options{Settle: time.Hour}, db: db, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		metrics: NewMetrics(), closed: func() {}}
+	recordFiles(t, db, pid, "20250708_070000_stage1_generated.png", "20250708_070000_stage2_upscaled.png")
+	early := recordFiles(t, db, pid, "20250708_060000_stage1_generated.png", "20250708_060000_stage2_upscaled.png")
+	g := testGrouper(db, time.Hour)
 	if err := g.regroup(ctx, pid, true); err != nil || openGroups() != 2 {
 		t.Fatalf("first round: %d open groups (%v), want 2", openGroups(), err)
 	}
@@ -63,7 +46,7 @@ func TestGrouperSkipsRoundsThatCanCloseNothing(t *testing.T) {
 	if err := g.regroup(ctx, pid, true); err != nil || openGroups() != 2 {
 		t.Fatalf("round with no new file: %d open groups (%v), want 2 (skipped)", openGroups(), err)
 	}
-	record("20250708_080000_stage1_generated.png")
+	recordFiles(t, db, pid, "20250708_080000_stage1_generated.png")
 	if err := g.regroup(ctx, pid, true); err != nil || openGroups() != 1 {
 		t.Errorf("round after a new file: %d open groups (%v), want 1 (the gone files' group dropped)", openGroups(), err)
 	}
@@ -76,24 +59,8 @@ func TestGrouperSkipsRoundsThatCanCloseNothing(t *testing.T) {
 func TestGrouperLeavesUnchangedSettledProjects(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := sql.Open(ctx, sqltest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	pid, err := db.EnsureProject(ctx, "/inbox", "p")
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now().Truncate(time.Microsecond)
-	var files []sql.NewFile
-	for _, name := range []string{"20250708_060000_stage1_generated.png", "20250708_060000_stage2_upscaled.png"} {
-		files = append(files, sql.NewFile{ProjectID: pid, Path: filepath.Join("/inbox/p", name), RelPath: name, FileName: name, Size: 1, MTime: now})
-	}
-	ids, err := db.RecordFiles(ctx, files, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, _, pid := projectDB(t)
+	ids := recordFiles(t, db, pid, "20250708_060000_stage1_generated.png", "20250708_060000_stage2_upscaled.png")
 	pool := sqltest.Pool(db)
 	exec := func(q string, args ...any) {
 		t.Helper()
@@ -110,8 +77,7 @@ func TestGrouperLeavesUnchangedSettledProjects(t *testing.T) {
 		return s
 	}
 	exec(`UPDATE screend.projects SET last_file_at = now() - interval '1 hour' WHERE project_id = $1`, pid)
-	g := &grouper{cfg: Options{Settle: time.Minute}, db: db, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		metrics: NewMetrics(), closed: func() {}}
+	g := testGrouper(db, time.Minute)
 	if err := g.regroup(ctx, pid, false); err != nil || state() != "open" {
 		t.Fatalf("first round: group %s (%v), want open (its images wait)", state(), err)
 	}

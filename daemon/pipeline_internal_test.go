@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,24 +17,8 @@ import (
 func TestRetriedJobsAreReleasedByTheirClaimers(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := sqltest.URL(t)
-	db, err := sql.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	pid, err := db.EnsureProject(ctx, "/inbox", "p")
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now().Truncate(time.Microsecond)
-	var files []sql.NewFile
-	for _, name := range []string{"a.png", "b.png"} {
-		files = append(files, sql.NewFile{ProjectID: pid, Path: filepath.Join("/inbox/p", name), RelPath: name, FileName: name, Size: 1, MTime: now})
-	}
-	if _, err := db.RecordFiles(ctx, files, nil); err != nil {
-		t.Fatal(err)
-	}
+	db, url, pid := projectDB(t)
+	recordFiles(t, db, pid, "a.png", "b.png")
 	var batch []*job
 	for range 2 {
 		inst, err := sql.RegisterInstance(ctx, url)
