@@ -62,8 +62,8 @@ func startTrace(path string) (stop func(), err error) {
 // overrides it) for the daemon and the history import. Go's collector
 // otherwise lets the heap grow to twice what is live, and what is live
 // during a burst is mostly the decode workers' file and pixel buffers
-// (about 90 MB for a 3072x3072 PNG), kept for reuse in pools that only a
-// collection empties: with an ONNX encoder's weights and activations
+// (about 90 MB for a 3072x3072 PNG) and those kept for reuse (up to
+// 256 MB, imagefile's pool): with an ONNX encoder's weights and activations
 // beside it (445 MB for the ViT-B/32-shaped model) the daemon would pass
 // 1 GB, and `import images` of the issue-3 corpus peaked at 560-580 MB
 // instead of 160 MB with Go's decoders. The limit is soft: when more is
