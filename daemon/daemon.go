@@ -146,11 +146,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	srv := NewHTTPServer(d.cfg.Listen, d.metrics, d.Health, d.log.With("component", "http"))
 	dog := NewWatchdog(d.notify, d.Health, d.log.With("component", "watchdog"))
-	native, decoders := imagefile.NativeStatus()
+	_, decoders := imagefile.NativeStatus()
 	d.log.Info("started", "instance", inst.ID, "embedder", d.embedder.ID(), "dry_run", d.cfg.DryRun, "decoders", decoders)
-	if !native {
-		d.log.Warn("a native decoder is unavailable; its format is decoded with Go's decoder", "why", decoders)
-	}
+	imagefile.WarnUnlessNative(d.log)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.keepInstance(gctx) })

@@ -114,9 +114,7 @@ func importImages(ctx context.Context, e env, args []string) error {
 	}
 	limitGoMemory()
 	log := newLogger(e.cfg.LogFormat, e.cfg.LogLevel, e.stderr).With("component", "import")
-	if native, decoders := imagefile.NativeStatus(); !native {
-		log.Warn("a native decoder is unavailable; its format is decoded with Go's decoder", "why", decoders)
-	}
+	imagefile.WarnUnlessNative(log)
 	budget := imagefile.NewBudget(e.cfg.DecodeMemoryMB << 20) // refuses what the daemon refuses
 	progress := newProgress(e.stderr, log, "import images", len(files))
 	// Files are read, decoded and embedded SCREEND_DECODE_WORKERS at a

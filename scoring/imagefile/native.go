@@ -235,6 +235,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"image"
+	"log/slog"
 	"os"
 	"sync"
 	"unsafe"
@@ -312,6 +313,15 @@ func loadNative() {
 func NativeStatus() (ok bool, status string) {
 	loadNative()
 	return native.png && native.jpeg && native.webp, native.status
+}
+
+// WarnUnlessNative logs a warning saying why when a native decoder is
+// unavailable (its format is then decoded with Go's decoder), for a
+// program that decodes to call once at start.
+func WarnUnlessNative(log *slog.Logger) {
+	if ok, status := NativeStatus(); !ok {
+		log.Warn("a native decoder is unavailable; its format is decoded with Go's decoder", "why", status)
+	}
 }
 
 // errNotNative means the native path leaves the image to Go's decoder.

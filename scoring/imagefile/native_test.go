@@ -6,8 +6,12 @@ import (
 	"encoding/binary"
 	"image"
 	"image/color"
+	"log/slog"
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -191,3 +195,30 @@ func benchmarkPNGDecoders(b *testing.B, decode func([]byte, int64) (image.Image,
 // same 2048x2048 photograph-like PNG.
 func BenchmarkPNG2048Native(b *testing.B) { requireNative(b); benchmarkPNGDecoders(b, DecodeBytes) }
 func BenchmarkPNG2048Go(b *testing.B)     { benchmarkPNGDecoders(b, DecodeBytesGo) }
+
+// WarnUnlessNative warns, with the reason, only when a native decoder is
+// off: run in a child process, since the decoders are opened once.
+func TestWarnUnlessNative(t *testing.T) {
+	if os.Getenv("SCREEND_TEST_WARN_CHILD") != "" {
+		WarnUnlessNative(slog.New(slog.NewTextHandler(os.Stdout, nil)))
+		return
+	}
+	child := func(env ...string) string {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestWarnUnlessNative$")
+		cmd.Env = append(append(os.Environ(), "SCREEND_TEST_WARN_CHILD=1"), env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	out := child("SCREEND_DECODER=go")
+	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "SCREEND_DECODER=go") {
+		t.Errorf("with SCREEND_DECODER=go, no warning that says why:\n%s", out)
+	}
+	if ok, status := NativeStatus(); ok {
+		if out := child("SCREEND_DECODER="); strings.Contains(out, "level=WARN") {
+			t.Errorf("warned with every native decoder open (%s):\n%s", status, out)
+		}
+	}
+}
