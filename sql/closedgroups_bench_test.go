@@ -19,33 +19,27 @@ func BenchmarkTrainingImageWithinUnfamiliar(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Random vectors (uniform in [-1, 1) per value) are nearly orthogonal
-	// to each other and to v: none lies within the radius.
-	for _, q := range []string{`
-		INSERT INTO screend.projects (root, name) VALUES ('/inbox', 'p')`, `
-		INSERT INTO screend.images (project_id, path, rel_path, file_name, size, mtime, stage, state)
-		SELECT 1, '/inbox/p/' || g, g, g, 1, now(), 1, 'embedded' FROM generate_series(1, 4500) g`, `
-		INSERT INTO screend.embeddings (image_id, embedder_id, embedding)
-		SELECT i.image_id, (SELECT embedder_id FROM screend.embedders WHERE name = 'builtin-bench'), r.v::vector
-		FROM screend.images i
-		CROSS JOIN LATERAL (SELECT array_agg(random() * 2 - 1) AS v FROM generate_series(1, 498) WHERE i.image_id > 0) r`, `
-		WITH g AS (
-			INSERT INTO screend.groups (project_id, state, closed_at)
-			SELECT 1, 'decided', now() FROM generate_series(1, 1500)
-			RETURNING group_id),
-		numbered AS (SELECT group_id, row_number() OVER (ORDER BY group_id) AS k FROM g),
-		images AS (SELECT image_id, row_number() OVER (ORDER BY image_id) - 1 AS n FROM screend.images)
-		INSERT INTO screend.group_images (group_id, image_id, position)
-		SELECT numbered.group_id, images.image_id, images.n % 3
-		FROM images JOIN numbered ON numbered.k = images.n / 3 + 1`, `
-		INSERT INTO screend.decisions (group_id, outcome, chosen_image_id, automatic, decided_by)
-		SELECT group_id, 'select', min(image_id), false, 'ann' FROM screend.group_images GROUP BY group_id`, `
-		ANALYZE`,
-	} {
+	exec := func(q string) {
 		if _, err := pool.Exec(ctx, q); err != nil {
 			b.Fatal(err)
 		}
 	}
+	exec(`INSERT INTO screend.projects (root, name) VALUES ('/inbox', 'p')`)
+	exec(`
+		INSERT INTO screend.images (project_id, path, rel_path, file_name, size, mtime, stage, state)
+		SELECT 1, '/inbox/p/' || g, g, g, 1, now(), 1, 'embedded' FROM generate_series(1, 4500) g`)
+	// Random vectors (uniform in [-1, 1) per value) are nearly orthogonal
+	// to each other and to v: none lies within the radius.
+	exec(`
+		INSERT INTO screend.embeddings (image_id, embedder_id, embedding)
+		SELECT i.image_id, (SELECT embedder_id FROM screend.embedders WHERE name = 'builtin-bench'), r.v::vector
+		FROM screend.images i
+		CROSS JOIN LATERAL (SELECT array_agg(random() * 2 - 1) AS v FROM generate_series(1, 498) WHERE i.image_id > 0) r`)
+	groupInThrees(b, pool, 1, "decided")
+	exec(`
+		INSERT INTO screend.decisions (group_id, outcome, chosen_image_id, automatic, decided_by)
+		SELECT group_id, 'select', min(image_id), false, 'ann' FROM screend.group_images GROUP BY group_id`)
+	exec(`ANALYZE`)
 	rng := rand.New(rand.NewPCG(1, 2))
 	v := make([]float32, 498)
 	for i := range v {

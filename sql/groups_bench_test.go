@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"screend/sql"
 	"screend/sql/sqltest"
 )
@@ -25,28 +27,20 @@ func withHistory(b *testing.B, drop bool) (*sql.DB, int64) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	queries := []string{`
+	_, err = pool.Exec(ctx, `
 		INSERT INTO screend.images (project_id, path, rel_path, file_name, size, mtime, stage, state)
 		SELECT $1, '/inbox/p/' || n, n, n, 1, now(), 1, 'embedded'
-		FROM generate_series(1, 30000) g, format('2024%08s_stage1_generated.png', g) n`, `
-		WITH g AS (
-			INSERT INTO screend.groups (project_id, state, closed_at)
-			SELECT $1, 'applied', now() FROM generate_series(1, 10000)
-			RETURNING group_id),
-		numbered AS (SELECT group_id, row_number() OVER (ORDER BY group_id) AS k FROM g),
-		images AS (SELECT image_id, row_number() OVER (ORDER BY image_id) - 1 AS n
-			FROM screend.images WHERE project_id = $1)
-		INSERT INTO screend.group_images (group_id, image_id, position)
-		SELECT numbered.group_id, images.image_id, images.n % 3
-		FROM images JOIN numbered ON numbered.k = images.n / 3 + 1`}
-	if drop {
-		queries = append(queries, `
-		INSERT INTO screend.images (project_id, path, rel_path, file_name, size, mtime, stage, state)
-		SELECT $1, '/inbox/p/' || n, n, n, 1, now(), 1, CASE WHEN g % 2 = 0 THEN 'embedded' ELSE 'discovered' END
-		FROM generate_series(1, 300) g, format('2025%08s_stage1_generated.png', g) n`)
+		FROM generate_series(1, 30000) g, format('2024%08s_stage1_generated.png', g) n`, p)
+	if err != nil {
+		b.Fatal(err)
 	}
-	for _, q := range queries {
-		if _, err := pool.Exec(ctx, q, p); err != nil {
+	groupInThrees(b, pool, p, "applied")
+	if drop {
+		_, err := pool.Exec(ctx, `
+			INSERT INTO screend.images (project_id, path, rel_path, file_name, size, mtime, stage, state)
+			SELECT $1, '/inbox/p/' || n, n, n, 1, now(), 1, CASE WHEN g % 2 = 0 THEN 'embedded' ELSE 'discovered' END
+			FROM generate_series(1, 300) g, format('2025%08s_stage1_generated.png', g) n`, p)
+		if err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -54,6 +48,26 @@ func withHistory(b *testing.B, drop bool) (*sql.DB, int64) {
 		b.Fatal(err)
 	}
 	return db, p
+}
+
+// groupInThrees puts the images of project p, in id order, in groups of
+// three (the last may be smaller) in the given final state.
+func groupInThrees(b *testing.B, pool *pgxpool.Pool, p int64, state string) {
+	_, err := pool.Exec(context.Background(), `
+		WITH images AS (
+			SELECT image_id, row_number() OVER (ORDER BY image_id) - 1 AS n
+			FROM screend.images WHERE project_id = $1),
+		g AS (
+			INSERT INTO screend.groups (project_id, state, closed_at)
+			SELECT $1, $2, now() FROM generate_series(1, (SELECT (count(*) + 2) / 3 FROM images))
+			RETURNING group_id),
+		numbered AS (SELECT group_id, row_number() OVER (ORDER BY group_id) AS k FROM g)
+		INSERT INTO screend.group_images (group_id, image_id, position)
+		SELECT numbered.group_id, images.image_id, images.n % 3
+		FROM images JOIN numbered ON numbered.k = images.n / 3 + 1`, p, state)
+	if err != nil {
+		b.Fatal(err)
+	}
 }
 
 // BenchmarkRegroupWithHistory is one regroup of a project with a long
