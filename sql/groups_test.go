@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"screend"
-	"screend/sql"
 	"screend/sql/sqltest"
 )
 
@@ -153,15 +152,7 @@ func TestFinalGroupMarks(t *testing.T) {
 	}
 
 	f.exec(`UPDATE screend.images SET in_final_group = false`)
-	ms, err := sql.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(ms, func(m sql.Migration) bool { return m.Version == 17 })
-	if i < 0 {
-		t.Fatal("no migration 017")
-	}
-	f.exec(ms[i].SQL)
+	f.exec(migrationSQL(t, 17))
 	if got := final(); !slices.Equal(got, []int64{a1, a2, b1, b2}) {
 		t.Errorf("final after migration 017 again: %v, want all but %d", got, c1)
 	}

@@ -119,15 +119,7 @@ func TestMigration016DropsVectorIndexes(t *testing.T) {
 	if got := indexes(); len(got) != 2 {
 		t.Fatalf("indexes before: %v, want the primary key and the HNSW index", got)
 	}
-	ms, err := sql.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(ms, func(m sql.Migration) bool { return m.Version == 16 })
-	if i < 0 {
-		t.Fatal("no migration 016")
-	}
-	if _, err := pool.Exec(ctx, ms[i].SQL); err != nil {
+	if _, err := pool.Exec(ctx, migrationSQL(t, 16)); err != nil {
 		t.Fatal(err)
 	}
 	if got := indexes(); !slices.Equal(got, []string{"embeddings_pkey"}) {
@@ -170,4 +162,19 @@ func TestMigration018KeepsVectorsInline(t *testing.T) {
 	if toasted != 0 {
 		t.Errorf("the embeddings' TOAST table holds %d bytes, want none: the vector left its row", toasted)
 	}
+}
+
+// migrationSQL returns the SQL of the migration of this version, for a
+// test that runs it again.
+func migrationSQL(t *testing.T, version int) string {
+	t.Helper()
+	ms, err := sql.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(ms, func(m sql.Migration) bool { return m.Version == version })
+	if i < 0 {
+		t.Fatalf("no migration %03d", version)
+	}
+	return ms[i].SQL
 }
