@@ -51,6 +51,10 @@ type pooled struct {
 	at  time.Time
 }
 
+// byCapacity orders free buffers by capacity, for binary searches of the
+// list.
+func byCapacity(p pooled, n int) int { return cap(p.buf) - n }
+
 // sizeClass rounds n up to one of eight steps per power of two.
 func sizeClass(n int) int {
 	if n <= 1<<12 {
@@ -63,7 +67,7 @@ func sizeClass(n int) int {
 // getPix returns a buffer of n bytes with unspecified contents.
 func getPix(n int) []byte {
 	pool.Lock()
-	i, _ := slices.BinarySearchFunc(pool.free, n, func(p pooled, n int) int { return cap(p.buf) - n })
+	i, _ := slices.BinarySearchFunc(pool.free, n, byCapacity)
 	if i < len(pool.free) && cap(pool.free[i].buf) < 2*n {
 		b := pool.free[i].buf
 		pool.free = slices.Delete(pool.free, i, i+1)
@@ -87,7 +91,7 @@ func putPix(b []byte) {
 	now := time.Now()
 	pool.Lock()
 	defer pool.Unlock()
-	i, _ := slices.BinarySearchFunc(pool.free, c, func(p pooled, c int) int { return cap(p.buf) - c })
+	i, _ := slices.BinarySearchFunc(pool.free, c, byCapacity)
 	pool.free = slices.Insert(pool.free, i, pooled{buf: b[:0], at: now})
 	pool.bytes += c
 	for pool.bytes > maxPooled {
