@@ -766,34 +766,29 @@ func srgbToLab(r, g, b float64) [3]float64 {
 func (t *thumb) edges(f *features) (cellEnergy [gridCells]float64) {
 	var acc [gridCells][4]float64
 	var cnt [gridCells]int
-	colCell := make([]int, t.w)
-	for cx := range gridN {
-		for x := t.cellX[cx]; x < t.cellX[cx+1]; x++ {
-			colCell[x] = cx
-		}
-	}
-	L := func(x, y int) float32 {
-		x = min(max(x, 0), t.w-1)
-		y = min(max(y, 0), t.h-1)
-		return t.luma[y*t.w+x]
-	}
 	var total float64
 	for cy := range gridN {
 		for y := t.cellY[cy]; y < t.cellY[cy+1]; y++ {
-			for x := range t.w {
-				a, b, c := L(x-1, y-1), L(x, y-1), L(x+1, y-1)
-				d, e := L(x-1, y), L(x+1, y)
-				g, h, i := L(x-1, y+1), L(x, y+1), L(x+1, y+1)
-				gx := float64((c+2*e+i)-(a+2*d+g)) / 8
-				gy := float64((g+2*h+i)-(a+2*b+c)) / 8
-				cell := cy*gridN + colCell[x]
-				s, q := gx+gy, gx-gy
-				acc[cell][0] += gx * gx
-				acc[cell][1] += s * s / 2
-				acc[cell][2] += gy * gy
-				acc[cell][3] += q * q / 2
-				cnt[cell]++
-				total += gx*gx + gy*gy
+			// The Sobel window's rows, the image's edges repeated.
+			up := t.luma[max(y-1, 0)*t.w:][:t.w]
+			row := t.luma[y*t.w:][:t.w]
+			dn := t.luma[min(y+1, t.h-1)*t.w:][:t.w]
+			for cx := range gridN {
+				cell := cy*gridN + cx
+				x0, x1 := t.cellX[cx], t.cellX[cx+1]
+				cnt[cell] += x1 - x0
+				a := &acc[cell]
+				for x := x0; x < x1; x++ {
+					l, r := max(x-1, 0), min(x+1, t.w-1)
+					gx := float64((up[r]+2*row[r]+dn[r])-(up[l]+2*row[l]+dn[l])) / 8
+					gy := float64((dn[l]+2*dn[x]+dn[r])-(up[l]+2*up[x]+up[r])) / 8
+					s, q := gx+gy, gx-gy
+					a[0] += gx * gx
+					a[1] += s * s / 2
+					a[2] += gy * gy
+					a[3] += q * q / 2
+					total += gx*gx + gy*gy
+				}
 			}
 		}
 	}
